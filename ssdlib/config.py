@@ -1,0 +1,450 @@
+"""Typed profile loading: ``params/<profile>/common.yaml`` + ``params/<profile>/<notebook>.yaml``.
+
+Every notebook's parameters are one flat namespace of top-level keys (``model``, ``backend``,
+``presets`` ...): the common file supplies the shared keys, the notebook file its own keys (and
+may override a shared one), command-line ``-p key.sub=value`` overrides go on top. The merged
+dict is validated by the notebook's pydantic model. Any problem -- unknown key, wrong type,
+impossible combination -- raises :class:`ConfigError` with one line naming the file and the key,
+before any model is loaded.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+NOTEBOOKS: tuple[str, ...] = (
+    "01_data",
+    "02_contamination",
+    "03_baselines",
+    "04_variance",
+    "05_train",
+    "06_eval",
+)
+
+BUDGETS: tuple[str, ...] = ("val300", "val")
+
+
+class ConfigError(ValueError):
+    """A profile or override that cannot run; the message is one line: 'file: key: problem'."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- shared blocks
+
+
+class ModelCfg(Strict):
+    id: str = Field(description="hub id, local folder, or embedded:smollm2-135m")
+    max_model_len: int = Field(gt=0, description="context window the engine allocates (tokens)")
+    max_prompt_tokens: int = Field(gt=0, description="longest rendered prompt allowed (tokens)")
+    thinking: bool = Field(description="render the chat template with thinking on")
+    dtype: str = "auto"
+
+
+class BackendCfg(Strict):
+    name: Literal["vllm", "transformers"] = "vllm"
+    tensor_parallel_size: int = Field(1, ge=1)
+    data_parallel_size: int = Field(1, ge=1)
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    enforce_eager: bool = False
+    enable_prefix_caching: bool = True
+    max_num_seqs: int | None = Field(None, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = Field(8, ge=1, description="transformers backend: sequences per forward")
+
+
+class PromptCfg(Strict):
+    template: str
+
+    def render(self, problem: str) -> str:
+        return self.template.replace("{problem}", problem)
+
+
+class GradingCfg(Strict):
+    timeout_s: float = Field(5.0, gt=0)
+    max_candidate_chars: int = Field(1000, gt=0)
+    workers: int | None = Field(None, ge=1)
+
+
+class DecodeCfg(Strict):
+    """One decoding setting. ``top_k = 0`` and ``min_p = 0`` mean "off"."""
+
+    temperature: float = Field(ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    top_k: int = Field(0, ge=0)
+    min_p: float = Field(0.0, ge=0, le=1)
+    presence_penalty: float = Field(0.0, ge=-2, le=2)
+    max_tokens: int = Field(gt=0)
+    n: int = Field(1, ge=1, description="samples per prompt")
+    seed: int = 0
+
+    @property
+    def config_id(self) -> str:
+        """Stable, readable id of the sampling distribution (n and seed excluded: they change
+        how many samples are drawn, not which distribution they come from)."""
+        return (
+            f"t{self.temperature:g}-p{self.top_p:g}-k{self.top_k}-mp{self.min_p:g}"
+            f"-pp{self.presence_penalty:g}-mt{self.max_tokens}"
+        )
+
+
+class Common(Strict):
+    profile: str
+    seed: int = 0
+    model: ModelCfg
+    backend: BackendCfg
+    prompt: PromptCfg
+    grading: GradingCfg
+
+
+# ---------------------------------------------------------------- per notebook
+
+
+class SplitBudget(Strict):
+    budgets: dict[str, int]
+
+
+class TrainMix(Strict):
+    size: int = Field(gt=0)
+    mix: dict[str, float]
+
+
+class DataParams(Common):
+    sources: dict[str, dict[str, Any]]
+    train: TrainMix
+    val: SplitBudget
+    val300: SplitBudget
+
+
+class ContaminationParams(Common):
+    ngram: int = Field(5, ge=1)
+    threshold_same_answer: float = Field(gt=0, le=1)
+    threshold_diff_answer: float = Field(gt=0, le=1)
+    num_perm: int = Field(128, ge=16)
+    method: str = "auto"
+    n_show: int = Field(3, ge=1, description="pairs rendered side by side")
+
+
+class SweepCfg(Strict):
+    base: str = Field(description="preset whose other settings the sweep keeps")
+    values: list[float]
+
+
+class BaselinesParams(Common):
+    presets: dict[str, DecodeCfg]
+    temperature_sweep: SweepCfg
+    min_p_sweep: SweepCfg
+    budgets: list[Literal["val300", "val"]]
+    limit_prompts: int | None = Field(None, ge=1, description="debug: first N prompts per budget")
+
+
+class VarianceParams(Common):
+    budget: Literal["val300", "val"]
+    preset: str = Field(description="which 03 preset's samples (needs n > 1)")
+    k_grid: list[int]
+    n_grid: list[int]
+    deltas: list[float]
+    target_delta: float = Field(gt=0, lt=1)
+    alpha: float = Field(0.05, gt=0, lt=1)
+    power: float = Field(0.8, gt=0, lt=1)
+
+
+class TrainCfg(Strict):
+    max_length: int = Field(gt=0, description="tokens, prompt + response; longer rows are dropped")
+    learning_rate: float = Field(gt=0)
+    min_lr: float = Field(ge=0)
+    warmup_steps: int = Field(ge=0)
+    max_steps: int = Field(gt=0)
+    per_device_batch_size: int = Field(ge=1)
+    gradient_accumulation_steps: int = Field(ge=1)
+    weight_decay: float = Field(0.1, ge=0)
+    adam_beta1: float = Field(0.9, gt=0, lt=1)
+    adam_beta2: float = Field(0.95, gt=0, lt=1)
+    save_steps: int = Field(gt=0)
+    logging_steps: int = Field(1, gt=0)
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    attn_implementation: str = "sdpa"
+
+
+class TrainParams(Common):
+    ssd_decode: DecodeCfg
+    n_prompts: int | None = Field(None, ge=1, description="use the first N clean train prompts")
+    min_response_tokens: int = Field(1, ge=0)
+    train: TrainCfg
+
+
+class LockForkCfg(Strict):
+    n_responses: int = Field(ge=1)
+    top_k: int = Field(20, ge=1)
+    fork_quantile: float = Field(0.9, gt=0, lt=1)
+    lock_quantile: float = Field(0.5, gt=0, lt=1)
+    max_positions: int | None = Field(None, ge=1)
+
+
+class EvalParams(Common):
+    eval_decode: DecodeCfg
+    t_eval_sweep: list[float]
+    baseline: str = Field(description="03 preset the checkpoints are compared against")
+    budgets: list[Literal["val300", "val"]]
+    checkpoints: Literal["all", "last"] | list[int] = "all"
+    limit_prompts: int | None = Field(None, ge=1)
+    lockfork: LockForkCfg
+
+
+PARAM_MODELS: dict[str, type[Common]] = {
+    "01_data": DataParams,
+    "02_contamination": ContaminationParams,
+    "03_baselines": BaselinesParams,
+    "04_variance": VarianceParams,
+    "05_train": TrainParams,
+    "06_eval": EvalParams,
+}
+
+
+# ---------------------------------------------------------------- loading
+
+
+def repo_root() -> Path:
+    """The checkout root (folder holding pyproject.toml and params/), found from this file."""
+    return Path(__file__).resolve().parents[1]
+
+
+def params_dir() -> Path:
+    return repo_root() / "params"
+
+
+def profiles() -> list[str]:
+    """Profiles are the folders of params/ that hold a common.yaml."""
+    return sorted(p.name for p in params_dir().iterdir() if (p / "common.yaml").exists())
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{_rel(path)}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{_rel(path)}: top level must be a mapping of keys")
+    return data
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(repo_root()))
+    except ValueError:
+        return str(path)
+
+
+def _merge(base: dict, top: dict, origin: dict[tuple, str], label: str, prefix: tuple = ()) -> dict:
+    """Deep-merge ``top`` into ``base`` recording, for every key path, which file set it."""
+    out = dict(base)
+    for key, value in top.items():
+        path = prefix + (key,)
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value, origin, label, path)
+        else:
+            out[key] = value
+            _mark(value, origin, label, path)
+    return out
+
+
+def _mark(value: Any, origin: dict[tuple, str], label: str, path: tuple) -> None:
+    origin[path] = label
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _mark(v, origin, label, path + (k,))
+
+
+def _origin_of(loc: tuple, origin: dict[tuple, str], default: str) -> str:
+    for cut in range(len(loc), 0, -1):
+        if loc[:cut] in origin:
+            return origin[loc[:cut]]
+    return default
+
+
+def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
+    """``"presets.general.temperature=0.7"`` -> (("presets","general","temperature"), 0.7).
+
+    Values are parsed as YAML, so numbers, booleans, lists (``[0.6,1.0]``) and null work.
+    """
+    if "=" not in text:
+        raise ConfigError(f"command line: override {text!r} must look like key=value")
+    key, raw = text.split("=", 1)
+    parts = tuple(p for p in key.strip().split(".") if p)
+    if not parts:
+        raise ConfigError(f"command line: override {text!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def _nest(path: tuple[str, ...], value: Any) -> dict:
+    out: Any = value
+    for part in reversed(path):
+        out = {part: out}
+    return out
+
+
+def raw_params(notebook: str, profile: str, overrides: list[str] | dict | None = None):
+    """Merge common + notebook YAML + overrides; return (dict, origin map, notebook file label)."""
+    if notebook not in PARAM_MODELS:
+        raise ConfigError(f"command line: unknown notebook {notebook!r} (known: {', '.join(NOTEBOOKS)})")
+    pdir = params_dir() / profile
+    common_path = pdir / "common.yaml"
+    if not common_path.exists():
+        raise ConfigError(f"command line: unknown profile {profile!r} (known: {', '.join(profiles())})")
+    nb_path = pdir / f"{notebook}.yaml"
+    origin: dict[tuple, str] = {}
+    merged = _merge({}, _read_yaml(common_path), origin, _rel(common_path))
+    if nb_path.exists():
+        merged = _merge(merged, _read_yaml(nb_path), origin, _rel(nb_path))
+    items = overrides.items() if isinstance(overrides, dict) else [parse_override(o) for o in overrides or []]
+    for path, value in items:
+        path = tuple(path.split(".")) if isinstance(path, str) else path
+        merged = _merge(merged, _nest(path, value), origin, "command line -p")
+    if merged.get("profile") != profile:
+        raise ConfigError(f"{_rel(common_path)}: profile: says {merged.get('profile')!r} but lives in params/{profile}/")
+    return merged, origin, _rel(nb_path)
+
+
+def _format_error(err: dict, origin: dict, default: str, model: type[BaseModel]) -> str:
+    loc = tuple(str(p) for p in err["loc"])
+    where = _origin_of(loc, origin, default)
+    key = ".".join(loc)
+    if err["type"] == "extra_forbidden":
+        hint = _suggest(loc, model)
+        return f"{where}: {key}: unknown key{hint}"
+    if err["type"] == "missing":
+        return f"{where}: {key}: required key is missing"
+    return f"{where}: {key}: {err['msg']} (got {err.get('input')!r})"
+
+
+def _suggest(loc: tuple, model: type[BaseModel]) -> str:
+    """'did you mean' from the field names of the model at that depth."""
+    current: Any = model
+    for part in loc[:-1]:
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            # dict-valued fields (presets.<name>.x): step into the value type
+            current = _value_model(current)
+            if current is None:
+                return ""
+            continue
+        current = fields[part].annotation
+        current = _value_model(current) or current
+    names = list(getattr(current, "model_fields", {}) or {})
+    close = difflib.get_close_matches(loc[-1], names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(names)})" if names else ""
+
+
+def _value_model(tp: Any):
+    args = getattr(tp, "__args__", None) or ()
+    for a in args:
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            return a
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def load_params(notebook: str, profile: str, overrides: list[str] | dict | None = None) -> Common:
+    """Load, merge and validate one notebook's parameters for a profile (no model is touched)."""
+    merged, origin, nb_label = raw_params(notebook, profile, overrides)
+    return validate(notebook, merged, origin, nb_label)
+
+
+def validate(notebook: str, values: dict, origin: dict | None = None, label: str = "parameters") -> Common:
+    model = PARAM_MODELS[notebook]
+    origin = origin or {}
+    try:
+        params = model.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc.errors()[0], origin, label, model)) from None
+    check_combinations(notebook, params, origin, label)
+    return params
+
+
+def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> None:
+    """Cross-key rules no single field can express; each failure names the key that breaks it."""
+
+    def fail(loc: tuple, msg: str) -> None:
+        raise ConfigError(f"{_origin_of(loc, origin, label)}: {'.'.join(loc)}: {msg}")
+
+    m = p.model
+    if m.max_prompt_tokens >= m.max_model_len:
+        fail(("model", "max_prompt_tokens"), f"{m.max_prompt_tokens} leaves no room in max_model_len {m.max_model_len}")
+
+    def check_decode(loc: tuple, d: DecodeCfg) -> None:
+        if m.max_prompt_tokens + d.max_tokens > m.max_model_len:
+            fail(
+                loc + ("max_tokens",),
+                f"prompt ({m.max_prompt_tokens}) + max_tokens ({d.max_tokens}) = "
+                f"{m.max_prompt_tokens + d.max_tokens} exceeds model.max_model_len ({m.max_model_len})",
+            )
+
+    if isinstance(p, DataParams):
+        for name, b in p.val300.budgets.items():
+            have = p.val.budgets.get(name, 0)
+            if b > have:
+                fail(("val300", "budgets", name), f"val300 takes {b} rows but val has only {have} from this source")
+        if sum(p.val300.budgets.values()) > sum(p.val.budgets.values()):
+            fail(("val300", "budgets"), "val300 is larger than val")
+        for name in list(p.train.mix) + list(p.val.budgets):
+            if name not in p.sources:
+                fail(("sources",), f"{name!r} is used by a split but not defined under sources")
+        if abs(sum(p.train.mix.values()) - 1.0) > 1e-6:
+            fail(("train", "mix"), f"fractions sum to {sum(p.train.mix.values()):g}, not 1")
+    if isinstance(p, ContaminationParams) and p.threshold_same_answer > p.threshold_diff_answer:
+        fail(("threshold_same_answer",), "must not exceed threshold_diff_answer (agreeing answers lower the bar)")
+    if isinstance(p, BaselinesParams):
+        for name, d in p.presets.items():
+            check_decode(("presets", name), d)
+        for sweep_name in ("temperature_sweep", "min_p_sweep"):
+            sweep = getattr(p, sweep_name)
+            if sweep.base not in p.presets:
+                fail((sweep_name, "base"), f"{sweep.base!r} is not one of presets ({', '.join(p.presets)})")
+    if isinstance(p, VarianceParams) and any(k < 1 for k in p.k_grid):
+        fail(("k_grid",), "every K must be >= 1")
+    if isinstance(p, TrainParams):
+        check_decode(("ssd_decode",), p.ssd_decode)
+        if p.train.min_lr > p.train.learning_rate:
+            fail(("train", "min_lr"), "exceeds learning_rate")
+        if p.train.warmup_steps >= p.train.max_steps:
+            fail(("train", "warmup_steps"), f"{p.train.warmup_steps} >= max_steps {p.train.max_steps}")
+    if isinstance(p, EvalParams):
+        check_decode(("eval_decode",), p.eval_decode)
+        if p.lockfork.lock_quantile >= p.lockfork.fork_quantile:
+            fail(("lockfork", "lock_quantile"), "must be below fork_quantile")
+
+
+# ---------------------------------------------------------------- notebook side
+
+
+def notebook_params(notebook: str, namespace: dict) -> Common:
+    """Validate the parameters a notebook holds in its globals (after papermill injection or
+    an interactive edit) with the same model and cross-key rules as the command line."""
+    fields = PARAM_MODELS[notebook].model_fields
+    values = {k: namespace[k] for k in fields if k in namespace}
+    return validate(notebook, values, {}, f"notebooks/{notebook}.ipynb parameters")
+
+
+def injectable(params: Common) -> dict[str, Any]:
+    """Top-level keys as plain JSON-able literals for papermill injection."""
+    return params.model_dump(mode="json")
+
+
+def params_hash(params: Common) -> str:
+    blob = json.dumps(injectable(params), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]

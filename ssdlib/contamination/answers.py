@@ -1,0 +1,66 @@
+"""Are two gold answers the same? A cheap string check first, then math-verify.
+
+``_answers_agree`` is the one adapter the contamination code calls. It prefers
+``ssdlib.grading.answers_equivalent_batch`` (math-verify in killable worker processes, so a
+pathological answer cannot hang the scan); while that module does not exist it falls back to
+math-verify in this process, guarded by try/except. ``LAST_PATH`` records which path ran.
+
+Result per pair: True (equivalent), False (not), None (unknown: an answer is empty, or the
+checker timed out / could not parse). The rules treat None like False: with no evidence that
+the answers agree, a pair needs the higher similarity threshold.
+"""
+
+from __future__ import annotations
+
+from .normalize import normalize_answer
+
+LAST_PATH: str = "none"  # "grading" | "inprocess" | "strings-only": which checker ran last
+
+
+def _wrap(a: str) -> str:
+    # math-verify's LaTeX extraction needs delimiters: bare "1/2" or "(1,2)" otherwise fail.
+    return a if "$" in a or "\\(" in a or "\\[" in a else f"${a}$"
+
+
+def _verify_inprocess(pairs: list[tuple[str, str]]) -> list[bool | None]:
+    from math_verify import parse, verify
+
+    out: list[bool | None] = []
+    for a, b in pairs:
+        try:
+            pa, pb = parse(_wrap(a)), parse(_wrap(b))
+            out.append(bool(verify(pa, pb)) if pa and pb else None)
+        except Exception:  # math-verify raises on odd LaTeX and on its own timeouts
+            out.append(None)
+    return out
+
+
+def _answers_agree(pairs: list[tuple[str, str]], timeout_s: float = 5.0) -> list[bool | None]:
+    """Equivalence of each (answer_a, answer_b) pair: True / False / None (unknown)."""
+    global LAST_PATH
+    out: list[bool | None] = [None] * len(pairs)
+    todo: list[int] = []
+    for k, (a, b) in enumerate(pairs):
+        if not isinstance(a, str) or not isinstance(b, str) or not a.strip() or not b.strip():
+            continue  # unknown answer: no evidence either way
+        if normalize_answer(a) == normalize_answer(b):
+            out[k] = True
+        else:
+            todo.append(k)
+    if not todo:
+        LAST_PATH = "strings-only"
+        return out
+    sub = [(pairs[k][0], pairs[k][1]) for k in todo]
+    try:
+        from ssdlib.grading import answers_equivalent_batch
+    except ImportError:
+        answers_equivalent_batch = None
+    if answers_equivalent_batch is not None:
+        LAST_PATH = "grading"
+        res = answers_equivalent_batch(sub, timeout_s=timeout_s)
+    else:
+        LAST_PATH = "inprocess"
+        res = _verify_inprocess(sub)
+    for k, r in zip(todo, res):
+        out[k] = r
+    return out

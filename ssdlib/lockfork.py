@@ -1,0 +1,570 @@
+"""Lock/fork analysis: does SSD sharpen locks and keep forks flat? (research notes §2)
+
+The SSD paper's mechanism claim, tested on math: on one SHARED set of responses (e.g. the
+base model's own answers to validation prompts) score every response position under the base
+model and under the SSD-trained model by teacher forcing, then compare the next-token
+distributions position by position.
+
+* a **lock** is a position where the BASE model is confident (low entropy): one right token
+  plus a distractor tail. SSD should make it sharper (lower entropy, less mass in the tail).
+* a **fork** is a position where the BASE model is uncertain (high entropy): several plausible
+  continuations. SSD should leave it about as flat as it was.
+
+All entropies and log-probabilities are in nats (natural log). Positions are classified
+under the base model only, so the classes are fixed before the SSD model is looked at.
+
+Pipeline: :func:`score_positions` (once per model, same prompts/responses) ->
+:func:`lock_fork_summary` (classify, pair, clustered-bootstrap compare, verdict).
+Figures live in :mod:`ssdlib.figures_lockfork`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+SCORE_KEY: tuple[str, ...] = ("response_idx", "position")
+
+SCORE_COLUMNS: tuple[str, ...] = SCORE_KEY + (
+    "token_id",  # the response token at this position (the one being predicted)
+    "token_logprob",  # log p(token | prompt, response[:position]), nats
+    "token_rank",  # 1 = the model's top-1; exact in both backends
+    "topk_ids",  # np.ndarray[int] of the top-k token ids, most likely first
+    "topk_logprobs",  # np.ndarray[float] of their log-probs (nats, un-renormalised)
+    "entropy_topk",  # entropy of the renormalised top-k distribution, nats
+    "entropy_tail_lb",  # rigorous lower bound on the full entropy (see topk_entropy_lower_bound)
+    "mass_outside_topk",  # 1 - sum exp(topk_logprobs)
+    "entropy_full",  # exact full-vocabulary entropy, nats; NaN where the backend lacks logits
+)
+
+CLASSES: tuple[str, ...] = ("lock", "middle", "fork")
+
+# Defaults for the analysis; the notebook passes params/<profile>/ values over these.
+DEFAULT_PARAMS: dict = {
+    "entropy_col": "entropy_topk",  # the one column both backends fill identically
+    "lock_quantile": 0.5,  # lock: base entropy <= this quantile of base entropies
+    "fork_quantile": 0.9,  # fork: base entropy >= this quantile
+    "lock_threshold": None,  # absolute nats; overrides lock_quantile when set
+    "fork_threshold": None,  # absolute nats; overrides fork_quantile when set
+    "n_boot": 2000,
+    "ci": 0.95,
+    "seed": 0,
+    "equivalence_margin": 0.05,  # nats: |delta| CI inside +-margin counts as "unchanged"
+}
+
+
+# --------------------------------------------------------------------------- entropy
+
+
+def topk_entropy(topk_logprobs) -> tuple[np.ndarray, np.ndarray]:
+    """Entropy of the renormalised top-k distribution and the mass outside the top k.
+
+    ``topk_logprobs``: array ``[..., k]`` of log-probabilities (nats) of the k most likely
+    tokens under the FULL softmax (not renormalised). Returns ``(entropy, mass_outside)``, each
+    of shape ``[...]``: ``entropy = -sum q log q`` with ``q = p / sum(p)`` over the k tokens
+    (nats), and ``mass_outside = 1 - sum(p)`` (clipped at 0 against rounding).
+
+    Bias: this ignores the tail, so it UNDER-states the full entropy, by more where the tail
+    is heavier; with ``k == vocab`` it is exact. Because SSD trains on top-k/top-p truncated
+    samples, it shrinks the tail, so comparing base vs SSD on this proxy under-states SSD's
+    sharpening of locks (the tail part of the change shows up in ``mass_outside`` instead,
+    which is why both are reported). :func:`topk_entropy_lower_bound` adds the tail back as
+    a rigorous lower bound.
+    """
+    lp = np.asarray(topk_logprobs, dtype=np.float64)
+    p = np.exp(lp)
+    s = p.sum(axis=-1)
+    q = p / s[..., None]
+    # 0 * log 0 = 0: where a top-k prob underflows it contributes nothing.
+    ent = -np.sum(np.where(q > 0, q * np.log(np.where(q > 0, q, 1.0)), 0.0), axis=-1)
+    return ent, np.clip(1.0 - s, 0.0, None)
+
+
+def topk_entropy_lower_bound(topk_logprobs) -> np.ndarray:
+    """Tail-corrected entropy estimate, nats: a rigorous LOWER bound on the full entropy.
+
+    The top-k part contributes exactly ``-sum_topk p log p``. Every tail token has probability
+    at most ``p_min`` (the k-th largest), so the tail's contribution ``-sum_tail p log p`` is at
+    least ``m * (-log p_min)`` where ``m`` is the tail mass (the tail packed into as few tokens
+    as the cap allows). Hence ``H_full >= -sum_topk p log p - m log p_min``. Equal to the full
+    entropy when ``m == 0``; an upper bound would need the vocabulary size and is loose.
+    """
+    lp = np.asarray(topk_logprobs, dtype=np.float64)
+    p = np.exp(lp)
+    head = -np.sum(np.where(p > 0, p * lp, 0.0), axis=-1)
+    m = np.clip(1.0 - p.sum(axis=-1), 0.0, None)
+    return head - m * lp.min(axis=-1)
+
+
+# --------------------------------------------------------------------------- tokenisation
+
+
+def render_prompts(tokenizer, prompts: Sequence[str], *, chat: bool = True,
+                   chat_template_kwargs: Mapping | None = None) -> list[str]:
+    """The prompt text the model saw: the chat template applied (``chat=True``, one user turn,
+    generation prompt added) or the prompts as given (``chat=False``, already rendered)."""
+    if not chat:
+        return list(prompts)
+    kw = dict(chat_template_kwargs or {})
+    return [
+        tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                      add_generation_prompt=True, **kw)
+        for p in prompts
+    ]
+
+
+def tokenize_pairs(tokenizer, prompts: Sequence[str], responses: Sequence[str], *,
+                   chat: bool = True, chat_template_kwargs: Mapping | None = None,
+                   max_positions: int | None = None) -> list[tuple[list[int], list[int]]]:
+    """``(prompt_ids, response_ids)`` per pair, tokenised ONCE here for both backends.
+
+    Prompt and response are tokenised separately (no special tokens added: the rendered
+    template carries its own) so the boundary is exact and matches generation, where the
+    response tokens were produced after the prompt tokens. ``max_positions`` keeps the first
+    N response tokens: teacher forcing is causal, so truncation does not change the scores of
+    the positions kept.
+    """
+    if len(prompts) != len(responses):
+        raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
+    texts = render_prompts(tokenizer, prompts, chat=chat, chat_template_kwargs=chat_template_kwargs)
+    pairs = []
+    for text, resp in zip(texts, responses):
+        p_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        r_ids = tokenizer(resp, add_special_tokens=False)["input_ids"]
+        if not p_ids:
+            raise ValueError("empty prompt: the first response token would have no context")
+        if max_positions is not None:
+            r_ids = r_ids[:max_positions]
+        pairs.append((list(p_ids), list(r_ids)))
+    return pairs
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def _rows(idx: int, r_ids, token_lp, token_rank, top_ids, top_lp, ent_full) -> dict:
+    """One response's scores as columns (arrays of length n_positions)."""
+    ent, out = topk_entropy(top_lp)
+    return {
+        "response_idx": np.full(len(r_ids), idx, dtype=np.int64),
+        "position": np.arange(len(r_ids), dtype=np.int64),
+        "token_id": np.asarray(r_ids, dtype=np.int64),
+        "token_logprob": np.asarray(token_lp, dtype=np.float64),
+        "token_rank": np.asarray(token_rank, dtype=np.int64),
+        "topk_ids": list(np.asarray(top_ids, dtype=np.int64)),
+        "topk_logprobs": list(np.asarray(top_lp, dtype=np.float64)),
+        "entropy_topk": ent,
+        "entropy_tail_lb": topk_entropy_lower_bound(top_lp),
+        "mass_outside_topk": out,
+        "entropy_full": np.asarray(ent_full, dtype=np.float64),
+    }
+
+
+def _frame(parts: list[dict]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame({c: [] for c in SCORE_COLUMNS})
+    cols = {}
+    for c in SCORE_COLUMNS:
+        if c in ("topk_ids", "topk_logprobs"):
+            cols[c] = [a for part in parts for a in part[c]]
+        else:
+            cols[c] = np.concatenate([part[c] for part in parts])
+    return pd.DataFrame(cols)
+
+
+def _score_transformers(model_path, pairs, *, top_k, batch_size, dtype, device, logit_chunk):
+    """Teacher forcing with transformers: one forward per batch, exact full softmax.
+
+    The LM head is applied to the final hidden states in chunks of ``logit_chunk`` positions,
+    so a [batch, 48k, 248k] logit tensor is never materialised; log-softmax runs in float32.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    kw = {} if dtype in (None, "auto") else {"dtype": getattr(torch, dtype)}
+    model = AutoModelForCausalLM.from_pretrained(str(model_path), **kw).to(device).eval()
+    head = model.get_output_embeddings()
+    vocab = head.weight.shape[0]
+    if top_k > vocab:
+        raise ValueError(f"top_k={top_k} exceeds the vocabulary ({vocab})")
+    pad = 0
+    order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
+    parts: dict[int, dict] = {}
+    checked = False
+    with torch.inference_mode():
+        for b in range(0, len(order), batch_size):
+            idxs = [i for i in order[b:b + batch_size] if pairs[i][1]]
+            if not idxs:
+                continue
+            seqs = [pairs[i][0] + pairs[i][1] for i in idxs]
+            width = max(map(len, seqs))
+            # Right padding: padded tokens come after every real one, so a causal model
+            # (attention or recurrent layers) scores the real positions exactly as unpadded.
+            ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(seqs), width), dtype=torch.long)
+            for j, s in enumerate(seqs):
+                ids[j, :len(s)] = torch.tensor(s)
+                mask[j, :len(s)] = 1
+            ids, mask = ids.to(device), mask.to(device)
+            hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
+            if not checked:
+                # Guard: base_model + output embeddings must reproduce the model's own logits
+                # (would fail for an architecture with a logit soft-cap or a pre-norm output).
+                n = len(seqs[0])
+                ref = model(input_ids=ids[:1, :n], logits_to_keep=1).logits[0, -1].float()
+                mine = head(hidden[:1, n - 1]).float()[0]
+                if not torch.allclose(ref, mine, atol=1e-3 * max(1.0, ref.abs().max().item())):
+                    raise RuntimeError("LM head on base_model hidden states does not match the "
+                                       "model's logits; this architecture needs its own path")
+                checked = True
+            for j, i in enumerate(idxs):
+                p_len, r_ids = len(pairs[i][0]), pairs[i][1]
+                # logits at sequence index t predict token t+1: response token p is predicted
+                # from index p_len + p - 1.
+                tgt = torch.tensor(r_ids, device=device)
+                acc = {"lp": [], "rank": [], "tid": [], "tlp": [], "ent": []}
+                for c in range(0, len(r_ids), logit_chunk):
+                    h = hidden[j, p_len - 1 + c:p_len - 1 + min(c + logit_chunk, len(r_ids))]
+                    logp = torch.log_softmax(head(h).float(), dim=-1)
+                    t = tgt[c:c + logit_chunk]
+                    tok_lp = logp.gather(-1, t[:, None])[:, 0]
+                    acc["lp"].append(tok_lp)
+                    # vLLM's definition (ties count against the token), so backends agree.
+                    acc["rank"].append((logp >= tok_lp[:, None]).sum(-1))
+                    tlp, tid = logp.topk(top_k, dim=-1)
+                    acc["tid"].append(tid)
+                    acc["tlp"].append(tlp)
+                    acc["ent"].append(-(logp.exp() * logp).nansum(-1))
+                a = {k: torch.cat(v).cpu().numpy() for k, v in acc.items()}
+                parts[i] = _rows(i, r_ids, a["lp"], a["rank"], a["tid"], a["tlp"], a["ent"])
+            del hidden
+    return [parts[i] for i in sorted(parts)]
+
+
+def _score_vllm(model_path, pairs, *, top_k, dtype, engine_kwargs):
+    """Teacher forcing with vLLM ``prompt_logprobs`` over prompt+response token ids.
+
+    vLLM returns, for every prompt position after the first, the actual token's logprob and
+    rank followed by the top-k in rank order (``flat_logprobs`` layout: entry 0 = the actual
+    token, entries 1..k = the top k; the actual token appears twice when it is in the top k).
+    Logprobs are the raw model's (``logprobs_mode`` default ``raw_logprobs``: no temperature).
+    No exact entropy is available, so ``entropy_full`` is NaN.
+    """
+    from vllm import LLM, SamplingParams
+    from vllm.inputs import TokensPrompt
+
+    todo = [i for i, (_, r) in enumerate(pairs) if r]
+    if not todo:
+        return []
+    kw = {
+        "max_model_len": max(len(pairs[i][0]) + len(pairs[i][1]) for i in todo) + 1,
+        "enable_prefix_caching": False,  # every position must be computed, not read from cache
+        "skip_tokenizer_init": True,  # ids in, logprobs out: nothing to detokenise
+        "seed": 0,
+        "gpu_memory_utilization": 0.9 if _has_cuda() else 0.15,  # on CPU: share of RAM
+    }
+    kw.update(engine_kwargs or {})
+    kw["max_logprobs"] = max(int(kw.get("max_logprobs", 20)), top_k)
+    if dtype not in (None, "auto"):
+        kw["dtype"] = dtype
+    llm = LLM(model=str(model_path), **kw)
+    sp = SamplingParams(max_tokens=1, temperature=1.0, prompt_logprobs=top_k,
+                        flat_logprobs=True, detokenize=False)
+    outs = llm.generate([TokensPrompt(prompt_token_ids=pairs[i][0] + pairs[i][1]) for i in todo],
+                        sp, use_tqdm=False)
+    parts = []
+    for i, out in zip(todo, outs):
+        p_ids, r_ids = pairs[i]
+        plp = out.prompt_logprobs
+        n = len(r_ids)
+        tok_lp, rank = np.empty(n), np.empty(n, dtype=np.int64)
+        top_ids, top_lp = np.empty((n, top_k), dtype=np.int64), np.empty((n, top_k))
+        for p in range(n):
+            pos = len(p_ids) + p
+            s, e = plp.start_indices[pos], plp.end_indices[pos]
+            if plp.token_ids[s] != r_ids[p] or e - s != top_k + 1:
+                raise RuntimeError(f"unexpected prompt_logprobs layout at position {pos}")
+            tok_lp[p], rank[p] = plp.logprobs[s], plp.ranks[s]
+            top_ids[p] = plp.token_ids[s + 1:e]
+            top_lp[p] = plp.logprobs[s + 1:e]
+        parts.append(_rows(i, r_ids, tok_lp, rank, top_ids, top_lp, np.full(n, np.nan)))
+    del llm
+    return parts
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:  # pragma: no cover - torch is always there with vLLM
+        return False
+
+
+def score_positions(model_path, prompts: Sequence[str], responses: Sequence[str], *,
+                    top_k: int = 20, backend: str = "transformers", batch_size: int = 4,
+                    max_positions: int | None = None, chat: bool = True,
+                    chat_template_kwargs: Mapping | None = None, dtype: str | None = "auto",
+                    device: str | None = None, logit_chunk: int = 1024,
+                    engine_kwargs: Mapping | None = None) -> pd.DataFrame:
+    """Teacher-force ``responses`` after ``prompts`` under one model; one row per response position.
+
+    Columns: :data:`SCORE_COLUMNS`. ``response_idx`` is the index into ``responses``;
+    ``position`` is the 0-based index of the token within the response; every row describes
+    the model's next-token distribution just BEFORE that token (prompt + earlier response
+    tokens as context). Only response positions are scored. Log-probs and entropies in nats.
+
+    ``chat=True``: each prompt is a user message, rendered with the model's chat template
+    (``chat_template_kwargs`` passed through, e.g. ``{"enable_thinking": True}``); ``chat=False``:
+    prompts are already rendered text. Tokenisation is done here once with the HF tokenizer
+    (:func:`tokenize_pairs`) and the ids go to either backend, so both see identical tokens.
+
+    ``backend="transformers"``: exact full softmax (fills ``entropy_full``), ``batch_size``
+    sequences per forward pass, ``dtype`` ("auto", "float32", "bfloat16"), ``device``.
+    ``backend="vllm"``: ``prompt_logprobs=top_k``; ``entropy_full`` is NaN;
+    ``engine_kwargs`` go to ``vllm.LLM`` (on CPU, run it under the shared vLLM lock).
+    Empty responses contribute no rows.
+    """
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(model_path))
+    pairs = tokenize_pairs(tok, prompts, responses, chat=chat,
+                           chat_template_kwargs=chat_template_kwargs, max_positions=max_positions)
+    if backend == "transformers":
+        parts = _score_transformers(model_path, pairs, top_k=top_k, batch_size=batch_size,
+                                    dtype=dtype, device=device, logit_chunk=logit_chunk)
+    elif backend == "vllm":
+        parts = _score_vllm(model_path, pairs, top_k=top_k, dtype=dtype,
+                            engine_kwargs=engine_kwargs)
+    else:
+        raise ValueError(f"unknown backend {backend!r} (transformers | vllm)")
+    df = _frame(parts)
+    df.attrs.update({"top_k": top_k, "backend": backend, "model_path": str(model_path)})
+    return df
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def classify_positions(base_scores: pd.DataFrame, *, entropy_col: str = "entropy_topk",
+                       lock_quantile: float = 0.5, fork_quantile: float = 0.9,
+                       lock_threshold: float | None = None,
+                       fork_threshold: float | None = None) -> pd.Series:
+    """Label each position "lock" / "middle" / "fork" from the BASE model's entropy (nats).
+
+    lock: entropy <= lock threshold; fork: entropy >= fork threshold; middle: in between.
+    A threshold is absolute nats when given, else the quantile of ``base_scores[entropy_col]``.
+    Returns a Series aligned with ``base_scores`` (categorical, ordered lock < middle < fork);
+    the thresholds used are in ``labels.attrs["lock_threshold"]`` / ``["fork_threshold"]``.
+    """
+    h = base_scores[entropy_col].to_numpy(dtype=float)
+    if np.isnan(h).any():
+        raise ValueError(f"{entropy_col} has NaN (entropy_full needs the transformers backend)")
+    if not 0 <= lock_quantile <= fork_quantile <= 1:
+        raise ValueError("need 0 <= lock_quantile <= fork_quantile <= 1")
+    lo = float(lock_threshold) if lock_threshold is not None else float(np.quantile(h, lock_quantile))
+    hi = float(fork_threshold) if fork_threshold is not None else float(np.quantile(h, fork_quantile))
+    if lo >= hi:
+        raise ValueError(f"lock threshold {lo:.4g} nats must be below fork threshold {hi:.4g} "
+                         "(too many ties at one entropy? set absolute thresholds)")
+    lab = np.where(h <= lo, "lock", np.where(h >= hi, "fork", "middle"))
+    out = pd.Series(pd.Categorical(lab, categories=list(CLASSES), ordered=True),
+                    index=base_scores.index, name="class")
+    out.attrs.update({"lock_threshold": lo, "fork_threshold": hi, "entropy_col": entropy_col})
+    return out
+
+
+def pair_scores(base_scores: pd.DataFrame, ssd_scores: pd.DataFrame,
+                labels: pd.Series | None = None) -> pd.DataFrame:
+    """Join base and SSD scores position by position (``base_*`` / ``ssd_*`` columns).
+
+    Both frames must score the same tokens: a position whose ``token_id`` differs means the
+    two runs did not tokenise the same responses, and raises. ``labels`` (aligned with
+    ``base_scores``) adds a ``class`` column.
+    """
+    keep = ["token_logprob", "token_rank", "entropy_topk", "entropy_tail_lb",
+            "mass_outside_topk", "entropy_full"]
+    b = base_scores[list(SCORE_KEY) + ["token_id"] + keep].copy()
+    if labels is not None:
+        b["class"] = labels.reindex(base_scores.index).to_numpy()
+    b["base_top1"] = [int(a[0]) for a in base_scores["topk_ids"]]
+    s = ssd_scores[list(SCORE_KEY) + ["token_id"] + keep].copy()
+    s["ssd_top1"] = [int(a[0]) for a in ssd_scores["topk_ids"]]
+    b = b.rename(columns={c: f"base_{c}" for c in keep})
+    s = s.rename(columns={c: f"ssd_{c}" for c in keep} | {"token_id": "ssd_token_id"})
+    m = b.merge(s, on=list(SCORE_KEY), how="inner", validate="one_to_one")
+    if len(m) != len(b) or len(m) != len(s):
+        raise ValueError(f"base has {len(b)} positions, SSD {len(s)}, shared {len(m)}: "
+                         "score the same responses with the same max_positions")
+    if (m["token_id"] != m["ssd_token_id"]).any():
+        raise ValueError("token ids differ between base and SSD scores: tokenisation mismatch")
+    return m.drop(columns="ssd_token_id")
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def _boot_weights(n_clusters: int, n_boot: int, seed: int) -> np.ndarray:
+    """[n_boot, n_clusters] counts: how often each cluster is drawn in each resample."""
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=n_boot)
+
+
+def _ratio_ci(w: np.ndarray, sums: np.ndarray, counts: np.ndarray, ci: float):
+    """Percentile CI of sum(values)/count over resamples; NaN if a resample has no position."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stats = (w @ sums) / (w @ counts)
+    a = (1 - ci) / 2
+    if np.isnan(stats).all():
+        return math.nan, math.nan
+    lo, hi = np.nanquantile(stats, [a, 1 - a])
+    return float(lo), float(hi)
+
+
+def cluster_bootstrap_ci(values, clusters, *, n_boot: int = 2000, ci: float = 0.95,
+                         seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``values`` with a percentile bootstrap CI that resamples CLUSTERS (responses).
+
+    Positions within one response are dependent (same problem, same approach), so resampling
+    positions as if independent gives CIs that are far too narrow; here whole responses are
+    drawn with replacement and the statistic is the position-weighted mean of the resample.
+    Returns ``(estimate, lo, hi)``.
+    """
+    v = np.asarray(values, dtype=float)
+    codes, uniq = pd.factorize(np.asarray(clusters))
+    sums = np.bincount(codes, weights=v, minlength=len(uniq))
+    counts = np.bincount(codes, minlength=len(uniq)).astype(float)
+    lo, hi = _ratio_ci(_boot_weights(len(uniq), n_boot, seed), sums, counts, ci)
+    return float(v.mean()), lo, hi
+
+
+# --------------------------------------------------------------------------- comparison
+
+def compare_models(base_scores: pd.DataFrame, ssd_scores: pd.DataFrame, labels: pd.Series, *,
+                   entropy_col: str = "entropy_topk", n_boot: int = 2000, ci: float = 0.95,
+                   seed: int = 0) -> pd.DataFrame:
+    """Base vs SSD per class ("lock", "middle", "fork", "all"): one row per class.
+
+    Columns: n_positions, n_responses; for the chosen entropy (nats) base/ssd mean and median,
+    ``delta_entropy`` = mean(SSD - base) with ``delta_entropy_lo/hi``; the same mean/delta/CI
+    for ``mass_outside_topk``, ``token_logprob`` (of the actual token, nats) and
+    ``top1_match`` (share of positions whose top-1 is the actual token). CIs: percentile
+    bootstrap resampling responses (the same resamples for every class and metric).
+    """
+    m = pair_scores(base_scores, ssd_scores, labels)
+    m["base_top1_match"] = (m["base_top1"] == m["token_id"]).astype(float)
+    m["ssd_top1_match"] = (m["ssd_top1"] == m["token_id"]).astype(float)
+    m["base_entropy"], m["ssd_entropy"] = m[f"base_{entropy_col}"], m[f"ssd_{entropy_col}"]
+    codes, uniq = pd.factorize(m["response_idx"])
+    w = _boot_weights(len(uniq), n_boot, seed)
+    rows = []
+    for cls in list(CLASSES) + ["all"]:
+        sel = np.ones(len(m), bool) if cls == "all" else (m["class"] == cls).to_numpy()
+        sub = m[sel]
+        row = {"class": cls, "n_positions": int(sel.sum()),
+               "n_responses": int(sub["response_idx"].nunique())}
+        counts = np.bincount(codes[sel], minlength=len(uniq)).astype(float)
+        for name in ("entropy", "mass_outside_topk", "token_logprob", "top1_match"):
+            b, s = sub[f"base_{name}"].to_numpy(float), sub[f"ssd_{name}"].to_numpy(float)
+            d = s - b
+            row[f"base_{name}"] = float(b.mean()) if len(b) else math.nan
+            row[f"ssd_{name}"] = float(s.mean()) if len(s) else math.nan
+            row[f"delta_{name}"] = float(d.mean()) if len(d) else math.nan
+            if len(d):
+                sums = np.bincount(codes[sel], weights=d, minlength=len(uniq))
+                row[f"delta_{name}_lo"], row[f"delta_{name}_hi"] = _ratio_ci(w, sums, counts, ci)
+            else:
+                row[f"delta_{name}_lo"] = row[f"delta_{name}_hi"] = math.nan
+            if name == "entropy":
+                row["base_entropy_median"] = float(np.median(b)) if len(b) else math.nan
+                row["ssd_entropy_median"] = float(np.median(s)) if len(s) else math.nan
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.attrs.update({"entropy_col": entropy_col, "ci": ci, "n_boot": n_boot})
+    return out
+
+
+def _fmt(d: float, lo: float, hi: float, ci: float) -> str:
+    return f"Δ {d:+.3f} nats [{ci:.0%} CI {lo:+.3f}, {hi:+.3f}]"
+
+
+def verdict(comparison: pd.DataFrame, *, equivalence_margin: float = 0.05) -> str:
+    """One sentence on the SSD mechanism from :func:`compare_models` output.
+
+    Locks: "sharper" if the entropy-change CI is below 0, "flatter" if above, "unchanged" if
+    inside +-``equivalence_margin`` nats, else "inconclusive". Forks: "preserved" if the CI is
+    inside +-margin, "sharpened" / "flattened" if it excludes 0, else "inconclusive" (a CI that
+    merely contains 0 but is wider than the margin does not show preservation).
+    """
+    ci = comparison.attrs.get("ci", 0.95)
+    r = comparison.set_index("class")
+
+    def word(cls: str, down: str, up: str, same: str) -> str:
+        d, lo, hi = r.loc[cls, ["delta_entropy", "delta_entropy_lo", "delta_entropy_hi"]]
+        if r.loc[cls, "n_positions"] == 0 or np.isnan(lo):
+            return f"{cls}s: no positions"
+        if -equivalence_margin < lo and hi < equivalence_margin:
+            w = same
+        elif hi < 0:
+            w = down
+        elif lo > 0:
+            w = up
+        else:
+            w = "inconclusive"
+        return f"{cls}s {w} ({_fmt(d, lo, hi, ci)})"
+
+    lock = word("lock", "sharper", "flatter", "unchanged")
+    fork = word("fork", "sharpened", "flattened", "preserved")
+    tail = ""
+    if r.loc["lock", "n_positions"] > 0:
+        tail = (f"; tail mass outside top-k at locks {r.loc['lock', 'base_mass_outside_topk']:.3g}"
+                f" -> {r.loc['lock', 'ssd_mass_outside_topk']:.3g}")
+    return f"{lock}, {fork}{tail}"
+
+
+@dataclass
+class LockForkSummary:
+    """Everything the notebook shows for the lock/fork test."""
+
+    table: pd.DataFrame  # tidy: class, metric, base, ssd, delta, delta_lo, delta_hi, n_positions, n_responses
+    comparison: pd.DataFrame  # wide, one row per class (compare_models)
+    labels: pd.Series  # per base position: lock / middle / fork
+    thresholds: dict = field(default_factory=dict)  # lock_threshold, fork_threshold (nats)
+    verdict: str = ""
+
+
+def lock_fork_summary(base_scores: pd.DataFrame, ssd_scores: pd.DataFrame,
+                      params: Mapping | None = None) -> LockForkSummary:
+    """Classify under base, compare base vs SSD, and word the verdict.
+
+    ``params`` overrides :data:`DEFAULT_PARAMS` (unknown keys raise, so a typo in params/ is
+    not silently ignored).
+    """
+    p = dict(DEFAULT_PARAMS)
+    unknown = set(params or {}) - set(p)
+    if unknown:
+        raise ValueError(f"unknown lock/fork params: {sorted(unknown)}")
+    p.update(params or {})
+    labels = classify_positions(base_scores, entropy_col=p["entropy_col"],
+                                lock_quantile=p["lock_quantile"], fork_quantile=p["fork_quantile"],
+                                lock_threshold=p["lock_threshold"],
+                                fork_threshold=p["fork_threshold"])
+    comp = compare_models(base_scores, ssd_scores, labels, entropy_col=p["entropy_col"],
+                          n_boot=p["n_boot"], ci=p["ci"], seed=p["seed"])
+    tidy = []
+    for _, r in comp.iterrows():
+        for name in ("entropy", "mass_outside_topk", "token_logprob", "top1_match"):
+            tidy.append({"class": r["class"], "metric": name, "base": r[f"base_{name}"],
+                         "ssd": r[f"ssd_{name}"], "delta": r[f"delta_{name}"],
+                         "delta_lo": r[f"delta_{name}_lo"], "delta_hi": r[f"delta_{name}_hi"],
+                         "n_positions": r["n_positions"], "n_responses": r["n_responses"]})
+    thresholds = {k: labels.attrs[k] for k in ("lock_threshold", "fork_threshold")}
+    return LockForkSummary(table=pd.DataFrame(tidy), comparison=comp, labels=labels,
+                           thresholds=thresholds,
+                           verdict=verdict(comp, equivalence_margin=p["equivalence_margin"]))

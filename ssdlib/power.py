@@ -1,0 +1,225 @@
+"""Power analysis and eval budget planning for comparing two configs (Miller 2024, section 5).
+
+Effects ``delta`` are differences in accuracy as fractions (0.05 = 5 p.p.); variances are in
+squared accuracy units. All tests are two-sided at level ``alpha`` with power ``power``.
+
+Paired design (both configs on the same n prompts, K_A / K_B samples each): the per-prompt
+difference has variance V = w^2 + sA^2/K_A + sB^2/K_B, with w^2 = Var(xA) + Var(xB) - 2 Cov(xA, xB)
+(between-prompt parts) and sA^2, sB^2 the within-prompt variances. Then
+
+    n = (z_{alpha/2} + z_beta)^2 * V / delta^2.
+
+Like Miller, this ignores the (negligible) chance of rejecting in the wrong tail.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+
+def z_sum(alpha: float = 0.05, power: float = 0.8) -> float:
+    """z_{alpha/2} + z_beta: the two-sided critical value plus the power quantile."""
+    if not 0 < alpha < 1 or not 0 < power < 1:
+        raise ValueError(f"alpha and power must be in (0, 1), got {alpha}, {power}")
+    return float(sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power))
+
+
+def paired_diff_variance(
+    *,
+    var_between_a: float,
+    var_between_b: float | None = None,
+    cov_between: float = 0.0,
+    var_within_a: float = 0.0,
+    var_within_b: float | None = None,
+    K_a=1,
+    K_b=1,
+):
+    """V = w^2 + sA^2/K_A + sB^2/K_B: variance of one prompt's difference in mean score.
+
+    ``*_b`` default to the ``*_a`` values (two configs of similar variance).
+    ``cov_between`` = Cov(xA, xB) of true prompt means; 0 (the default) plans as if prompts
+    were not shared, which is conservative when the configs find the same prompts hard.
+    """
+    var_between_b = var_between_a if var_between_b is None else var_between_b
+    var_within_b = var_within_a if var_within_b is None else var_within_b
+    K_a, K_b = np.asarray(K_a, dtype=float), np.asarray(K_b, dtype=float)
+    if np.any(K_a <= 0) or np.any(K_b <= 0):
+        raise ValueError("K_a and K_b must be positive")
+    w2 = var_between_a + var_between_b - 2 * cov_between
+    v = w2 + var_within_a / K_a + var_within_b / K_b
+    if np.any(np.asarray(v) <= 0):
+        raise ValueError(f"variance of the per-prompt difference must be positive, got {v}")
+    return v
+
+
+def required_prompts(
+    delta,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    *,
+    var_between_a: float,
+    var_between_b: float | None = None,
+    cov_between: float = 0.0,
+    var_within_a: float = 0.0,
+    var_within_b: float | None = None,
+    K_a=1,
+    K_b=1,
+):
+    """Prompts n needed to detect a difference ``delta`` (fraction) between two configs.
+
+    n = (z_{alpha/2} + z_beta)^2 (w^2 + sA^2/K_A + sB^2/K_B) / delta^2 (see the module doc and
+    :func:`paired_diff_variance`). Returns the exact (fractional) n, broadcasting over arrays;
+    round up with ``math.ceil`` for a plan. Example (Miller): w^2 = 1/9, within 0,
+    delta 0.03, alpha 0.05, power 0.8 -> n = 969.0.
+    """
+    delta = np.asarray(delta, dtype=float)
+    if np.any(delta == 0):
+        raise ValueError("delta must be non-zero")
+    v = paired_diff_variance(
+        var_between_a=var_between_a,
+        var_between_b=var_between_b,
+        cov_between=cov_between,
+        var_within_a=var_within_a,
+        var_within_b=var_within_b,
+        K_a=K_a,
+        K_b=K_b,
+    )
+    n = z_sum(alpha, power) ** 2 * v / delta**2
+    return float(n) if np.ndim(n) == 0 else n
+
+
+def required_prompts_simple(sigma2: float, delta, alpha: float = 0.05, power: float = 0.8):
+    """The seed post's form: n = 2 sigma^2 (z_{alpha/2} + z_beta)^2 / delta^2 per config.
+
+    ``sigma2`` is the per-prompt score variance of each config (taken equal for both), e.g.
+    p(1-p) at K=1. The post prints the z-sum unsquared; the standard formula (used here)
+    squares it. Equals :func:`required_prompts` with var_between_a = sigma2, cov 0, within 0.
+    """
+    delta = np.asarray(delta, dtype=float)
+    if np.any(delta == 0):
+        raise ValueError("delta must be non-zero")
+    n = 2 * sigma2 * z_sum(alpha, power) ** 2 / delta**2
+    return float(n) if np.ndim(n) == 0 else n
+
+
+def minimum_detectable_effect(
+    n,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    *,
+    var_between_a: float,
+    var_between_b: float | None = None,
+    cov_between: float = 0.0,
+    var_within_a: float = 0.0,
+    var_within_b: float | None = None,
+    K_a=1,
+    K_b=1,
+):
+    """Smallest |difference| (fraction; x100 for p.p.) detectable with ``n`` prompts.
+
+    delta = (z_{alpha/2} + z_beta) sqrt(V / n): :func:`required_prompts` solved for delta.
+    Broadcasts over ``n`` and ``K_a``/``K_b``.
+    """
+    n = np.asarray(n, dtype=float)
+    if np.any(n <= 0):
+        raise ValueError("n must be positive")
+    v = paired_diff_variance(
+        var_between_a=var_between_a,
+        var_between_b=var_between_b,
+        cov_between=cov_between,
+        var_within_a=var_within_a,
+        var_within_b=var_within_b,
+        K_a=K_a,
+        K_b=K_b,
+    )
+    mde = z_sum(alpha, power) * np.sqrt(v / n)
+    return float(mde) if np.ndim(mde) == 0 else mde
+
+
+def achieved_power(n, delta, alpha: float = 0.05, **variances):
+    """Power of the two-sided test with ``n`` prompts against a true difference ``delta``.
+
+    Phi(|delta| sqrt(n / V) - z_{alpha/2}), the inverse of :func:`required_prompts`;
+    ``variances`` are the keyword arguments of :func:`paired_diff_variance`.
+    """
+    v = paired_diff_variance(**variances)
+    z = np.abs(np.asarray(delta, dtype=float)) * np.sqrt(np.asarray(n, dtype=float) / v) - sps.norm.ppf(1 - alpha / 2)
+    out = sps.norm.cdf(z)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def power_inputs(a: pd.DataFrame, b: pd.DataFrame, score: str = "correct") -> dict[str, float]:
+    """Pilot estimates of the :func:`required_prompts` variance inputs from two configs' samples.
+
+    ``var_between_*``/``var_within_*``/``K_*`` come from
+    :func:`ssdlib.stats.variance_components` of each table; ``cov_between`` is the covariance
+    of prompt means over shared prompts (sampling noise of the two configs is independent,
+    so it estimates Cov(xA, xB) without correction).
+    """
+    from ssdlib.stats import prompt_means, variance_components
+
+    ca, cb = variance_components(a, score).iloc[0], variance_components(b, score).iloc[0]
+    pa = prompt_means(a, score).set_index("prompt_id")["mean"]
+    pb = prompt_means(b, score).set_index("prompt_id")["mean"]
+    shared = pa.index.intersection(pb.index)
+    if len(shared) < 2:
+        raise ValueError(f"need at least 2 shared prompts to estimate the covariance, got {len(shared)}")
+    cov = float(np.cov(pa.loc[shared], pb.loc[shared], ddof=1)[0, 1])
+    return {
+        "var_between_a": float(ca["var_between"]),
+        "var_between_b": float(cb["var_between"]),
+        "cov_between": cov,
+        "var_within_a": float(ca["var_within"]),
+        "var_within_b": float(cb["var_within"]),
+        "K_a": float(ca["K"]),
+        "K_b": float(cb["K"]),
+    }
+
+
+def budget_planner(
+    delta: float,
+    var_between: float,
+    var_within: float,
+    mean_tokens_per_sample: float,
+    max_prompts: int,
+    K_options: Sequence[int] = (1, 2, 4, 8),
+    alpha: float = 0.05,
+    power: float = 0.8,
+    *,
+    cov_between: float = 0.0,
+    n_configs: int = 1,
+) -> pd.DataFrame:
+    """For each K, how many prompts detect ``delta`` and what generating them costs.
+
+    Both configs are assumed to share ``var_between``/``var_within`` and to use the same K.
+    Columns: ``K``; ``n_required`` (ceil of :func:`required_prompts`); ``fits``
+    (n_required <= ``max_prompts``, the prompts available); ``tokens`` = n_required * K *
+    ``mean_tokens_per_sample`` * ``n_configs`` (generated tokens; pass n_configs=2 to count
+    both arms of a fresh comparison); ``mde_at_max_prompts`` (fraction detectable using all
+    available prompts at this K); ``cheapest_feasible`` (True on the cheapest row that fits,
+    none when nothing fits). Sorted by ``tokens`` ascending.
+    """
+    rows = []
+    for K in K_options:
+        kw = dict(var_between_a=var_between, cov_between=cov_between, var_within_a=var_within, K_a=K, K_b=K)
+        n_req = math.ceil(required_prompts(delta, alpha, power, **kw) - 1e-9)
+        rows.append(
+            {
+                "K": int(K),
+                "n_required": n_req,
+                "fits": n_req <= max_prompts,
+                "tokens": float(n_req * K * mean_tokens_per_sample * n_configs),
+                "mde_at_max_prompts": minimum_detectable_effect(max_prompts, alpha, power, **kw),
+            }
+        )
+    table = pd.DataFrame(rows).sort_values(["tokens", "K"], kind="stable").reset_index(drop=True)
+    table["cheapest_feasible"] = False
+    feasible = table.index[table["fits"]]
+    if len(feasible):
+        table.loc[feasible[0], "cheapest_feasible"] = True
+    return table

@@ -1,0 +1,388 @@
+"""Supervised fine-tuning on the SSD set with TRL's ``SFTTrainer`` (completion-only loss).
+
+The dataset comes from ``ssdlib.ssd.build_ssd_dataset``: pre-tokenized ``input_ids`` with a
+``completion_mask`` (1 on response tokens). TRL uses the ids as they are and, with
+``completion_only_loss=True``, sets ``labels = -100`` on the prompt. Over-long rows were dropped
+when the set was built; ``train_sft`` re-checks and refuses any row over ``max_length`` so that
+TRL's own truncation (which would cut a trace's end) can never fire.
+
+Precision: the master weights default to float32 with bf16 autocast on GPU (``bf16=True``).
+Pure-bf16 weights would silently lose the update: at lr 5e-6 an AdamW step moves a weight of
+magnitude ~0.02 by ~5e-6, while bf16's spacing there is ~1.2e-4, so nearly every update rounds
+away. ``model_dtype="bfloat16"`` exists only for throughput/memory measurements.
+
+Launch (one process, or several GPUs through accelerate; the YAML/JSON holds ``train_sft``'s
+arguments plus ``model_path``, ``dataset_path`` and ``output_dir``)::
+
+    python -m ssdlib.train --config run.yaml
+    accelerate launch --config_file configs/accelerate/single_gpu.yaml -m ssdlib.train --config run.yaml
+    accelerate launch --config_file configs/accelerate/fsdp.yaml --num_processes 8 -m ssdlib.train --config run.yaml
+
+Global batch = per_device_batch_size * gradient_accumulation * world size (processes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.compute as pc
+
+from ssdlib.train.checkpoints import LOG_NAME, last_checkpoint, list_checkpoints
+
+log = logging.getLogger(__name__)
+
+TRAIN_COLUMNS = ("input_ids", "completion_mask")
+
+
+@dataclass
+class TrainResult:
+    """What a ``train_sft`` call did.
+
+    Attributes:
+        output_dir: the run folder.
+        global_step: optimizer steps completed (counting steps before a resume).
+        checkpoints: ``[(step, path)]`` present at the end.
+        log_path: the JSONL log (``train_log.jsonl``).
+        resumed_from: checkpoint folder training resumed from, or None.
+        global_batch_size: sequences per optimizer step (per_device * accumulation * world size).
+        n_examples: rows in the training set.
+        metrics: the Trainer's final metrics (train_runtime in s, train_loss, ...).
+    """
+
+    output_dir: Path
+    global_step: int
+    checkpoints: list[tuple[int, Path]]
+    log_path: Path
+    resumed_from: Path | None
+    global_batch_size: int
+    n_examples: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def load_training_set(dataset, max_length: int):
+    """Return the trainer's view of the SSD set (``input_ids``, ``completion_mask``), checked.
+
+    ``dataset`` is a ``datasets.Dataset`` or a path: a ``save_to_disk`` folder or a parquet file.
+    Raises ValueError when a column is missing, a row is longer than ``max_length`` tokens
+    (over-long rows must be dropped when building the set, never truncated here), or a row has
+    no completion token (it would carry no loss).
+    """
+    import datasets
+
+    if isinstance(dataset, (str, Path)):
+        p = Path(dataset)
+        dataset = datasets.load_from_disk(str(p)) if p.is_dir() else datasets.Dataset.from_parquet(str(p))
+    missing = [c for c in TRAIN_COLUMNS if c not in dataset.column_names]
+    if missing:
+        raise ValueError(f"training set lacks {missing}: build it with ssdlib.ssd.build_ssd_dataset")
+    if len(dataset) == 0:
+        raise ValueError("training set is empty")
+    data = dataset.select_columns(list(TRAIN_COLUMNS)).flatten_indices()
+    lengths = pc.list_value_length(data.data.column("input_ids"))
+    longest = pc.max(lengths).as_py()
+    if longest > max_length:
+        n_over = pc.sum(pc.greater(lengths, max_length)).as_py()
+        raise ValueError(
+            f"{n_over} rows exceed max_length={max_length} (longest {longest}); drop them when building "
+            "the set (build_ssd_dataset(max_length=...)) instead of letting the trainer truncate"
+        )
+    for chunk in data.data.column("completion_mask").chunks:
+        # Per-row completion token counts without materialising Python lists (the set can be ~1e8 tokens).
+        sums = np.bincount(
+            pc.list_parent_indices(chunk).to_numpy(),
+            weights=pc.list_flatten(chunk).to_numpy(zero_copy_only=False),
+            minlength=len(chunk),
+        )
+        if (sums == 0).any():
+            raise ValueError(f"{int((sums == 0).sum())} rows have no completion token (they would carry no loss)")
+    return data
+
+
+def _load_model(model_path: str, model_dtype: str, attn_implementation: str, freeze_vision: bool):
+    """Load a causal LM from a folder with TRL's loader (keeps the checkpoint's own architecture class).
+
+    A vision-language checkpoint (e.g. Qwen3_5ForConditionalGeneration) is loaded whole so that
+    saved checkpoints keep its layout for vLLM; with ``freeze_vision`` its vision tower gets no
+    gradient (the SSD set is text only).
+    """
+    from trl.trainer.utils import create_model_from_path
+
+    model = create_model_from_path(
+        model_path, dtype=model_dtype, attn_implementation=attn_implementation, device_map=None
+    )
+    if freeze_vision:
+        frozen = 0
+        for name, param in model.named_parameters():
+            if ".visual." in f".{name}" or "vision_tower" in name:
+                param.requires_grad_(False)
+                frozen += param.numel()
+        if frozen:
+            log.info("froze %d vision-tower parameters", frozen)
+    return model
+
+
+def _load_processing_class(model_path: str):
+    """The checkpoint's processor when it has one (saved whole into checkpoints), else its tokenizer."""
+    from transformers import AutoProcessor, AutoTokenizer, PreTrainedTokenizerBase, ProcessorMixin
+
+    try:
+        proc = AutoProcessor.from_pretrained(model_path)
+        if isinstance(proc, (PreTrainedTokenizerBase, ProcessorMixin)):
+            return proc
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no processor files: a text-only model folder
+    return AutoTokenizer.from_pretrained(model_path)
+
+
+@dataclass
+class SFTSettings:
+    """Every ``train_sft`` setting (see ``train_sft`` for units and meaning)."""
+
+    max_length: int
+    max_steps: int
+    learning_rate: float = 5e-6
+    min_lr: float = 1e-6
+    warmup_steps: int = 0
+    per_device_batch_size: int = 1
+    gradient_accumulation: int = 1
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.95
+    weight_decay: float = 0.1
+    max_grad_norm: float = 1.0
+    save_steps: int = 50
+    logging_steps: int = 1
+    bf16: bool | None = None
+    model_dtype: str = "float32"
+    gradient_checkpointing: bool | None = None
+    attn_implementation: str = "sdpa"
+    padding_free: bool = False
+    use_liger_kernel: bool = False
+    seed: int = 0
+    resume: bool = False
+    prune_optimizer_states: bool = True
+    freeze_vision: bool = True
+    dataset_num_proc: int | None = None
+    dataloader_num_workers: int = 0
+    extra_args: dict[str, Any] | None = None
+
+    def sft_config_kwargs(self, output_dir: Path, cuda: bool) -> dict[str, Any]:
+        """The ``trl.SFTConfig`` fields these settings map to (``extra_args`` override)."""
+        bf16 = cuda if self.bf16 is None else self.bf16
+        ckpt = cuda if self.gradient_checkpointing is None else self.gradient_checkpointing
+        if os.environ.get("FSDP_ACTIVATION_CHECKPOINTING", "").lower() == "true":
+            # accelerate's FSDP config checkpoints activations itself; the Trainer refuses both at once.
+            ckpt = False
+        kwargs: dict[str, Any] = dict(
+            output_dir=str(output_dir),
+            max_length=self.max_length,
+            completion_only_loss=True,
+            packing=False,
+            padding_free=self.padding_free,
+            learning_rate=self.learning_rate,
+            lr_scheduler_type="cosine_with_min_lr",
+            lr_scheduler_kwargs={"min_lr": self.min_lr},
+            warmup_steps=self.warmup_steps,
+            max_steps=self.max_steps,
+            per_device_train_batch_size=self.per_device_batch_size,
+            gradient_accumulation_steps=self.gradient_accumulation,
+            adam_beta1=self.adam_beta1,
+            adam_beta2=self.adam_beta2,
+            weight_decay=self.weight_decay,
+            max_grad_norm=self.max_grad_norm,
+            save_strategy="steps",
+            save_steps=self.save_steps,
+            save_only_model=False,  # resuming needs optimizer + scheduler + RNG state
+            logging_steps=self.logging_steps,
+            logging_first_step=True,
+            bf16=bf16,
+            fp16=False,
+            gradient_checkpointing=ckpt,
+            gradient_checkpointing_kwargs={"use_reentrant": False} if ckpt else None,
+            use_liger_kernel=self.use_liger_kernel,
+            seed=self.seed,
+            report_to="none",
+            include_num_input_tokens_seen="non_padding",  # feeds tokens_per_s in the JSONL log
+            dataset_num_proc=self.dataset_num_proc,
+            dataloader_num_workers=self.dataloader_num_workers,
+            disable_tqdm=True,
+            use_cpu=not cuda,
+        )
+        kwargs.update(self.extra_args or {})
+        return kwargs
+
+
+def make_trainer(model_path, dataset, output_dir: str | Path, settings: SFTSettings, *, tokenizer=None, callbacks=None):
+    """Build the ``SFTTrainer`` that ``train_sft`` runs, without training.
+
+    Returns ``(trainer, resumed_from)``: the checkpoint ``train()`` resumes from, None for a fresh
+    start. ``trainer.train_dataset`` holds the prepared rows (``input_ids``, ``labels`` with -100
+    on prompt tokens).
+    """
+    import torch
+    from trl import SFTConfig, SFTTrainer
+
+    from ssdlib.train.callbacks import JsonlLogCallback, StandaloneCheckpointCallback
+
+    s = settings
+    output_dir = Path(output_dir)
+    existing = list_checkpoints(output_dir)
+    if existing and not s.resume:
+        raise FileExistsError(f"{output_dir} already has checkpoints {[k for k, _ in existing]}: pass resume=True")
+    if s.padding_free and not s.attn_implementation.startswith("flash_attention"):
+        raise ValueError("padding_free needs attn_implementation='flash_attention_2' (or _3)")
+    if s.attn_implementation == "flash_attention_2":
+        from transformers.utils import is_flash_attn_2_available
+
+        if not is_flash_attn_2_available():
+            raise ValueError("attn_implementation='flash_attention_2' but flash-attn is not installed")
+
+    train_set = load_training_set(dataset, s.max_length)
+    if isinstance(model_path, (str, Path)):
+        model = _load_model(str(model_path), s.model_dtype, s.attn_implementation, s.freeze_vision)
+        processing_class = tokenizer if tokenizer is not None else _load_processing_class(str(model_path))
+    else:
+        model, processing_class = model_path, tokenizer
+        if processing_class is None:
+            raise ValueError("pass tokenizer= when model_path is a model object")
+
+    config_kwargs = s.sft_config_kwargs(output_dir, torch.cuda.is_available())
+    args = SFTConfig(**config_kwargs)
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        processing_class=processing_class,
+        callbacks=[
+            JsonlLogCallback(output_dir),
+            StandaloneCheckpointCallback(processing_class, s.prune_optimizer_states),
+            *(callbacks or []),
+        ],
+    )
+    if args.process_index == 0:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "train_args.json").write_text(json.dumps(config_kwargs, indent=1, default=str))
+    return trainer, (last_checkpoint(output_dir) if s.resume else None)
+
+
+def train_sft(
+    model_path,
+    dataset,
+    output_dir: str | Path,
+    *,
+    max_length: int,
+    max_steps: int,
+    learning_rate: float = 5e-6,
+    min_lr: float = 1e-6,
+    warmup_steps: int = 0,
+    per_device_batch_size: int = 1,
+    gradient_accumulation: int = 1,
+    adam_beta1: float = 0.9,
+    adam_beta2: float = 0.95,
+    weight_decay: float = 0.1,
+    max_grad_norm: float = 1.0,
+    save_steps: int = 50,
+    logging_steps: int = 1,
+    bf16: bool | None = None,
+    model_dtype: str = "float32",
+    gradient_checkpointing: bool | None = None,
+    attn_implementation: str = "sdpa",
+    padding_free: bool = False,
+    use_liger_kernel: bool = False,
+    seed: int = 0,
+    resume: bool = False,
+    prune_optimizer_states: bool = True,
+    freeze_vision: bool = True,
+    dataset_num_proc: int | None = None,
+    dataloader_num_workers: int = 0,
+    extra_args: dict[str, Any] | None = None,
+    tokenizer=None,
+    callbacks: list | None = None,
+) -> TrainResult:
+    """Fine-tune ``model_path`` on the SSD set with TRL ``SFTTrainer``; loss on completion tokens only.
+
+    Args:
+        model_path: model folder (str/Path) or an already built ``PreTrainedModel`` (then pass
+            ``tokenizer``).
+        dataset: output of ``build_ssd_dataset`` (or a path to it saved with ``save_to_disk`` /
+            ``to_parquet``); see ``load_training_set`` for the checks.
+        output_dir: run folder; gets ``checkpoint-<step>/`` and ``train_log.jsonl``.
+        max_length: longest sequence, tokens (prompt + completion); longer rows are refused.
+        max_steps: optimizer steps; the cosine schedule spans them (keep it fixed across resumes).
+        learning_rate / min_lr: peak LR after ``warmup_steps`` of linear warm-up, then cosine down
+            to ``min_lr`` at ``max_steps`` (transformers' ``cosine_with_min_lr``).
+        per_device_batch_size / gradient_accumulation: sequences per device per micro-step, and
+            micro-steps per optimizer step.
+        adam_beta1 / adam_beta2 / weight_decay / max_grad_norm: AdamW and gradient clipping.
+        save_steps: checkpoint every this many optimizer steps (and at the last step).
+        logging_steps: a JSONL log line every this many steps.
+        bf16: bf16 autocast; default: True when CUDA is available.
+        model_dtype: master-weight dtype, "float32" (default; see the module doc) or "bfloat16".
+        gradient_checkpointing: recompute activations in backward; default: True on CUDA.
+        attn_implementation: "sdpa" (default), "eager", or "flash_attention_2" when installed.
+        padding_free: flatten each batch into one sequence (needs flash attention).
+        use_liger_kernel: Liger fused kernels (needs the liger-kernel package).
+        seed: data order and any dropout.
+        resume: continue from the newest checkpoint in ``output_dir`` (global step, optimizer,
+            scheduler, data order); without checkpoints it starts fresh. With ``resume=False``
+            an ``output_dir`` that already has checkpoints is refused.
+        prune_optimizer_states: keep optimizer state only in the newest checkpoint.
+        freeze_vision: freeze the vision tower of a vision-language checkpoint.
+        dataset_num_proc / dataloader_num_workers: preprocessing / loading processes.
+        extra_args: more ``trl.SFTConfig`` fields (override the above).
+        tokenizer: processing class; default: loaded from ``model_path``.
+        callbacks: more ``transformers.TrainerCallback`` objects.
+
+    Returns:
+        TrainResult.
+    """
+    settings = SFTSettings(
+        **{k: v for k, v in locals().items() if k in SFTSettings.__dataclass_fields__}
+    )
+    trainer, resumed_from = make_trainer(
+        model_path, dataset, output_dir, settings, tokenizer=tokenizer, callbacks=callbacks
+    )
+    out = trainer.train(resume_from_checkpoint=str(resumed_from) if resumed_from else None)
+    args = trainer.args
+    return TrainResult(
+        output_dir=Path(output_dir),
+        global_step=trainer.state.global_step,
+        checkpoints=list_checkpoints(output_dir),
+        log_path=Path(output_dir) / LOG_NAME,
+        resumed_from=resumed_from,
+        global_batch_size=args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size,
+        n_examples=len(trainer.train_dataset),
+        metrics=dict(out.metrics),
+    )
+
+
+def train_from_config(config: dict[str, Any]) -> TrainResult:
+    """Run ``train_sft`` from a config dict: ``model_path``, ``dataset_path``, ``output_dir`` + kwargs."""
+    cfg = dict(config)
+    model_path, dataset_path, output_dir = cfg.pop("model_path"), cfg.pop("dataset_path"), cfg.pop("output_dir")
+    return train_sft(model_path, dataset_path, output_dir, **cfg)
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON training config (``train_from_config``'s keys)."""
+    text = Path(path).read_text()
+    if str(path).endswith(".json"):
+        return json.loads(text)
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def result_summary(result: TrainResult) -> dict[str, Any]:
+    """JSON-able view of a TrainResult."""
+    d = asdict(result)
+    d["output_dir"], d["log_path"] = str(result.output_dir), str(result.log_path)
+    d["resumed_from"] = str(result.resumed_from) if result.resumed_from else None
+    d["checkpoints"] = [[s, str(p)] for s, p in result.checkpoints]
+    return d
+

@@ -1,0 +1,173 @@
+"""SFT with TRL on CPU: completion-only labels, no truncation, checkpoints, resume, loss goes down.
+
+Uses a tiny random Llama (~1.6M parameters) with the tokenizer of the folder in $SSD_TEST_MODEL
+(default /tmp/envprobe/smol, SmolLM2-135M-Instruct), so a few optimizer steps take seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+pytest.importorskip("trl")
+
+from ssdlib.figures_train import length_distribution_figure, training_curve_figure  # noqa: E402
+from ssdlib.ssd import build_ssd_dataset  # noqa: E402
+from ssdlib.train import (  # noqa: E402
+    SFTSettings,
+    list_checkpoints,
+    load_training_set,
+    make_trainer,
+    read_log,
+    train_sft,
+)
+
+MODEL_DIR = os.environ.get("SSD_TEST_MODEL", "/tmp/envprobe/smol")
+LR, MIN_LR, MAX_STEPS = 1e-2, 1e-3, 6
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A random 2-layer Llama saved with the test tokenizer (and its chat template)."""
+    if not os.path.isdir(MODEL_DIR):
+        pytest.skip(f"no test model at {MODEL_DIR} (set SSD_TEST_MODEL)")
+    tok = transformers.AutoTokenizer.from_pretrained(MODEL_DIR)
+    cfg = transformers.LlamaConfig(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny")
+    transformers.LlamaForCausalLM(cfg).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path, tok
+
+
+@pytest.fixture(scope="module")
+def ssd_set(tiny_model):
+    _, tok = tiny_model
+    n = 8
+    samples = pd.DataFrame(
+        {
+            "prompt_id": [f"p{i}" for i in range(n)],
+            "sample_idx": 0,
+            "config_id": "t1.1",
+            "model_id": "tiny",
+            "prompt_hash": "h",
+            "response": [f"<think>{i} plus {i}</think> so \\boxed{{{2 * i}}}" for i in range(n)],
+            "n_tokens": 0,
+            "finish_reason": "stop",
+        }
+    )
+    problems = pd.DataFrame({"id": samples["prompt_id"], "problem": [f"{i}+{i}?" for i in range(n)], "answer": ""})
+    ds, _ = build_ssd_dataset(samples, problems, tokenizer=tok, render_prompt=str, max_length=256)
+    return ds
+
+
+def completion_nll(model, ds) -> float:
+    """Mean NLL per completion token (nats) of ``model`` on the SSD rows."""
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for row in ds:
+            ids = torch.tensor([row["input_ids"]])
+            labels = ids.clone()
+            labels[0, torch.tensor(row["completion_mask"]) == 0] = -100
+            n = int((labels[0, 1:] != -100).sum())
+            total += float(model(input_ids=ids, labels=labels).loss) * n
+            count += n
+    return total / count
+
+
+def test_prompt_tokens_masked_in_labels(tiny_model, ssd_set, tmp_path):
+    path, _ = tiny_model
+    trainer, resumed = make_trainer(path, ssd_set, tmp_path / "run", SFTSettings(max_length=256, max_steps=1))
+    assert resumed is None
+    for row, src in zip(trainer.train_dataset, ssd_set):
+        labels, mask = np.asarray(row["labels"]), np.asarray(src["completion_mask"])
+        assert row["input_ids"] == src["input_ids"]  # TRL kept our tokens as they are
+        assert (labels[mask == 0] == -100).all()
+        assert (labels[mask == 1] == np.asarray(src["input_ids"])[mask == 1]).all()
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
+    n_prompt = ssd_set[0]["n_prompt_tokens"]
+    assert (batch["labels"][0, :n_prompt] == -100).all() and (batch["labels"][0, n_prompt:] != -100).any()
+
+
+def test_over_long_rows_are_refused_not_truncated(ssd_set):
+    longest = max(ssd_set["n_tokens_total"])
+    assert len(load_training_set(ssd_set, longest)) == len(ssd_set)
+    with pytest.raises(ValueError, match="exceed max_length"):
+        load_training_set(ssd_set, longest - 1)
+
+
+class StopAt(transformers.TrainerCallback):
+    """Stop training after ``step`` optimizer steps, as a crash after a checkpoint would."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
+
+
+def expected_lr(step: int) -> float:
+    """LR used at optimizer step ``step`` (1-based) by cosine_with_min_lr without warm-up."""
+    progress = (step - 1) / MAX_STEPS
+    return MIN_LR + (LR - MIN_LR) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def test_training_lowers_loss_checkpoints_load_and_resume_continues(tiny_model, ssd_set, tmp_path):
+    path, _ = tiny_model
+    out = tmp_path / "run"
+    kw = dict(max_length=256, max_steps=MAX_STEPS, learning_rate=LR, min_lr=MIN_LR,
+              per_device_batch_size=4, save_steps=2, weight_decay=0.0)  # fmt: skip
+    first = train_sft(path, ssd_set, out, callbacks=[StopAt(4)], **kw)
+    assert first.global_step == 4 and [s for s, _ in first.checkpoints] == [2, 4]
+    ckpt2, ckpt4 = out / "checkpoint-2", out / "checkpoint-4"
+    assert not list(ckpt2.glob("optimizer*")) and list(ckpt4.glob("optimizer*"))  # pruned vs resumable
+
+    # Each checkpoint is a standalone model folder: weights, config, tokenizer, chat template.
+    model4 = transformers.AutoModelForCausalLM.from_pretrained(ckpt4)
+    tok4 = transformers.AutoTokenizer.from_pretrained(ckpt4)
+    assert tok4.chat_template and tok4.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False)
+
+    with pytest.raises(FileExistsError):
+        train_sft(path, ssd_set, out, **kw)  # a second fresh start into the same folder is refused
+
+    second = train_sft(path, ssd_set, out, resume=True, **kw)
+    assert second.resumed_from == ckpt4 and second.global_step == MAX_STEPS
+    assert [s for s, _ in list_checkpoints(out)] == [2, 4, 6]
+
+    log = read_log(out)
+    steps = log[log["loss"].notna()]
+    assert steps.groupby("session")["step"].apply(list).to_dict() == {0: [1, 2, 3, 4], 1: [5, 6]}
+    # The scheduler state came back with the checkpoint: step 5 uses the schedule's LR, not the peak.
+    for step, lr in zip(steps["step"], steps["learning_rate"]):
+        assert lr == pytest.approx(expected_lr(step), rel=1e-4)
+    assert {"grad_norm", "tokens_per_s", "epoch", "time_s"} <= set(log.columns)
+    assert (steps["tokens_per_s"].dropna() > 0).all()
+
+    before = completion_nll(transformers.AutoModelForCausalLM.from_pretrained(path), ssd_set)
+    after = completion_nll(transformers.AutoModelForCausalLM.from_pretrained(out / "checkpoint-6"), ssd_set)
+    assert after < before - 0.3, (before, after)
+    assert completion_nll(model4, ssd_set) < before
+
+    fig = training_curve_figure(out)
+    assert fig.axes[0].get_title().startswith("Loss fell from")
+    args = json.loads((out / "train_args.json").read_text())
+    assert args["lr_scheduler_type"] == "cosine_with_min_lr" and args["completion_only_loss"] is True
+
+
+def test_length_figure_marks_the_limit():
+    fig = length_distribution_figure([100, 200, 300, 5000, 0], max_length=1000)
+    assert fig.axes[0].get_title().startswith("25.0% of 4 samples exceed 1,000 tokens")
