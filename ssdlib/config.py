@@ -292,6 +292,21 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
     return parts, value
 
 
+def overrides_for(notebook: str, overrides: list[str] | None, notebooks=NOTEBOOKS) -> list[str]:
+    """The overrides that concern one notebook: those whose top-level key it has.
+
+    Used when one set of overrides is given for several notebooks (pipeline, plan); a key that no
+    notebook in ``notebooks`` knows is an error rather than silently ignored.
+    """
+    overrides = list(overrides or [])
+    for o in overrides:
+        key = parse_override(o)[0]
+        if not any(key[0] in PARAM_MODELS[nb].model_fields for nb in notebooks):
+            raise ConfigError(f"command line -p: {'.'.join(key)}: unknown key in notebooks {', '.join(notebooks)}")
+    fields = PARAM_MODELS[notebook].model_fields
+    return [o for o in overrides if parse_override(o)[0][0] in fields]
+
+
 def _nest(path: tuple[str, ...], value: Any) -> dict:
     out: Any = value
     for part in reversed(path):

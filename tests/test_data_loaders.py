@@ -63,7 +63,8 @@ def test_loader_counts_and_schema(source, fname, opts, kept, drops):
 
 
 def test_registry_covers_every_loader_case():
-    assert {c[0] for c in CASES} == set(SOURCES)
+    assert {c[0] for c in CASES} | {"aime"} == set(SOURCES)
+    assert SOURCES["aime"] is SOURCES["aime_archive"]
 
 
 def test_math_answers_and_ids():
@@ -91,6 +92,15 @@ def test_math_hub_route_uses_every_subject_config(monkeypatch):
     assert res.n_raw == 7 * 15 and len(res.frame) == 7 * 7
     assert res.drops["level_filtered"] == 7 * 3
     assert "math/test/number_theory/0" in set(res.frame["id"])
+
+
+def test_math_single_config_mirror(monkeypatch):
+    calls = []
+    local = datasets.load_dataset("parquet", data_files=str(FIX / "math_algebra.parquet"), split="train")
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, split=None: calls.append((path, name)) or local)
+    res = load_source("math", None, configs=None, hf_id="DigitalLearningGmbH/MATH-lighteval")
+    assert calls == [("DigitalLearningGmbH/MATH-lighteval", None)]
+    assert res.frame["id"].iloc[0] == "math/train/all/0"
 
 
 @pytest.mark.parametrize(
@@ -132,7 +142,8 @@ def test_beyond_aime_answers_as_strings_or_ints(tmp_path):
     ints = load_source("beyond_aime", FIX / "beyond_aime.jsonl").frame
     assert ints["answer"].iloc[0] == "10609"
     path = tmp_path / "beyond_str.parquet"
-    pd.DataFrame({"problem": ["Find it.", "Find that.", "Find more."], "answer": [" 10609 ", "7", "7.0"]}).to_parquet(path)
+    frame = pd.DataFrame({"problem": ["Find it.", "Find that.", "Find more."], "answer": [" 10609 ", "7", "7.0"]})
+    frame.to_parquet(path)
     strs = load_source("beyond_aime", path).frame
     assert list(strs["answer"]) == ["10609", "7", "7.0"]  # strings are only stripped, never reinterpreted
     path2 = tmp_path / "beyond_float.parquet"

@@ -27,8 +27,11 @@ _DROP = re.compile(
     r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg)(?![A-Za-z])"
     r"|\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits|cdot|times|quad|qquad)(?![A-Za-z])"
 )
-# Spacing macros are removed WITHOUT leaving a space, so "10\,000" becomes "10000".
-_SPACING = re.compile(r"\\[,!;:>]|\{,\}")
+# Spacing macros between digits are digit-group separators ("10\,000" -> "10000"); elsewhere
+# \, \; \: are spaces and \! (negative space) is nothing.
+_DIGIT_GROUP = re.compile(r"(?<=\d)(?:\\[,;:!]|\{,\}|\\ )(?=\d)")
+_SPACING = re.compile(r"\\[,;:>]")
+_NEG_SPACE = re.compile(r"\\!")
 _SPACE_MACRO = re.compile(r"\\ |~")
 _FRAC = re.compile(r"\\[dtc]frac(?![A-Za-z])")
 _BINOM = re.compile(r"\\[dt]binom(?![A-Za-z])")
@@ -54,7 +57,9 @@ def _strip_latex(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _MINUS.sub("-", text)
     text = _WORD_HYPHEN.sub(" ", text)
-    text = _SPACING.sub("", text)
+    text = _DIGIT_GROUP.sub("", text)
+    text = _SPACING.sub(" ", text)
+    text = _NEG_SPACE.sub("", text)
     text = _SPACE_MACRO.sub(" ", text)
     text = _FRAC.sub(r"\\frac", text)
     text = _BINOM.sub(r"\\binom", text)

@@ -57,15 +57,17 @@ def _math_mapper(levels: set[int]):
 def load_math(
     path: str | Path | None = None,
     *,
-    configs: Iterable[str] = MATH_CONFIGS,
+    configs: Iterable[str] | None = MATH_CONFIGS,
     split: str = "train",
     levels: Iterable[int] = (4, 5),
+    hf_id: str = MATH_HF_ID,
 ) -> LoadResult:
     """MATH (hendrycks) problems of the given ``levels`` (1-5); difficulty = level.
 
-    Hub: one dataset per subject config, ids ``math/<split>/<config>/<row>``. Local file: ids
-    ``math/<file stem>/<row>``. Drop reasons, checked in this order: empty_problem,
-    unknown_level, level_filtered, no_boxed_answer.
+    Hub: one dataset per subject config, ids ``math/<split>/<config>/<row>``; ``configs=None``
+    loads a single-config mirror (e.g. ``hf_id="DigitalLearningGmbH/MATH-lighteval"``) with ids
+    ``math/<split>/all/<row>``. Local file: ids ``math/<file stem>/<row>``. Drop reasons, checked
+    in this order: empty_problem, unknown_level, level_filtered, no_boxed_answer.
     """
     mapper = _math_mapper({int(x) for x in levels})
     required = ["problem", "level", "solution"]
@@ -73,9 +75,9 @@ def load_math(
         ds = open_dataset("math", path, MATH_HF_ID, None, split)
         return _prefixed(map_dataset("math", ds, mapper, required, ["type"]), Path(path).stem)
     results = []
-    for config in configs:
-        ds = open_dataset("math", None, MATH_HF_ID, config, split)
-        results.append(_prefixed(map_dataset("math", ds, mapper, required, ["type"]), f"{split}/{config}"))
+    for config in [None] if configs is None else configs:
+        ds = open_dataset("math", None, hf_id, config, split)
+        results.append(_prefixed(map_dataset("math", ds, mapper, required, ["type"]), f"{split}/{config or 'all'}"))
     return concat_results(results)
 
 

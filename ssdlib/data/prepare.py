@@ -3,11 +3,13 @@
 Source specs (one per name, from the profile YAML)::
 
     math:        {loader: math, path: null, role: train, levels: [4, 5]}
-    beyond_aime: {loader: beyond_aime, role: val}
+    beyond_aime: {loader: beyond_aime}            # role inferred: it has a val budget
     synthetic:   {loader: synthetic, n_train: 400, n_val: 150, n_planted: 6}   # feeds both pools
 
-``loader`` defaults to the source's name; every other key except ``path``/``role`` is passed to
-the loader, and an option the loader does not take is an error naming the source.
+``loader`` defaults to the source's name. ``role`` (train | val) may be left out: it is then
+inferred from where the name is used (train mix -> train, val budgets -> val; both or neither
+is an error). Every other key except ``path``/``role`` is passed to the loader, and an option
+the loader does not take is an error naming the source.
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ class DataReport:
     drop_counters: dict[str, Counter] = field(default_factory=dict)
 
 
+def _plain(x: Any) -> dict:
+    """A profile section as a dict, whether it came as a dict or a pydantic model."""
+    return dict(x.model_dump()) if hasattr(x, "model_dump") else dict(x)
+
+
 def _loader_opts(name: str, loader: str, spec: Mapping[str, Any]) -> dict:
     opts = {k: v for k, v in spec.items() if k not in ("loader", "path", "role")}
     params = inspect.signature(SOURCES[loader]).parameters
@@ -61,7 +68,21 @@ def _loader_opts(name: str, loader: str, spec: Mapping[str, Any]) -> dict:
     return opts
 
 
-def _load_all(sources: Mapping[str, Mapping[str, Any]], seed: int):
+def _role(name: str, spec: Mapping[str, Any], in_train: set[str], in_val: set[str]) -> str:
+    """The source's role: as given, else inferred from the train mix / val budgets."""
+    role = spec.get("role")
+    if role is None:
+        used = [r for r, names in (("train", in_train), ("val", in_val)) if name in names]
+        if len(used) != 1:
+            where = "both the train mix and the val budgets" if used else "neither the train mix nor the val budgets"
+            raise ValueError(f"source {name!r}: no role given and it is in {where}; set role: train | val")
+        role = used[0]
+    if role not in ROLES:
+        raise ValueError(f"source {name!r}: role must be one of {ROLES}, got {role!r}")
+    return role
+
+
+def _load_all(sources: Mapping[str, Mapping[str, Any]], seed: int, in_train: set[str], in_val: set[str]):
     """Load every source into train/val pools; return pools, LoadResults, roles, planted pairs."""
     train_pools: dict[str, pd.DataFrame] = {}
     val_pools: dict[str, pd.DataFrame] = {}
@@ -86,9 +107,7 @@ def _load_all(sources: Mapping[str, Mapping[str, Any]], seed: int):
             continue
         if loader not in SOURCES:
             raise ValueError(f"source {name!r}: unknown loader {loader!r}; known: {sorted(SOURCES)} + ['synthetic']")
-        role = spec.get("role")
-        if role not in ROLES:
-            raise ValueError(f"source {name!r}: role must be one of {ROLES}, got {role!r}")
+        role = _role(name, spec, in_train, in_val)
         result = SOURCES[loader](spec.get("path"), **_loader_opts(name, loader, spec))
         loads[name], roles[name] = result, role
         (train_pools if role == "train" else val_pools)[name] = result.frame
@@ -106,11 +125,15 @@ def prepare_data(
     """Load ``sources``, build the splits and write ``out_dir``/{train,val,val300}.parquet.
 
     train = {"size": rows, "mix": {source: fraction}}; val = {"budgets": {source: rows}};
-    val300 = {"budgets": {source: rows}} (each <= that source's val budget). With a synthetic
+    val300 = {"budgets": {source: rows}} (each <= that source's val budget); plain dicts or
+    pydantic models (``model_dump``) are accepted. A source without ``role`` gets it from the
+    train mix / val budgets (see the module docstring). With a synthetic
     source, ``planted_pairs.parquet`` lists the planted near-duplicate pairs that made it into
     both train and val. Same inputs and seed -> byte-identical files.
     """
-    train_pools, val_pools, loads, roles, planted = _load_all(sources, seed)
+    sources = {name: _plain(spec) for name, spec in _plain(sources).items()}
+    train, val, val300 = _plain(train), _plain(val), _plain(val300)
+    train_pools, val_pools, loads, roles, planted = _load_all(sources, seed, set(train["mix"]), set(val["budgets"]))
     splits = build_splits(
         train_pools,
         val_pools,

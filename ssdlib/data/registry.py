@@ -29,6 +29,9 @@ SOURCES: dict[str, Loader] = {
     "aime_archive": load_aime_archive,
     "aimo_aime": load_aimo_aime,
     "hmmt": load_hmmt,
+    # "aime" = the backfill archive: 1983-2024 already contains the 2022-2024 problems that
+    # aimo-validation-aime holds, so loading both would only add duplicates.
+    "aime": load_aime_archive,
 }
 
 

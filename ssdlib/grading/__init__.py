@@ -9,12 +9,12 @@ Public API:
     answers_equivalent_batch(pairs, timeout_s=5.0, workers=None) -> list[bool | None]
     extract(response, thinking=None) -> Extraction; last_boxed(text) -> str | None
 
-Modules: ``extract`` (answer region, last box), ``equivalence`` (math-verify, runs in the
+Modules: ``extraction`` (answer region, last box), ``equivalence`` (math-verify, runs in the
 workers; documents the no-eval safety decision), ``pool`` (killable process pool),
 ``grade`` (the per-sample flags and the table API).
 """
 
-from ssdlib.grading.extract import Extraction, answer_region, extract, last_boxed
+from ssdlib.grading.extraction import Extraction, answer_region, extract, last_boxed
 from ssdlib.grading.grade import (
     NOTE_COLUMN,
     answers_equivalent,

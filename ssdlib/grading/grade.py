@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 
 from ssdlib.grading import equivalence as eq
-from ssdlib.grading.extract import extract
+from ssdlib.grading.extraction import extract
 from ssdlib.grading.pool import STATUS_CRASH, STATUS_OK, STATUS_TIMEOUT, run_killable
 from ssdlib.schema import GRADE_COLUMNS, require_columns
 

@@ -24,8 +24,16 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
-# Modules imported once by the forkserver so that forked workers start warm.
-_PRELOAD = ["ssdlib.grading.equivalence"]
+# Imported once by the forkserver (which warms math-verify up), so forked workers start warm.
+_PRELOAD = ["ssdlib.grading._preload"]
+
+# A worker says this once it is up; a worker that dies before saying it failed to START
+# (e.g. an unimportable __main__), which is the pool's problem, not the task's.
+_READY = "__ready__"
+# Consecutive start failures after which run_killable gives up instead of looping.
+_MAX_START_FAILURES = 3
+# Extra seconds a task may wait for a worker that is still starting.
+_START_GRACE_S = 60.0
 
 STATUS_OK = "ok"
 STATUS_ERROR = "error"  # the task raised; ``error`` holds the repr
@@ -66,6 +74,7 @@ def _limit_memory(extra_mb: int | None) -> None:
 def _worker_main(conn, fn: Callable, memory_limit_mb: int | None) -> None:
     """Worker loop: receive ``(index, args)``, reply ``(index, status, value, error)``."""
     _limit_memory(memory_limit_mb)
+    conn.send(_READY)
     while True:
         try:
             msg = conn.recv()
@@ -95,15 +104,27 @@ class _Worker:
         self.proc.start()
         child_conn.close()  # so that the parent sees EOF when the worker dies
         self.conn = parent_conn
+        self.ready = False
         self.task: int | None = None
+        self.timeout_s = 0.0
         self.started = 0.0
         self.deadline = 0.0
 
     def assign(self, index: int, args: tuple, timeout_s: float) -> None:
-        self.conn.send((index, args))
+        self.conn.send((index, args))  # buffered by the pipe until the worker is up
         self.task = index
+        self.timeout_s = timeout_s
+        self._start_clock(grace=0.0 if self.ready else _START_GRACE_S)
+
+    def _start_clock(self, grace: float) -> None:
         self.started = time.monotonic()
-        self.deadline = self.started + timeout_s
+        self.deadline = self.started + self.timeout_s + grace
+
+    def mark_ready(self) -> None:
+        """The worker is up: the running task's budget starts now, without start-up time."""
+        self.ready = True
+        if self.task is not None:
+            self._start_clock(grace=0.0)
 
     def kill(self) -> None:
         if self.proc.is_alive():
@@ -164,6 +185,7 @@ def run_killable(
     results: list[TaskResult | None] = [None] * n
     pending = deque(range(n))
     pool: list[_Worker] = []
+    start_failures = 0
     try:
         pool = [_Worker(ctx, fn, memory_limit_mb) for _ in range(n_workers)]
         while pending or any(w.task is not None for w in pool):
@@ -186,11 +208,27 @@ def run_killable(
                     continue
                 if w.conn in ready:
                     try:
-                        index, status, value, error = w.conn.recv()
+                        msg = w.conn.recv()
+                    except (EOFError, OSError):
+                        msg = None
+                    if msg == _READY:
+                        w.mark_ready()
+                        start_failures = 0
+                        continue
+                    if msg is not None:
+                        index, status, value, error = msg
                         results[index] = TaskResult(value, status, error, now - w.started)
                         w.task = None
                         continue
-                    except (EOFError, OSError):
+                    if not w.ready:  # died before it was up: retry the task elsewhere
+                        start_failures += 1
+                        if start_failures >= _MAX_START_FAILURES:
+                            raise RuntimeError(
+                                f"grading workers die while starting ({start_failures} in a row, exit code "
+                                f"{w.proc.exitcode}); is the main module importable by multiprocessing?"
+                            )
+                        pending.appendleft(w.task)
+                    else:
                         results[w.task] = TaskResult(None, STATUS_CRASH, "worker died", now - w.started)
                 elif now >= w.deadline:
                     results[w.task] = TaskResult(None, STATUS_TIMEOUT, f"killed after {timeout_s:g} s", now - w.started)

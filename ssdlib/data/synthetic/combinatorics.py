@@ -48,8 +48,13 @@ def count_lineups(n: int, mode: str) -> int:
 
 
 def _draw_lineup(rng: random.Random, level: int) -> Params:
-    lo, hi, modes = by_level(level, {1: (4, 5, ("together",)), 2: (5, 6, ("together", "apart")),
-                                     3: (6, 8, ("apart",)), 4: (7, 9, ("apart", "end_apart")), 5: (8, 11, ("end_apart",))})
+    lo, hi, modes = by_level(level, {
+        1: (4, 5, ("together",)),
+        2: (5, 6, ("together", "apart")),
+        3: (6, 8, ("apart",)),
+        4: (7, 9, ("apart", "end_apart")),
+        5: (8, 11, ("end_apart",)),
+    })
     return {"n": rng.randint(lo, hi), "mode": rng.choice(modes)}
 
 

