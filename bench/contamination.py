@@ -3,8 +3,9 @@
 Synthetic problem-like train corpora (10k / 100k / 860k rows, ~40-80 tokens, with planted
 near-duplicates of val rows) against 1k val rows. For each size and method, prints the scan
 time and train rows/s, and the recall of pairs at or above each threshold against a brute
-force exact Jaccard computed on the first ``--brute-rows`` train rows (sparse incidence
-matrix product, an independent exact algorithm, itself spot-checked on n-gram strings).
+force exact Jaccard over a sample of train rows (the first ``--brute-rows`` plus every planted
+row), computed by a sparse incidence-matrix product (an independent exact algorithm, itself
+spot-checked on n-gram strings).
 Then the end-to-end ``contamination_report`` time (answers checked, rows re-checked), and
 optionally ``find_internal_duplicates`` on train. ``--quality`` adds the labelled-set table.
 
@@ -32,9 +33,10 @@ from ssdlib.contamination.search import NGRAM, THRESHOLD_DIFF_ANSWER, THRESHOLD_
 from ssdlib.contamination.synthetic import plant_near_duplicates, synthetic_problems
 
 
-def brute_force_pairs(train_texts, val_sh, n, min_j):
-    """Every (train position, val position, J) with J >= min_j, by a sparse matrix product."""
-    tr = shingle(train_texts, n)
+def brute_force_pairs(train_texts, positions, val_sh, n, min_j):
+    """Every (train position, val position, J) with J >= min_j among train rows ``positions``,
+    by a sparse incidence-matrix product (independent of the inverted index and of LSH)."""
+    tr = shingle([train_texts[p] for p in positions.tolist()], n)
     vocab, inv = np.unique(np.concatenate([tr.hashes, val_sh.hashes]), return_inverse=True)
     ti, vi = inv[: len(tr.hashes)], inv[len(tr.hashes) :]
     A = sparse.csr_matrix((np.ones(len(ti), np.int32), (tr.doc_of_hash, ti)), shape=(len(tr.keep), len(vocab)))
@@ -42,16 +44,16 @@ def brute_force_pairs(train_texts, val_sh, n, min_j):
     C = (A @ B.T).tocoo()
     jac = C.data / (tr.sizes[C.row] + val_sh.sizes[C.col] - C.data)
     keep = jac >= min_j
-    return tr.keep[C.row[keep]], val_sh.keep[C.col[keep]], jac[keep]
+    return positions[tr.keep[C.row[keep]]], val_sh.keep[C.col[keep]], jac[keep]
 
 
-def recall(found_t, found_v, bt, bv, bj, thr, limit):
-    """Share of brute-force pairs with J >= thr (train pos < limit) that ``found`` contains."""
+def recall(found_t, found_v, bt, bv, bj, thr, positions):
+    """Share of brute-force pairs with J >= thr (train rows in ``positions``) that ``found`` has."""
     mask = bj >= thr
     truth = set(zip(bt[mask].tolist(), bv[mask].tolist()))
     if not truth:
         return float("nan"), 0
-    sel = found_t < limit
+    sel = np.isin(found_t, positions)
     got = set(zip(found_t[sel].tolist(), found_v[sel].tolist()))
     return len(truth & got) / len(truth), len(truth)
 
@@ -61,9 +63,11 @@ def run_size(size, val, val_sh, args):
     train = plant_near_duplicates(synthetic_problems(size, seed=1), val, n_planted=min(2000, size // 20), seed=3)
     texts = train["problem"].tolist()
     thr_lo, thr_hi = args.threshold_same_answer, args.threshold_diff_answer
-    limit = min(args.brute_rows, size)
+    # Brute-force sample: the first --brute-rows rows plus every planted near-duplicate.
+    planted = np.flatnonzero(train["meta"].str.contains("planted_from").to_numpy())
+    sample = np.union1d(np.arange(min(args.brute_rows, size)), planted)
     t0 = time.perf_counter()
-    bt, bv, bj = brute_force_pairs(texts[:limit], val_sh, args.ngram, thr_lo)
+    bt, bv, bj = brute_force_pairs(texts, sample, val_sh, args.ngram, thr_lo)
     t_brute = time.perf_counter() - t0
     # Spot-check the brute force itself on the n-gram strings.
     k = min(200, len(bt))
@@ -72,21 +76,26 @@ def run_size(size, val, val_sh, args):
         assert np.allclose(chk, bj[:k]), "brute force disagrees with string n-gram Jaccard"
     methods = args.methods.split(",")
     for method in methods:
-        if method == "lsh" and size > args.lsh_max_rows:
+        if method.startswith("lsh") and size > args.lsh_max_rows:
             continue
         gc.collect()
         t0 = time.perf_counter()
         if method == "inverted":
             res = scan(texts, val_sh, args.ngram, thr_lo)
         else:
-            res = lsh_scan(texts, val_sh, args.ngram, thr_lo, num_perm=args.num_perm, lsh_threshold=args.lsh_threshold)
+            # "lsh" or "lsh:<num_perm>:<lsh_threshold>" (threshold "auto" = 0.7 * threshold_same_answer)
+            parts = method.split(":")
+            num_perm = int(parts[1]) if len(parts) > 1 else args.num_perm
+            lsh_thr = None if len(parts) < 3 or parts[2] == "auto" else float(parts[2])
+            res = lsh_scan(texts, val_sh, args.ngram, thr_lo, num_perm=num_perm, lsh_threshold=lsh_thr)
+            method = f"lsh (num_perm={num_perm}, lsh_threshold={res.stats['lsh_threshold']:.2f})"
         dt = time.perf_counter() - t0
-        r_lo, n_lo = recall(res.pairs_train, res.pairs_val, bt, bv, bj, thr_lo, limit)
-        r_hi, n_hi = recall(res.pairs_train, res.pairs_val, bt, bv, bj, thr_hi, limit)
+        r_lo, n_lo = recall(res.pairs_train, res.pairs_val, bt, bv, bj, thr_lo, sample)
+        r_hi, n_hi = recall(res.pairs_train, res.pairs_val, bt, bv, bj, thr_hi, sample)
         rows.append({"train_rows": size, "method": method, "seconds": round(dt, 1),
                      "rows_per_s": int(size / dt), f"recall@{thr_lo}": r_lo, f"pairs@{thr_lo}": n_lo,
                      f"recall@{thr_hi}": r_hi, f"pairs@{thr_hi}": n_hi, "pairs_found": len(res.pairs_train),
-                     "brute_rows": limit, "brute_s": round(t_brute, 1)})
+                     "brute_rows": len(sample), "brute_s": round(t_brute, 1)})
         print(rows[-1], flush=True)
     if args.end_to_end:
         gc.collect()
@@ -118,7 +127,8 @@ def quality():
     print(f"\n## Labelled set ({len(pairs)} pairs), defaults {ev.attrs['params']}\n")
     print(ev.round(2).to_markdown(index=False))
     sw = sweep(pairs)
-    best = sw.loc[sw.groupby("ngram")["f1"].idxmax()]
+    best = sw.loc[sw.groupby("ngram")["f1"].idxmax(), ["ngram", "threshold_same_answer", "threshold_diff_answer",
+                                                      "precision", "recall", "f1"]]
     print("\n## Best answer-aware F1 per n (and the best single-threshold F1 on the same grid)\n")
     single = sw.loc[sw.groupby("ngram")["single_f1"].idxmax(), ["ngram", "threshold_diff_answer", "single_precision",
                                                                   "single_recall", "single_f1"]]
@@ -131,9 +141,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,100000,860000", help="comma-separated train row counts")
     ap.add_argument("--val-rows", type=int, default=1000)
-    ap.add_argument("--methods", default="inverted,lsh")
+    ap.add_argument("--methods", default="inverted,lsh,lsh:64:0.4",
+                    help='inverted, lsh, or lsh:<num_perm>:<lsh_threshold|auto>')
     ap.add_argument("--lsh-max-rows", type=int, default=100_000, help="skip LSH above this many train rows")
-    ap.add_argument("--lsh-threshold", type=float, default=None, help="default 0.7 * threshold_same_answer")
     ap.add_argument("--num-perm", type=int, default=128)
     ap.add_argument("--ngram", type=int, default=NGRAM)
     ap.add_argument("--threshold-same-answer", type=float, default=THRESHOLD_SAME_ANSWER)

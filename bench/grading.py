@@ -2,28 +2,34 @@
 
 (a) The same ~2,000 synthetic but realistic responses (reasoning with LaTeX, a stray box
     inside the thinking, ``</think>``, a final paragraph with a boxed answer; right, right
-    in another format, wrong, unboxed, and length-capped samples) graded three ways in one
-    run, all on the same machine at the same time:
+    in another format, wrong, unboxed, and length-capped samples) graded four ways in one
+    run, interleaved over ``--reps`` repetitions, each in fresh processes (as a notebook
+    grading one table would be):
       1. serial plain math-verify: ``verify(parse(gold), parse(answer region))`` with
          math-verify's default extraction configs, in one process;
       2. serial ssdlib: the exact per-sample code of grade_samples (extract + check_answer),
          in one process, no pool, no de-duplication;
-      3. ``grade_samples`` with all cores (killable worker pool, duplicate pairs checked once),
-         twice: the first call also starts the forkserver (once per Python process).
+      3. ``grade_samples`` with 1 worker and with all cores (killable worker pool, duplicate
+         pairs checked once); the forkserver start (once per process) is timed apart;
+      4. a control: pure CPU-bound work through the same pool, 1 worker vs all cores, whose
+         ratio is the parallelism the (possibly shared) machine offered during the run.
 (b) Adversarial answers (towers of exponents, giant factorials, 10k-character junk,
     unterminated boxes, deeply nested braces): the run must end, with per-sample times
     bounded by the timeout. Run once with the default candidate cap and once with the cap
     lifted so that every input reaches math-verify.
 
-Usage: python bench/grading.py [--problems 200] [--k 10] [--timeout 5] [--workers N]
+Usage: python bench/grading.py [--problems 200] [--k 10] [--timeout 5] [--workers N] [--reps 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import logging
+import multiprocessing
 import os
 import random
+import statistics
 import time
 from fractions import Fraction
 
@@ -144,6 +150,31 @@ def serial_ssdlib(samples: pd.DataFrame, timeout_s: float) -> list[bool]:
     return out
 
 
+def _fresh_serial(method: str, samples: pd.DataFrame, timeout_s: float) -> tuple[list[bool], float]:
+    """Run a serial method in a fresh process and time it there.
+
+    The pool's workers are fresh processes on every grade_samples call (imports and a
+    trivial warm-up done by the forkserver, sympy's caches empty), so the serial baselines
+    get the same: otherwise repeated runs in one process would time sympy's warm caches.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as ex:
+        return ex.submit(_serial_in_child, method, samples, timeout_s).result()
+
+
+def _serial_in_child(method: str, samples: pd.DataFrame, timeout_s: float) -> tuple[list[bool], float]:
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    eq.check_answer(r"\frac{1}{2}", "0.5", timeout_s)  # the same warm-up as the forkserver's
+    eq.check_answer(r"\{1, 2\}", r"\left[1, 2\right)", timeout_s)
+    fn = serial_plain_math_verify if method == "plain" else lambda df: serial_ssdlib(df, timeout_s)
+    return _timed(lambda: fn(samples))
+
+
+def _burn(n: int) -> int:
+    """Pure-Python CPU work for the parallelism control (no I/O, no shared state)."""
+    return sum(i * i for i in range(n))
+
+
 def _timed(fn):
     t0 = time.perf_counter()
     value = fn()
@@ -159,21 +190,48 @@ def bench_throughput(args) -> None:
     print(f"mean response length {samples['response'].str.len().mean():.0f} chars; "
           f"{n_unique} distinct (gold, candidate) pairs; cpu_count={os.cpu_count()}; "
           f"loadavg at start {os.getloadavg()[0]:.2f}\n")
-    plain, t_plain = _timed(lambda: serial_plain_math_verify(samples))
-    serial, t_serial = _timed(lambda: serial_ssdlib(samples, args.timeout))
-    run = lambda: grade_samples(samples, workers=args.workers, timeout_s=args.timeout, thinking=True)  # noqa: E731
-    graded, t_cold = _timed(run)  # includes starting the forkserver (once per process)
-    graded, t_pool = _timed(run)
-    pooled = graded["correct"].tolist()
-    print("| method | wall s | samples/s | speed-up vs plain serial | accuracy |")
-    print("|---|---:|---:|---:|---:|")
-    for name, t, verdicts in [
-        ("serial plain math-verify (parse region + verify)", t_plain, plain),
-        ("serial ssdlib per-sample code (no pool, no dedup)", t_serial, serial),
-        (f"grade_samples, workers={args.workers or os.cpu_count()}, first call (forkserver start)", t_cold, pooled),
-        (f"grade_samples, workers={args.workers or os.cpu_count()}, second call", t_pool, pooled),
-    ]:
-        print(f"| {name} | {t:.2f} | {n / t:.0f} | {t_plain / t:.2f}x | {sum(verdicts) / n:.3f} |")
+    # The first pool in a process starts the forkserver (imports + warm-up): timed apart.
+    _, t_start = _timed(lambda: grade_samples(samples.head(2), workers=1, timeout_s=args.timeout, thinking=True))
+    n_all = args.workers or os.cpu_count()
+    methods = {
+        "serial plain math-verify (parse region + verify)": lambda: _fresh_serial("plain", samples, args.timeout),
+        "serial ssdlib per-sample code (no pool, no dedup)": lambda: _fresh_serial("ssdlib", samples, args.timeout),
+        "grade_samples, workers=1": lambda: grade_samples(
+            samples, workers=1, timeout_s=args.timeout, thinking=True)["correct"].tolist(),
+        f"grade_samples, workers={n_all} (all cores)": lambda: last.update(graded=grade_samples(
+            samples, workers=args.workers, timeout_s=args.timeout, thinking=True)) or last["graded"]["correct"].tolist(),
+    }
+    last: dict[str, pd.DataFrame] = {}
+    # Control: a pure CPU-bound task through the same pool, 1 worker vs all. Its speed-up is
+    # what parallelism this (shared) machine actually offered during the run.
+    burn = [(2_000_000,)] * 8
+    methods["control: CPU-bound loop, workers=1"] = lambda: run_killable(_burn, burn, timeout_s=60, workers=1)
+    methods[f"control: CPU-bound loop, workers={n_all}"] = lambda: run_killable(
+        _burn, burn, timeout_s=60, workers=args.workers)
+    # Interleaved repetitions: this machine is shared, so one run of each is mostly noise.
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    verdicts: dict[str, list[bool]] = {}
+    for _ in range(args.reps):
+        for name, fn in methods.items():
+            if name.startswith("serial"):
+                verdicts[name], t = fn()  # timed inside the fresh process
+            else:
+                verdicts[name], t = _timed(fn)
+            times[name].append(t)
+    names = list(methods)
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    print(f"| method | median wall s ({args.reps} reps) | min-max s | samples/s | speed-up vs plain serial | accuracy |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name in names[:4]:
+        print(f"| {name} | {med[name]:.2f} | {min(times[name]):.2f}-{max(times[name]):.2f} | {n / med[name]:.0f} "
+              f"| {med[names[0]] / med[name]:.2f}x | {sum(verdicts[name]) / n:.3f} |")
+    for name in names[4:]:
+        print(f"| {name} | {med[name]:.2f} | {min(times[name]):.2f}-{max(times[name]):.2f} | - "
+              f"| {med[names[4]] / med[name]:.2f}x vs its workers=1 | - |")
+    plain, serial, pooled = verdicts[names[0]], verdicts[names[1]], verdicts[names[3]]
+    graded = last["graded"]
+    print(f"\nforkserver start (once per process, before the rows above): {t_start:.2f} s; "
+          f"loadavg at end {os.getloadavg()[0]:.2f}")
     disagree = sum(a != b for a, b in zip(plain, pooled, strict=True))
     print(f"\nverdicts: grade_samples vs serial ssdlib differ on {sum(a != b for a, b in zip(serial, pooled, strict=True))}; "
           f"vs plain math-verify differ on {disagree} of {n}; timed_out={int(graded['timed_out'].sum())}")
@@ -239,6 +297,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--timeout", type=float, default=5.0, help="per-sample grading budget, seconds")
     ap.add_argument("--workers", type=int, default=None, help="default: all cores")
+    ap.add_argument("--reps", type=int, default=3, help="interleaved repetitions of (a)")
     args = ap.parse_args()
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # its per-timeout warnings drown the tables
     bench_throughput(args)

@@ -23,9 +23,12 @@ Usage (GPU machine; trl, datasets and optionally fla carried as wheels, see benc
     PYTHONPATH=.:/tmp/site python bench/train_gpu.py --seq-lens 8192 16384 32768 49152 \\
         --steps 4 --tokenizer .cache/bench_tok --out $OUT/train_gpu.jsonl
 
-``--no-fla`` hides the flash-linear-attention kernels (transformers' torch fallback for the
-Gated DeltaNet layers); ``--model-dtype bfloat16`` keeps the master weights in bf16 (memory
-comparison only: the study trains with float32 master weights, see ssdlib.train.sft).
+``--fla-bypass-triton-check`` lets fla's gated backward kernel run on Triton < 3.7.1 (it is
+miscompiled there: TIMING ONLY). ``--no-fla`` hides the flash-linear-attention kernels
+(transformers' torch fallback for the Gated DeltaNet layers); ``--model-dtype bfloat16`` keeps
+the master weights in bf16 (memory comparison only: the study trains with float32 master
+weights, see ssdlib.train.sft). ``--profile-out`` writes a kernel-time table of one step;
+``--make-smoke-run DIR`` writes a tiny model + SSD set + run config for the FSDP smoke test.
 """
 
 from __future__ import annotations
@@ -70,6 +73,58 @@ def model_flops_per_token(n_params: int, seq_len: int, cfg: dict) -> float:
     return 6.0 * n_params + 6.0 * seq_len * n_full * d_attn
 
 
+KERNEL_GROUPS = (
+    ("matmul (cuBLAS/CUTLASS)", ("gemm", "cutlass", "nvjet", "xmma", "matmul", "splitk")),
+    ("attention (sdpa)", ("flash", "fmha", "attention", "sdpa")),
+    ("gated deltanet (fla/triton)", ("chunk", "recompute_w_u", "fused_recurrent", "l2norm", "solve_tril")),
+    ("conv1d", ("conv",)),
+    ("optimizer", ("adam", "multi_tensor", "foreach")),
+    ("elementwise / copies", ("elementwise", "vectorized", "copy", "memcpy", "memset", "fill", "reduce", "norm")),
+)
+
+
+def profile_callback(step: int, path: str):
+    """A TrainerCallback that profiles optimizer step ``step`` (1-based) and writes a kernel table."""
+    import torch
+    from transformers import TrainerCallback
+
+    class _Prof(TrainerCallback):
+        prof = None
+
+        def on_step_begin(self, args, state, control, **kw):
+            if state.global_step == step - 1:
+                self.prof = torch.profiler.profile(
+                    activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+                )
+                self.prof.__enter__()
+
+        def on_step_end(self, args, state, control, **kw):
+            if self.prof is None or state.global_step != step:
+                return
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            self.prof.__exit__(None, None, None)
+            # Kernel rows only: an aten op's row repeats the device time of the kernels it launched.
+            events = [
+                e
+                for e in self.prof.key_averages()
+                if e.device_type == torch.autograd.DeviceType.CUDA and e.self_device_time_total > 0
+            ]
+            total = sum(e.self_device_time_total for e in events)
+            groups: dict[str, float] = {}
+            for e in events:
+                name = e.key.lower()
+                label = next((g for g, keys in KERNEL_GROUPS if any(k in name for k in keys)), "other")
+                groups[label] = groups.get(label, 0.0) + e.self_device_time_total
+            with open(path, "w") as fh:
+                fh.write(f"GPU kernel time in step {step}: {total / 1e6:.3f} s\n")
+                for g, t in sorted(groups.items(), key=lambda x: -x[1]):
+                    fh.write(f"{g:32s} {t / 1e6:8.3f} s {t / total:6.1%}\n")
+                fh.write("\n" + self.prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=40))
+
+    return _Prof()
+
+
 def run_one(args) -> dict:
     """Train a few steps at one sequence length in this process; return the measurements."""
     if args.no_fla:
@@ -80,6 +135,14 @@ def run_one(args) -> dict:
     from transformers import AutoTokenizer
 
     from ssdlib.train import read_log, train_sft
+
+    if args.fla_bypass_triton_check:
+        # fla refuses its gated dq/dk backward kernel on Hopper with Triton < 3.7.1 (miscompiled:
+        # wrong gradients). For TIMING ONLY we let it run; the kernel's speed is what a fixed
+        # Triton would give, its gradients here are not to be trusted.
+        import fla.ops.common.chunk_o as chunk_o
+
+        chunk_o.TRITON_ABOVE_3_7_1 = True
 
     cfg = transformers.Qwen3_5TextConfig(**QWEN35_4B_TEXT)
     cfg.pad_token_id = 0
@@ -116,6 +179,7 @@ def run_one(args) -> dict:
         use_liger_kernel=args.liger,
         logging_steps=1,
         extra_args={"save_strategy": "no"},  # no 50 GB checkpoint for a benchmark
+        callbacks=[profile_callback(args.profile_step, args.profile_out)] if args.profile_out else None,
     )
     wall = time.perf_counter() - t0
     log = read_log(out)
@@ -131,6 +195,7 @@ def run_one(args) -> dict:
         "model_dtype": args.model_dtype,
         "fla": (not args.no_fla) and is_flash_linear_attention_available(),
         "liger": args.liger,
+        "fla_bypass": args.fla_bypass_triton_check,
         "n_params": n_params,
         "steps": result.global_step,
         "tokens_per_s": tokens_per_s,
@@ -148,6 +213,46 @@ def run_one(args) -> dict:
     }
 
 
+def make_smoke_run(root: str, tokenizer: str, max_steps: int = 4) -> None:
+    """Write a tiny Qwen3.5-shaped model, an SSD set and a run config under ``root`` (multi-GPU smoke test).
+
+    Then: ``accelerate launch --config_file configs/accelerate/fsdp.yaml --num_processes 2 -m ssdlib.train
+    --config <root>/run.yaml`` (see bench/train_gpu.md).
+    """
+    import pandas as pd
+    import torch
+    import transformers
+    import yaml
+    from transformers import AutoTokenizer
+
+    from ssdlib.ssd import build_ssd_dataset
+
+    tok = AutoTokenizer.from_pretrained(tokenizer)
+    small = dict(QWEN35_4B_TEXT, vocab_size=len(tok), hidden_size=256, intermediate_size=512, num_hidden_layers=4,
+                 num_attention_heads=4, num_key_value_heads=2, head_dim=64, linear_num_key_heads=4,
+                 linear_num_value_heads=8, linear_key_head_dim=32, linear_value_head_dim=32,
+                 layer_types=["linear_attention"] * 3 + ["full_attention"], max_position_embeddings=4096)  # fmt: skip
+    cfg = transformers.Qwen3_5TextConfig(**small)
+    cfg.pad_token_id, cfg.eos_token_id = tok.pad_token_id, tok.eos_token_id
+    torch.manual_seed(0)
+    transformers.Qwen3_5ForCausalLM(cfg).save_pretrained(f"{root}/model")
+    tok.save_pretrained(f"{root}/model")
+    n = 32
+    samples = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(n)], "sample_idx": 0, "config_id": "t1.1",
+                            "model_id": "tiny", "prompt_hash": "h", "n_tokens": 0,
+                            "response": [f"<think>{i}+{i}</think> \\boxed{{{2 * i}}}" * (1 + i % 5) for i in range(n)],
+                            "finish_reason": ["stop", "length"] * (n // 2)})  # fmt: skip
+    problems = pd.DataFrame({"id": samples["prompt_id"], "problem": [f"{i}+{i}?" for i in range(n)]})
+    ds, report = build_ssd_dataset(samples, problems, tokenizer=tok, render_prompt=str, max_length=512)
+    ds.save_to_disk(f"{root}/data")
+    run = dict(model_path=f"{root}/model", dataset_path=f"{root}/data", output_dir=f"{root}/run", max_length=512,
+               max_steps=max_steps, save_steps=2, learning_rate=1e-3, min_lr=1e-4, per_device_batch_size=2,
+               gradient_accumulation=2, logging_steps=1)  # fmt: skip
+    with open(f"{root}/run.yaml", "w") as fh:
+        yaml.safe_dump(run, fh)
+    print(json.dumps({"kept": report["n_kept"], "dropped": report["dropped"]}))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seq-lens", type=int, nargs="+", default=[8192, 16384, 32768, 49152])
@@ -157,10 +262,18 @@ def main() -> int:
     p.add_argument("--model-dtype", default="float32", choices=["float32", "bfloat16"])
     p.add_argument("--no-fla", action="store_true")
     p.add_argument("--liger", action="store_true")
+    p.add_argument("--fla-bypass-triton-check", action="store_true", help="timing only, see run_one")
     p.add_argument("--tokenizer", required=True, help="any tokenizer folder (pad id + saving only)")
+    p.add_argument("--profile-out", help="write a kernel-time table of one step here (one --seq-lens value)")
+    p.add_argument("--profile-step", type=int, default=2)
     p.add_argument("--out", default="train_gpu.jsonl")
     p.add_argument("--timeout", type=int, default=240, help="seconds per length")
+    p.add_argument("--make-smoke-run", metavar="DIR", help="write a tiny multi-GPU smoke run under DIR and exit")
     args = p.parse_args()
+
+    if args.make_smoke_run:
+        make_smoke_run(args.make_smoke_run, args.tokenizer)
+        return 0
 
     if args.seq_len:  # child: one length, print one JSON line
         print("RESULT " + json.dumps(run_one(args)), flush=True)
@@ -171,6 +284,9 @@ def main() -> int:
         cmd = [sys.executable, __file__, "--seq-len", str(L), "--steps", str(args.steps), "--batch", str(args.batch),
                "--model-dtype", args.model_dtype, "--tokenizer", args.tokenizer]  # fmt: skip
         cmd += ["--no-fla"] * args.no_fla + ["--liger"] * args.liger
+        cmd += ["--fla-bypass-triton-check"] * args.fla_bypass_triton_check
+        if args.profile_out:
+            cmd += ["--profile-out", args.profile_out.replace("{L}", str(L)), "--profile-step", str(args.profile_step)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=os.environ.copy())
             lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]

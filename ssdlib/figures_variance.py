@@ -120,12 +120,12 @@ def plot_mde_vs_n(
         ax.plot(n_grid, mde * PP, label=f"K={K}")
     for label, b in budgets.items():
         ax.axvline(b, color="0.3", ls=":", lw=1)
-        ax.annotate(label, (b, 1), xycoords=("data", "axes fraction"), rotation=90, ha="right", va="top", fontsize=8)
+        ax.annotate(f"{label} ({b:,})", (b, 0.02), xycoords=("data", "axes fraction"), rotation=90, ha="right", va="bottom", fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("prompts n")
-    ax.set_ylabel(f"minimum detectable effect (p.p., power {power:.0%})")
+    ax.set_ylabel("min. detectable effect (p.p.)")
     ax.set_ylim(bottom=0)
-    ax.legend(title="samples/prompt", frameon=True)
+    ax.legend(title=f"K (power {power:.0%}, alpha {alpha:g})", frameon=True)
     k_lo, k_hi = min(K_options), max(K_options)
     lo = minimum_detectable_effect(top, alpha, power, **_power_kw(var_between, var_within, k_lo, cov_between)) * PP
     hi = minimum_detectable_effect(top, alpha, power, **_power_kw(var_between, var_within, k_hi, cov_between)) * PP
@@ -158,12 +158,12 @@ def plot_required_n_vs_delta(
         ax.plot(deltas * PP, n, label=f"K={K}")
     for label, b in budgets.items():
         ax.axhline(b, color="0.3", ls=":", lw=1)
-        ax.annotate(label, (1, b), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8)
+        ax.annotate(f"{label} ({b:,})", (0.01, b), xycoords=("axes fraction", "data"), ha="left", va="bottom", fontsize=8)
     ax.axvline(target_delta * PP, color="0.6", lw=0.8)
     ax.set_yscale("log")
     ax.set_xlabel("effect to detect (p.p.)")
-    ax.set_ylabel(f"prompts needed (power {power:.0%}, alpha {alpha})")
-    ax.legend(title="samples/prompt", frameon=True)
+    ax.set_ylabel("prompts needed")
+    ax.legend(title=f"K (power {power:.0%}, alpha {alpha:g})", frameon=True)
     k_lo = min(K_options)
     need = int(np.ceil(required_prompts(target_delta, alpha, power, **_power_kw(var_between, var_within, k_lo, cov_between))))
     title = f"Detecting {target_delta * PP:g} p.p. needs {need:,} prompts at K={k_lo}"

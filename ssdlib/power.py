@@ -207,6 +207,8 @@ def budget_planner(
     rows = []
     for K in K_options:
         kw = dict(var_between_a=var_between, cov_between=cov_between, var_within_a=var_within, K_a=K, K_b=K)
+        # Round up to whole prompts; the epsilon keeps an exact integer (969.0000000001 from
+        # float error) from becoming one prompt more.
         n_req = math.ceil(required_prompts(delta, alpha, power, **kw) - 1e-9)
         rows.append(
             {

@@ -49,6 +49,13 @@ def test_no_run_recurrence_matches_brute_force(n, k):
 
 def brute(name: str, p: dict) -> Fraction | None:
     """Independent answer by enumeration (None if too big to enumerate)."""
+    if name == "arithmetic":  # count up / repeated addition, not the operator under test
+        a, b = p["a"], p["b"]
+        if p["op"] == "+":
+            return Fraction(len(range(a)) + len(range(b)))
+        if p["op"] == "-":
+            return Fraction(len(range(a)) - len(range(b)))
+        return Fraction(sum(a for _ in range(b)))
     if name == "no_consecutive_subsets":
         if p["n"] > 14:
             return None

@@ -6,11 +6,11 @@ import math
 import os
 import time
 
-from ssdlib.grading import grade_one, grade_samples
-from ssdlib.grading.grade import _apply
-from ssdlib.grading.pool import STATUS_CRASH, STATUS_TIMEOUT, TaskResult, default_workers, run_killable
-
 import pandas as pd
+
+from ssdlib.grading import grade_one, grade_samples
+from ssdlib.grading.grade import _apply, _run_with_retries
+from ssdlib.grading.pool import STATUS_CRASH, STATUS_TIMEOUT, TaskResult, default_workers, run_killable
 
 
 def test_pool_kills_a_hung_task_and_keeps_going():
@@ -75,3 +75,19 @@ def test_long_candidate_is_not_parsed():
     assert out["correct"] is False and out["timed_out"] is False
     assert out["grade_note"] == "candidate_too_long" and out["boxed"] is True
     assert time.monotonic() - t0 < 5
+
+
+def test_timed_out_tasks_are_retried_on_fresh_workers():
+    seen = []
+
+    def timed_out(r):
+        seen.append(r.status)
+        return r.status == STATUS_TIMEOUT
+
+    t0 = time.monotonic()
+    res = _run_with_retries(time.sleep, [(0.01,), (60,)], timed_out, retries=2, timeout_s=0.5, workers=2)
+    elapsed = time.monotonic() - t0
+    assert [r.status for r in res] == ["ok", "timeout"]
+    # three passes over the hung task (first try + 2 retries), each killed at 0.5 s
+    assert seen.count(STATUS_TIMEOUT) == 2 and elapsed >= 1.5
+    assert elapsed < 10

@@ -270,6 +270,13 @@ def test_summary_recovers_sharper_locks_and_preserved_forks():
     assert "forks sharpened" in lf.lock_fork_summary(base, collapsed, {"n_boot": 300}).verdict
     with pytest.raises(ValueError, match="unknown"):
         lf.lock_fork_summary(base, ssd, {"fork_quantil": 0.8})
+    # The params/ lockfork block (scoring keys included) is accepted as is.
+    from ssdlib.config import LockForkCfg
+
+    cfg = LockForkCfg(n_responses=8, top_k=20, fork_quantile=0.8, lock_quantile=0.4,
+                      max_positions=128)
+    lab = lf.lock_fork_summary(base, ssd, cfg).labels
+    assert (lab == "fork").mean() == pytest.approx(0.2, abs=0.01)
 
 
 # --------------------------------------------------------------------------- figures

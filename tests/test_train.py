@@ -171,3 +171,19 @@ def test_training_lowers_loss_checkpoints_load_and_resume_continues(tiny_model, 
 def test_length_figure_marks_the_limit():
     fig = length_distribution_figure([100, 200, 300, 5000, 0], max_length=1000)
     assert fig.axes[0].get_title().startswith("25.0% of 4 samples exceed 1,000 tokens")
+
+
+def test_fsdp_wrap_list_names_only_present_layers():
+    # Qwen3_5ForCausalLM inherits "Qwen3_5VisionBlock" in _no_split_modules; FSDP auto-wrap
+    # (configs/accelerate/fsdp.yaml) raises on a class the model lacks, as seen on 2 H200s.
+    from ssdlib.train.sft import keep_present_no_split_modules
+
+    cfg = transformers.Qwen3_5TextConfig(
+        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, head_dim=16, linear_num_key_heads=2, linear_num_value_heads=2,
+        linear_key_head_dim=8, linear_value_head_dim=8, layer_types=["linear_attention", "full_attention"],
+    )  # fmt: skip
+    model = transformers.Qwen3_5ForCausalLM(cfg)
+    assert "Qwen3_5VisionBlock" in set(model._no_split_modules)
+    keep_present_no_split_modules(model)
+    assert set(model._no_split_modules) == {"Qwen3_5DecoderLayer"}

@@ -203,8 +203,3 @@ def self_join(sh: Shingled, min_jaccard: float, max_df: int | None = None) -> tu
     jac = count / (sizes[a] + sizes[b] - count)
     keep = jac >= min_jaccard
     return a[keep], b[keep], jac[keep]
-
-
-def shingle_val(texts: Sequence, n: int) -> Shingled:
-    """Shingle the val side once (kept for symmetry with the LSH path)."""
-    return shingle(texts, n)

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-from .index import ScanResult, chunk_rows_for
+from .index import ScanResult
 from .ngrams import Shingled, shingle
 
 _LOW32 = np.uint64(0xFFFFFFFF)
@@ -90,6 +90,3 @@ def lsh_scan(
         val_skipped=val_sh.skipped,
         stats={"lsh_candidates": n_cand, "lsh_threshold": lsh_threshold, "chunk_rows": chunk_rows},
     )
-
-
-__all__ = ["lsh_scan", "chunk_rows_for"]

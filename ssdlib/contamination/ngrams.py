@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -64,12 +65,12 @@ class Shingled:
     hashes: np.ndarray
     skipped: np.ndarray
 
-    @property
+    @cached_property
     def sizes(self) -> np.ndarray:
         """Number of distinct shingles per kept document (int64)."""
         return np.diff(self.ptr)
 
-    @property
+    @cached_property
     def doc_of_hash(self) -> np.ndarray:
         """Kept-document index of every entry of ``hashes`` (int64)."""
         return np.repeat(np.arange(len(self.keep), dtype=np.int64), self.sizes)

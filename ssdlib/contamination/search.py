@@ -112,7 +112,13 @@ def contamination_report(
     chunk_rows: int | None = None,
     answer_timeout_s: float = 5.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One pass over train: (flagged pairs, best match per val row). See the two functions below."""
+    """One pass over train: (flagged pairs, best match per val row).
+
+    The two frames are those of ``find_duplicates`` and ``best_matches`` (parameters as there);
+    with method="lsh" the best-match frame only covers LSH candidates. Both carry the same
+    ``attrs``: skipped, skipped_ids, method, params, answer_checker ("grading" = killable
+    math-verify workers of ssdlib.grading, "inprocess" = fallback), n_candidates, chunk_rows.
+    """
     _check(train, val, threshold_same_answer, threshold_diff_answer)
     train = train.reset_index(drop=True)
     val = val.reset_index(drop=True)
@@ -175,29 +181,64 @@ def contamination_report(
     return flagged, best
 
 
-def find_duplicates(train: pd.DataFrame, val: pd.DataFrame, **params) -> pd.DataFrame:
+def find_duplicates(
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    *,
+    ngram: int = NGRAM,
+    threshold_same_answer: float = THRESHOLD_SAME_ANSWER,
+    threshold_diff_answer: float = THRESHOLD_DIFF_ANSWER,
+    num_perm: int = NUM_PERM,
+    method: str = "auto",
+    lsh_threshold: float | None = None,
+    chunk_rows: int | None = None,
+    answer_timeout_s: float = 5.0,
+) -> pd.DataFrame:
     """Flagged (train, val) pairs, one row each, most similar first.
 
     Columns: train_id, val_id, jaccard (exact word-n-gram Jaccard, 0..1), answers_agree
     (True/False/<NA> unknown), rule ("exact" | "fuzzy_same_answer" | "fuzzy_diff_answer"),
     train_problem, val_problem, train_source, val_source, train_answer, val_answer.
-    ``attrs["skipped"]`` counts rows skipped for an empty / non-string problem per side.
-    Parameters: see ``contamination_report`` (ngram, threshold_same_answer,
-    threshold_diff_answer, num_perm, method "auto" | "inverted" | "lsh", lsh_threshold).
+    ``attrs["skipped"]`` counts rows skipped for an empty / non-string problem per side
+    (``attrs["skipped_ids"]`` names them).
+
+    ngram: word n-gram size; thresholds: Jaccard in (0, 1], same <= diff (see module doc);
+    method: "auto" (= "inverted", exact) or "lsh" (datasketch MinHash-LSH with ``num_perm``
+    permutations at ``lsh_threshold``, default 0.7 * threshold_same_answer; candidates are
+    re-checked exactly); chunk_rows: train rows per streaming chunk (None: auto, ~32 MB);
+    answer_timeout_s: math-verify budget per answer pair, seconds.
     Raises ValueError naming a missing required column (id, source, problem, answer).
     """
-    return contamination_report(train, val, **params)[0]
+    return contamination_report(
+        train, val, ngram=ngram, threshold_same_answer=threshold_same_answer,
+        threshold_diff_answer=threshold_diff_answer, num_perm=num_perm, method=method,
+        lsh_threshold=lsh_threshold, chunk_rows=chunk_rows, answer_timeout_s=answer_timeout_s,
+    )[0]
 
 
-def best_matches(train: pd.DataFrame, val: pd.DataFrame, **params) -> pd.DataFrame:
+def best_matches(
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    *,
+    ngram: int = NGRAM,
+    threshold_same_answer: float = THRESHOLD_SAME_ANSWER,
+    threshold_diff_answer: float = THRESHOLD_DIFF_ANSWER,
+    chunk_rows: int | None = None,
+    answer_timeout_s: float = 5.0,
+) -> pd.DataFrame:
     """For each usable val row: its most similar train row, flagged or not.
 
     Columns: val_id, train_id (None when no train row shares an n-gram), jaccard (0.0 then),
     answers_agree, val_problem, train_problem, val_answer, train_answer, flagged (True when
-    this val row is flagged against any train row). Always uses the exact inverted index.
+    this val row is flagged against any train row under the thresholds). Always uses the
+    exact inverted index (LSH cannot see pairs below its threshold). To get the flagged pairs
+    from the same pass over train, call ``contamination_report``.
     """
-    params = {**params, "method": "inverted"}
-    return contamination_report(train, val, **params)[1]
+    return contamination_report(
+        train, val, ngram=ngram, threshold_same_answer=threshold_same_answer,
+        threshold_diff_answer=threshold_diff_answer, method="inverted", chunk_rows=chunk_rows,
+        answer_timeout_s=answer_timeout_s,
+    )[1]
 
 
 def decontaminate(train: pd.DataFrame, flagged: pd.DataFrame) -> pd.DataFrame:

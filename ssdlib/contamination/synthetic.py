@@ -94,8 +94,9 @@ def plant_near_duplicates(
 ) -> pd.DataFrame:
     """Overwrite ``n_planted`` random train rows with edited copies of random val rows.
 
-    Each copy replaces a uniformly drawn fraction (0-60%) of the words with "zz<k>" tokens, so
-    planted pairs cover Jaccard ~0.05-1.0 at any n; the val answer is kept for half of them.
+    Each copy replaces a uniformly drawn fraction (0-25%) of the words with "zz<k>" tokens, so
+    planted pairs cover 5-gram Jaccard ~0.15-1.0 (dense around the thresholds); the val answer
+    is kept for half of them.
     Returns a new frame; ``meta`` of a planted row holds the val id it came from.
     """
     rng = np.random.default_rng(seed)
@@ -107,7 +108,7 @@ def plant_near_duplicates(
     metas = out["meta"].tolist()
     for r, s in zip(rows.tolist(), srcs.tolist()):
         words = val["problem"].iat[s].split(" ")
-        frac = rng.uniform(0.0, 0.6)
+        frac = rng.uniform(0.0, 0.25)
         hit = rng.random(len(words)) < frac
         problems[r] = " ".join(f"zz{k}" if h else w for k, (w, h) in enumerate(zip(words, hit)))
         if rng.random() < 0.5:

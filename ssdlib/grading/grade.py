@@ -25,7 +25,7 @@ import pandas as pd
 
 from ssdlib.grading import equivalence as eq
 from ssdlib.grading.extraction import extract
-from ssdlib.grading.pool import STATUS_CRASH, STATUS_OK, STATUS_TIMEOUT, run_killable
+from ssdlib.grading.pool import STATUS_CRASH, STATUS_OK, STATUS_TIMEOUT, TaskResult, run_killable
 from ssdlib.schema import GRADE_COLUMNS, require_columns
 
 NOTE_COLUMN = "grade_note"
@@ -63,6 +63,28 @@ def _flags(response: str, finish_reason, thinking: bool | None, max_candidate_ch
     return row, ex.extracted is not None and finish_reason not in UNFINISHED
 
 
+def _timed_out_check(result: TaskResult) -> bool:
+    """Did a check_answer task run out of time (parent kill or math-verify's own alarm)?"""
+    return result.status == STATUS_TIMEOUT or (result.status == STATUS_OK and result.value[1] == eq.NOTE_TIMEOUT)
+
+
+def _run_with_retries(fn, tasks: list[tuple], timed_out, *, retries: int, **pool_kw) -> list[TaskResult]:
+    """run_killable, then re-run the tasks that ``timed_out`` up to ``retries`` more times.
+
+    Budgets are wall-clock, so on a loaded machine a normal 0.2 s check can miss a 2 s
+    alarm; a second try on a fresh worker separates such misfires from inputs that are
+    really slow (those time out again, costing one more budget each).
+    """
+    results = run_killable(fn, tasks, **pool_kw)
+    for _ in range(retries):
+        again = [i for i, r in enumerate(results) if timed_out(r)]
+        if not again:
+            break
+        for i, r in zip(again, run_killable(fn, [tasks[i] for i in again], **pool_kw), strict=True):
+            results[i] = r
+    return results
+
+
 def _apply(row: dict, result) -> None:
     """Fold one worker TaskResult of eq.check_answer into a grade row."""
     if result.status == STATUS_OK:
@@ -89,6 +111,7 @@ def _grade_rows(
     timeout_s: float,
     workers: int | None,
     memory_limit_mb: int | None,
+    retries: int,
 ) -> list[dict]:
     rows: list[dict] = []
     # Identical (gold, candidate) pairs are checked once: samples of one prompt often agree.
@@ -110,8 +133,9 @@ def _grade_rows(
             task_of[key] = len(tasks)
             tasks.append((gold, row["extracted"], timeout_s))
         row_task.append(task_of[key])
-    results = run_killable(
-        eq.check_answer, tasks, timeout_s=timeout_s, workers=workers, memory_limit_mb=memory_limit_mb
+    results = _run_with_retries(
+        eq.check_answer, tasks, _timed_out_check, timeout_s=timeout_s, workers=workers,
+        memory_limit_mb=memory_limit_mb, retries=retries,
     )
     for row, t in zip(rows, row_task, strict=True):
         if t is not None:
@@ -127,6 +151,7 @@ def grade_one(
     thinking: bool | None = None,
     max_candidate_chars: int = 1000,
     timeout_s: float = 5.0,
+    retries: int = 1,
 ) -> dict:
     """Grade one response against its gold answer (hard timeout via a one-off worker).
 
@@ -134,8 +159,9 @@ def grade_one(
     for non-thinking ones (whole response), None = thinking iff a think tag appears. Pass
     True for Qwen3.5: its template may pre-fill ``<think>`` so an unclosed response can hold
     no tag at all. ``max_candidate_chars``: longer boxed candidates are not parsed (not
-    correct, note "candidate_too_long"). ``timeout_s``: grading budget in seconds.
-    Returns a dict with the GRADE_COLUMNS keys plus "grade_note".
+    correct, note "candidate_too_long"). ``timeout_s``: grading budget in seconds (wall
+    clock). ``retries``: times a timed-out sample is re-graded on a fresh worker before it
+    is marked timed_out. Returns a dict with the GRADE_COLUMNS keys plus "grade_note".
     """
     return _grade_rows(
         [response],
@@ -146,6 +172,7 @@ def grade_one(
         timeout_s=timeout_s,
         workers=1,
         memory_limit_mb=4096,
+        retries=retries,
     )[0]
 
 
@@ -178,6 +205,7 @@ def grade_samples(
     thinking: bool | None = None,
     max_candidate_chars: int = 1000,
     memory_limit_mb: int | None = 4096,
+    retries: int = 1,
 ) -> pd.DataFrame:
     """Return a copy of ``samples`` with GRADE_COLUMNS (and ``grade_note``) added.
 
@@ -188,7 +216,9 @@ def grade_samples(
     grade columns are overwritten. ``workers``: processes (None = all cores);
     ``timeout_s``: per-sample grading budget in seconds, after which the worker is killed
     and the sample is timed_out and not correct; ``memory_limit_mb``: extra address space
-    per worker. See :func:`grade_one` for ``thinking`` and ``max_candidate_chars``.
+    per worker. See :func:`grade_one` for ``thinking``, ``max_candidate_chars`` and
+    ``retries``. Worst-case time: about (1 + retries) * timeout_s * n_slow / workers on top
+    of the normal grading time, where n_slow counts the distinct slow answers.
     """
     require_columns(samples, ["prompt_id", "response", "finish_reason"], "samples")
     gold = _resolve_gold(samples, problems, gold_col)
@@ -201,6 +231,7 @@ def grade_samples(
         timeout_s=timeout_s,
         workers=workers,
         memory_limit_mb=memory_limit_mb,
+        retries=retries,
     )
     out = samples.copy()
     for col in (*GRADE_COLUMNS, NOTE_COLUMN):
@@ -218,7 +249,12 @@ def answers_equivalent_batch(
     pair, hard). ``workers`` = processes (None = all cores). Order preserved."""
     tasks = [(str(a), str(b), timeout_s) for a, b in pairs]
     unique = list(dict.fromkeys(tasks))
-    results = run_killable(eq.equivalent, unique, timeout_s=timeout_s, workers=workers)
+    # None can mean "timed out" (worth one more try, see _run_with_retries) or "unparseable"
+    # (cheap to repeat), so every None is retried once.
+    results = _run_with_retries(
+        eq.equivalent, unique, lambda r: r.status != STATUS_OK or r.value is None,
+        timeout_s=timeout_s, workers=workers, retries=1,
+    )
     verdict = {t: (r.value if r.status == STATUS_OK else None) for t, r in zip(unique, results, strict=True)}
     return [verdict[t] for t in tasks]
 

@@ -96,40 +96,61 @@ def _worker_main(conn, fn: Callable, memory_limit_mb: int | None) -> None:
 
 
 class _Worker:
-    """One worker process, its pipe and the task it is running (if any)."""
+    """One worker process, its pipe, and the tasks handed to it, oldest (= running) first.
 
-    def __init__(self, ctx, fn: Callable, memory_limit_mb: int | None):
+    Up to ``prefetch`` tasks wait in the pipe so the worker never idles while the parent
+    gets scheduled (on a loaded machine that round trip costs milliseconds per task). Only
+    the head task runs; its clock starts when the previous result arrives.
+    """
+
+    def __init__(self, ctx, fn: Callable, memory_limit_mb: int | None, timeout_s: float):
         parent_conn, child_conn = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=_worker_main, args=(child_conn, fn, memory_limit_mb), daemon=True)
         self.proc.start()
         child_conn.close()  # so that the parent sees EOF when the worker dies
         self.conn = parent_conn
         self.ready = False
-        self.task: int | None = None
-        self.timeout_s = 0.0
+        self.queue: deque[int] = deque()
+        self.timeout_s = timeout_s
         self.started = 0.0
         self.deadline = 0.0
 
-    def assign(self, index: int, args: tuple, timeout_s: float) -> None:
-        self.conn.send((index, args))  # buffered by the pipe until the worker is up
-        self.task = index
-        self.timeout_s = timeout_s
-        self._start_clock(grace=0.0 if self.ready else _START_GRACE_S)
+    @property
+    def task(self) -> int | None:
+        """Index of the running task (None when idle)."""
+        return self.queue[0] if self.queue else None
 
-    def _start_clock(self, grace: float) -> None:
+    def assign(self, index: int, args: tuple) -> None:
+        self.conn.send((index, args))  # buffered by the pipe until the worker gets to it
+        self.queue.append(index)
+        if len(self.queue) == 1:
+            self._start_clock()
+
+    def _start_clock(self) -> None:
+        # A worker still starting gets a grace period; mark_ready restarts the clock.
         self.started = time.monotonic()
-        self.deadline = self.started + self.timeout_s + grace
+        self.deadline = self.started + self.timeout_s + (0.0 if self.ready else _START_GRACE_S)
 
     def mark_ready(self) -> None:
-        """The worker is up: the running task's budget starts now, without start-up time."""
+        """The worker is up: the head task's budget starts now, without start-up time."""
         self.ready = True
-        if self.task is not None:
-            self._start_clock(grace=0.0)
+        if self.queue:
+            self._start_clock()
 
-    def kill(self) -> None:
+    def finish_head(self) -> None:
+        """The head task's result arrived: the next queued task starts running now."""
+        self.queue.popleft()
+        if self.queue:
+            self._start_clock()
+
+    def kill(self, wait_s: float = 5.0) -> None:
+        """SIGKILL the worker. ``wait_s``: how long to wait for it to be reaped; the pool
+        passes 0 mid-run, because a process freeing gigabytes can take seconds to die and
+        other workers' deadlines must not wait for that (run_killable reaps it at the end)."""
         if self.proc.is_alive():
             self.proc.kill()
-        self.proc.join(timeout=5)
+        if wait_s > 0:
+            self.proc.join(timeout=wait_s)
         self.conn.close()
 
     def stop(self) -> None:
@@ -164,16 +185,20 @@ def run_killable(
     timeout_s: float,
     workers: int | None = None,
     memory_limit_mb: int | None = 4096,
+    prefetch: int = 4,
 ) -> list[TaskResult]:
     """Run ``fn(*args)`` for every ``args`` in ``tasks`` in killable worker processes.
 
     ``fn`` must be picklable by reference (a module-level function; builtins such as
     ``time.sleep`` work). Each task gets ``timeout_s`` seconds of wall time from the moment
-    a worker receives it; past that its worker is SIGKILLed and replaced and the task is
-    reported with status "timeout". ``workers`` defaults to all cores (never more than the
-    number of tasks). ``memory_limit_mb`` caps each worker's extra address space (None: no
-    cap). Returns one TaskResult per task, in input order. Never hangs: the total time is
-    bounded by about ``len(tasks) * timeout_s / workers`` plus worker start-up.
+    its worker can start it; past that the worker is SIGKILLed and replaced, the task is
+    reported with status "timeout" and the tasks queued behind it go to other workers.
+    ``workers`` defaults to all cores (never more than the number of tasks); ``prefetch``
+    tasks are queued per worker; ``memory_limit_mb`` caps each worker's extra address space
+    (None: no cap). Returns one TaskResult per task, in input order. Never hangs: the total
+    time is bounded by about ``len(tasks) * timeout_s / workers`` plus worker start-up.
+    Raises RuntimeError if workers keep dying before they are up (e.g. the main module
+    cannot be imported by multiprocessing).
     """
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
@@ -181,30 +206,49 @@ def run_killable(
     if n == 0:
         return []
     n_workers = max(1, min(workers or default_workers(), n))
+    prefetch = max(1, prefetch)
     ctx = _context()
     results: list[TaskResult | None] = [None] * n
     pending = deque(range(n))
     pool: list[_Worker] = []
+    dying: list[_Worker] = []
     start_failures = 0
+
+    def new_worker() -> _Worker:
+        return _Worker(ctx, fn, memory_limit_mb, timeout_s)
+
+    def retire(w: _Worker) -> None:
+        """Kill ``w``; the tasks queued behind its head go back to the front of pending."""
+        w.kill(wait_s=0)
+        dying.append(w)
+        pending.extendleft(reversed(list(w.queue)[1:]))
+
     try:
-        pool = [_Worker(ctx, fn, memory_limit_mb) for _ in range(n_workers)]
-        while pending or any(w.task is not None for w in pool):
-            for i, w in enumerate(pool):
-                while w.task is None and pending:
+        pool = [new_worker() for _ in range(n_workers)]
+        while pending or any(w.queue for w in pool):
+            # Fill level by level (every worker gets a first task before any gets a second),
+            # so that a few slow tasks at the front do not all queue behind one worker.
+            for depth in range(1, prefetch + 1):
+                for i in range(len(pool)):
+                    w = pool[i]
+                    if len(w.queue) >= depth or not pending:
+                        continue
                     index = pending.popleft()
                     try:
-                        w.assign(index, tasks[index], timeout_s)
-                    except (OSError, ValueError):  # died while idle: replace, retry the task
+                        w.assign(index, tasks[index])
+                    except (OSError, ValueError):  # the worker is gone: its head task killed it
                         pending.appendleft(index)
-                        w.kill()
-                        w = pool[i] = _Worker(ctx, fn, memory_limit_mb)
-            busy = [w for w in pool if w.task is not None]
-            now = time.monotonic()
-            wait_s = max(0.0, min(w.deadline for w in busy) - now)
+                        if w.queue:
+                            elapsed = time.monotonic() - w.started
+                            results[w.queue[0]] = TaskResult(None, STATUS_CRASH, "worker died", elapsed)
+                        retire(w)
+                        pool[i] = new_worker()
+            busy = [w for w in pool if w.queue]
+            wait_s = max(0.0, min(w.deadline for w in busy) - time.monotonic())
             ready = set(wait([w.conn for w in busy], timeout=wait_s))
-            now = time.monotonic()
             for i, w in enumerate(pool):
-                if w.task is None:
+                now = time.monotonic()  # fresh for each worker: handling the previous one takes time
+                if not w.queue:
                     continue
                 if w.conn in ready:
                     try:
@@ -218,32 +262,37 @@ def run_killable(
                     if msg is not None:
                         index, status, value, error = msg
                         results[index] = TaskResult(value, status, error, now - w.started)
-                        w.task = None
+                        w.finish_head()
                         continue
-                    if not w.ready:  # died before it was up: retry the task elsewhere
+                    if not w.ready:  # died before it was up: the pool's failure, not the task's
                         start_failures += 1
+                        w.proc.join(timeout=1)
                         if start_failures >= _MAX_START_FAILURES:
                             raise RuntimeError(
                                 f"grading workers die while starting ({start_failures} in a row, exit code "
                                 f"{w.proc.exitcode}); is the main module importable by multiprocessing?"
                             )
-                        pending.appendleft(w.task)
+                        pending.appendleft(w.queue[0])
                     else:
                         results[w.task] = TaskResult(None, STATUS_CRASH, "worker died", now - w.started)
                 elif now >= w.deadline:
                     results[w.task] = TaskResult(None, STATUS_TIMEOUT, f"killed after {timeout_s:g} s", now - w.started)
                 else:
                     continue
-                w.kill()
+                retire(w)
                 pool[i] = None  # type: ignore[call-overload]
             # Replace dead workers only while there is work left for them.
             n_missing = sum(w is None for w in pool)
             pool = [w for w in pool if w is not None]
-            pool += [_Worker(ctx, fn, memory_limit_mb) for _ in range(min(n_missing, len(pending)))]
+            pool += [new_worker() for _ in range(min(n_missing, len(pending)))]
     finally:
         for w in pool:
-            if w.task is None:
-                w.stop()
-            else:
+            if w is None:
+                continue
+            if w.queue:
                 w.kill()
+            else:
+                w.stop()
+        for w in dying:
+            w.proc.join(timeout=5)
     return results  # type: ignore[return-value]

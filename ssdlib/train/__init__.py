@@ -16,7 +16,16 @@ from __future__ import annotations
 
 from ssdlib.train.checkpoints import LOG_NAME, last_checkpoint, list_checkpoints, read_log
 
-_LAZY = {"train_sft", "make_trainer", "SFTSettings", "TrainResult", "load_training_set", "train_from_config", "read_config", "result_summary"}
+_LAZY = {
+    "train_sft",
+    "make_trainer",
+    "SFTSettings",
+    "TrainResult",
+    "load_training_set",
+    "train_from_config",
+    "read_config",
+    "result_summary",
+}
 
 __all__ = ["LOG_NAME", "last_checkpoint", "list_checkpoints", "read_log", *sorted(_LAZY)]
 

@@ -93,8 +93,9 @@ class StandaloneCheckpointCallback(TrainerCallback):
 
 
 def _drop_resume_state(ckpt: Path) -> None:
-    """Remove what only resuming needs (optimizer, scheduler, scaler, RNG) from a checkpoint folder."""
+    """Remove what only resuming needs (optimizer, scheduler, scaler, RNG, FSDP state) from a checkpoint."""
     for p in ckpt.iterdir():
         name = p.name
-        if name.startswith(("optimizer", "scheduler", "scaler", "rng_state")):
+        # pytorch_model_fsdp*: FSDP's own copy of the weights for resuming (model.safetensors stays).
+        if name.startswith(("optimizer", "scheduler", "scaler", "rng_state", "pytorch_model_fsdp")):
             shutil.rmtree(p) if p.is_dir() else p.unlink()

@@ -127,6 +127,21 @@ def _load_model(model_path: str, model_dtype: str, attn_implementation: str, fre
     return model
 
 
+def keep_present_no_split_modules(model) -> None:
+    """Drop class names from ``model._no_split_modules`` that the model does not contain.
+
+    FSDP's transformer auto-wrap (accelerate) wraps every class named there and raises on a name it
+    cannot find: ``Qwen3_5ForCausalLM`` inherits ``Qwen3_5VisionBlock`` from the shared Qwen3.5 base
+    class although it has no vision tower.
+    """
+    names = getattr(model, "_no_split_modules", None)
+    if not names:
+        return
+    present = {type(m).__name__ for m in model.modules()}
+    kept = [n for n in names if n in present]
+    model._no_split_modules = set(kept) if isinstance(names, set) else kept
+
+
 def _load_processing_class(model_path: str):
     """The checkpoint's processor when it has one (saved whole into checkpoints), else its tokenizer."""
     from transformers import AutoProcessor, AutoTokenizer, PreTrainedTokenizerBase, ProcessorMixin
@@ -251,6 +266,7 @@ def make_trainer(model_path, dataset, output_dir: str | Path, settings: SFTSetti
         if processing_class is None:
             raise ValueError("pass tokenizer= when model_path is a model object")
 
+    keep_present_no_split_modules(model)
     config_kwargs = s.sft_config_kwargs(output_dir, torch.cuda.is_available())
     args = SFTConfig(**config_kwargs)
     trainer = SFTTrainer(

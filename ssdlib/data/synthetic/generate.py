@@ -12,11 +12,11 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 from ssdlib.data.base import meta_json, problems_frame
-from ssdlib.data.synthetic import algebra, combinatorics, counting, number_theory, probability
+from ssdlib.data.synthetic import algebra, arithmetic, combinatorics, counting, number_theory, probability
 from ssdlib.data.synthetic.core import Family, Params, params_key
 
 FAMILIES: tuple[Family, ...] = (
-    counting.FAMILIES + number_theory.FAMILIES + algebra.FAMILIES + combinatorics.FAMILIES + probability.FAMILIES
+    arithmetic.FAMILIES + counting.FAMILIES + number_theory.FAMILIES + algebra.FAMILIES + combinatorics.FAMILIES + probability.FAMILIES
 )
 FAMILY_BY_NAME: dict[str, Family] = {f.name: f for f in FAMILIES}
 LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
