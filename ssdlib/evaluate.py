@@ -42,7 +42,7 @@ def evaluate(
         problems,
         workers=params.grading.workers,
         timeout_s=params.grading.timeout_s,
-        thinking=None if params.model.thinking else False,
+        thinking=params.model.thinking,  # Qwen3.5 may pre-fill <think>: never auto-detect
         max_candidate_chars=params.grading.max_candidate_chars,
     )
     extra = problems[["id", "source", "difficulty"]].rename(columns={"id": "prompt_id"})

@@ -98,3 +98,25 @@ def test_answers_equivalent():
     pairs = [("1/2", "0.5"), ("1", "2"), ("", "1"), ("1/2", "0.5"), (r"\{1,2\}", r"\{2,1\}")]
     assert answers_equivalent_batch(pairs, workers=2) == [True, False, None, True, True]
     assert answers_equivalent_batch([]) == []
+
+
+def test_missing_gold_values_are_no_gold():
+    samples = pd.DataFrame(
+        {"prompt_id": ["a", "b", "c"], "response": ["\\boxed{7}"] * 3, "finish_reason": "stop",
+         "answer": pd.array([None, "7", pd.NA], dtype="string")}
+    )
+    out = grade_samples(samples, workers=1)
+    assert out["correct"].tolist() == [False, True, False]
+    assert out["grade_note"].tolist() == ["no_gold", None, "no_gold"]
+
+
+def test_grading_works_from_a_non_main_thread():
+    # math-verify's signal.alarm timeouts raise outside the main thread; workers run them
+    # in their own main thread, so a notebook's background thread can grade too.
+    import threading
+
+    out: dict = {}
+    t = threading.Thread(target=lambda: out.update(r=grade_one(r"\boxed{\frac{3}{4}}", "0.75")))
+    t.start()
+    t.join(timeout=60)
+    assert out["r"]["correct"] is True

@@ -91,3 +91,11 @@ def test_timed_out_tasks_are_retried_on_fresh_workers():
     # three passes over the hung task (first try + 2 retries), each killed at 0.5 s
     assert seen.count(STATUS_TIMEOUT) == 2 and elapsed >= 1.5
     assert elapsed < 10
+
+
+def test_worker_memory_cap_turns_runaway_allocation_into_an_error():
+    # 8 GiB in one go: with a 256 MiB cap the worker gets MemoryError instead of the machine
+    # swapping or the OOM killer picking a victim; the next task still runs.
+    res = run_killable(bytearray, [(8 * 1024**3,), (16,)], timeout_s=10, workers=1, memory_limit_mb=256)
+    assert res[0].status == "error" and "MemoryError" in res[0].error
+    assert res[1].status == "ok" and res[1].value == bytearray(16)

@@ -7,8 +7,8 @@ Per-sample flags (schema.GRADE_COLUMNS) plus a diagnostic ``grade_note``:
     boxed         bool      an answer was extracted
     think_closed  bool      "</think>" occurs in the response
     length_stop   bool      finish_reason == "length" (hit the generation cap)
-    timed_out     bool      grading ran past its per-sample budget (worker killed or
-                            math-verify's alarm fired); counted as not correct
+    timed_out     bool      grading ran past its per-sample budget on every try (worker
+                            killed or math-verify's alarm fired); counted as not correct
     grade_note    str|None  why a sample could not be credited normally: "no_gold",
                             "gold_unparsed", "pred_unparsed", "candidate_too_long",
                             "timeout", "verify_error", "worker_crash"; None otherwise
@@ -38,8 +38,8 @@ UNFINISHED = frozenset({"length", "abort"})
 
 
 def _gold_text(gold) -> str:
-    """Gold answer as a string; "" for missing values (None, NaN)."""
-    if gold is None or (isinstance(gold, float) and gold != gold):
+    """Gold answer as a string; "" for missing values (None, NaN, pd.NA)."""
+    if gold is None or (not isinstance(gold, str) and pd.isna(gold)):
         return ""
     return str(gold).strip()
 

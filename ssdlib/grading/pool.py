@@ -2,10 +2,11 @@
 
 Why not concurrent.futures / multiprocessing.Pool: neither can kill the one worker stuck
 on a task (C-level sympy/big-integer work ignores math-verify's signal.alarm) without
-tearing the whole pool down. Here each worker owns a pipe; the parent hands out one task
-at a time, waits on all pipes with the nearest deadline as timeout, and SIGKILLs and
-replaces a worker whose task is past its deadline. A worker that dies (segfault, OOM kill)
-is replaced too; its task is reported as crashed. Results come back in input order.
+tearing the whole pool down. Here each worker owns a pipe and a short queue of tasks
+(``prefetch``); the parent waits on all pipes with the nearest deadline as timeout, and
+SIGKILLs and replaces a worker whose running task is past its deadline (the tasks queued
+behind it go to other workers). A worker that dies (segfault, OOM kill) is replaced too;
+its task is reported as crashed. Results come back in input order.
 
 Workers start through the "forkserver" method with math-verify preloaded, so a
 replacement costs a fork (milliseconds) rather than a fresh interpreter importing sympy
@@ -44,7 +45,7 @@ STATUS_CRASH = "crash"  # the worker died on its own while running the task
 @dataclass(frozen=True)
 class TaskResult:
     """Outcome of one task: ``value`` (None unless ok), ``status``, ``error`` text, and
-    ``seconds`` = wall time from hand-out to result (or to the kill)."""
+    ``seconds`` = wall time from when its worker could start it to its result (or kill)."""
 
     value: Any
     status: str
@@ -85,10 +86,8 @@ def _worker_main(conn, fn: Callable, memory_limit_mb: int | None) -> None:
         index, args = msg
         try:
             reply = (index, STATUS_OK, fn(*args), None)
-        except Exception as exc:  # the task's failure, not the worker's
-            reply = (index, STATUS_ERROR, None, repr(exc)[:500])
-        except BaseException as exc:  # e.g. a stray alarm-based TimeoutException
-            reply = (index, STATUS_ERROR, None, repr(exc)[:500])
+        except BaseException as exc:  # the task's failure (incl. math-verify's BaseException
+            reply = (index, STATUS_ERROR, None, repr(exc)[:500])  # timeouts), not the worker's
         try:
             conn.send(reply)
         except Exception as exc:  # unpicklable result
