@@ -174,12 +174,35 @@ class TrainCfg(Strict):
     bf16: bool = False
     gradient_checkpointing: bool = False
     attn_implementation: str = "sdpa"
+    model_dtype: Literal["float32", "bfloat16"] = Field(
+        "float32", description="master weights; bfloat16 drops small updates (see ssdlib.train.sft)"
+    )
+    launcher: Literal["inprocess", "accelerate"] = Field(
+        "inprocess",
+        description="inprocess: train_sft in the notebook kernel; accelerate: `accelerate launch -m "
+        "ssdlib.train` in a subprocess (FSDP over several GPUs, GPU memory freed after)",
+    )
+    num_processes: int = Field(1, ge=1, description="accelerate: processes (one per GPU)")
+    accelerate_config: str | None = Field(None, description="accelerate: config file, relative to the repo")
+
+    @property
+    def global_batch_size(self) -> int:
+        """Sequences per optimizer step: per device x accumulation x processes."""
+        return self.per_device_batch_size * self.gradient_accumulation_steps * self.num_processes
+
+    def sft_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``ssdlib.train.train_sft`` (its names: ``gradient_accumulation``)."""
+        out = self.model_dump(exclude={"gradient_accumulation_steps", "launcher", "num_processes",
+                                       "accelerate_config"})
+        out["gradient_accumulation"] = self.gradient_accumulation_steps
+        return out
 
 
 class TrainParams(Common):
     ssd_decode: DecodeCfg
     n_prompts: int | None = Field(None, ge=1, description="use the first N clean train prompts")
     min_response_tokens: int = Field(1, ge=0)
+    run_name: str = Field("ssd", pattern=r"^[A-Za-z0-9._-]+$", description="checkpoints/<run_name>/")
     train: TrainCfg
 
 
@@ -189,13 +212,22 @@ class LockForkCfg(Strict):
     fork_quantile: float = Field(0.9, gt=0, lt=1)
     lock_quantile: float = Field(0.5, gt=0, lt=1)
     max_positions: int | None = Field(None, ge=1)
+    backend: Literal["transformers", "vllm"] = Field(
+        "transformers", description="scoring engine; base and SSD always use the same one"
+    )
+    dtype: str = Field("float32", description="scoring dtype (float32 | bfloat16 | auto), same for both models")
+    batch_size: int = Field(4, ge=1, description="transformers backend: sequences per forward")
+    entropy_col: Literal["entropy_topk", "entropy_tail_lb", "entropy_full"] = "entropy_topk"
+    n_boot: int = Field(2000, ge=100, description="cluster-bootstrap resamples (responses)")
+    equivalence_margin: float = Field(0.05, gt=0, description="nats: CI inside +-margin = unchanged")
 
 
 class EvalParams(Common):
     eval_decode: DecodeCfg
     t_eval_sweep: list[float]
-    baseline: str = Field(description="03 preset the checkpoints are compared against")
+    baseline: str = Field(description="03 preset (or sweep point, e.g. 'T=0.6') the checkpoints are compared against")
     budgets: list[Literal["val300", "val"]]
+    run_name: str = Field("ssd", pattern=r"^[A-Za-z0-9._-]+$", description="which 05 run's checkpoints")
     checkpoints: Literal["all", "last"] | list[int] = "all"
     limit_prompts: int | None = Field(None, ge=1)
     lockfork: LockForkCfg
@@ -434,14 +466,46 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
         fail(("k_grid",), "every K must be >= 1")
     if isinstance(p, TrainParams):
         check_decode(("ssd_decode",), p.ssd_decode)
-        if p.train.min_lr > p.train.learning_rate:
+        t = p.train
+        if t.min_lr > t.learning_rate:
             fail(("train", "min_lr"), "exceeds learning_rate")
-        if p.train.warmup_steps >= p.train.max_steps:
-            fail(("train", "warmup_steps"), f"{p.train.warmup_steps} >= max_steps {p.train.max_steps}")
+        if t.warmup_steps >= t.max_steps:
+            fail(("train", "warmup_steps"), f"{t.warmup_steps} >= max_steps {t.max_steps}")
+        if t.max_length > m.max_model_len:
+            fail(("train", "max_length"), f"{t.max_length} exceeds model.max_model_len {m.max_model_len}")
+        if t.num_processes > 1 and t.launcher != "accelerate":
+            fail(("train", "num_processes"), f"{t.num_processes} processes need launcher: accelerate")
+        if t.launcher == "accelerate":
+            if not t.accelerate_config:
+                fail(("train", "accelerate_config"), "launcher accelerate needs a config file (configs/accelerate/*.yaml)")
+            elif not (repo_root() / t.accelerate_config).exists():
+                fail(("train", "accelerate_config"), f"{t.accelerate_config} does not exist")
     if isinstance(p, EvalParams):
         check_decode(("eval_decode",), p.eval_decode)
-        if p.lockfork.lock_quantile >= p.lockfork.fork_quantile:
+        for i, t in enumerate(p.t_eval_sweep):
+            if t < 0:
+                fail(("t_eval_sweep", str(i)), f"temperature {t} is negative")
+        if isinstance(p.checkpoints, list) and (not p.checkpoints or min(p.checkpoints) < 1):
+            fail(("checkpoints",), "a list of checkpoint steps must be non-empty and >= 1 (or all / last)")
+        lf = p.lockfork
+        if lf.lock_quantile >= lf.fork_quantile:
             fail(("lockfork", "lock_quantile"), "must be below fork_quantile")
+        if lf.backend == "vllm" and lf.entropy_col == "entropy_full":
+            fail(("lockfork", "entropy_col"), "entropy_full needs backend transformers (vLLM returns top-k only)")
+        _check_baseline_name(p, fail)
+
+
+def _check_baseline_name(p: "EvalParams", fail) -> None:
+    """``baseline`` must name a decode of this profile's 03_baselines (a preset or a sweep point)."""
+    try:
+        base = load_params("03_baselines", p.profile)
+    except ConfigError:
+        return  # 03's own file is broken: 03 reports that itself
+    from ssdlib.generation.decode import baseline_decodes
+
+    names = list(baseline_decodes(base))
+    if p.baseline not in names:
+        fail(("baseline",), f"{p.baseline!r} is not a 03_baselines decode of profile {p.profile} ({', '.join(names)})")
 
 
 # ---------------------------------------------------------------- notebook side

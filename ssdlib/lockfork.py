@@ -57,7 +57,8 @@ DEFAULT_PARAMS: dict = {
 }
 
 # Keys of the params block that drive scoring (score_positions / sample choice), not the analysis.
-SCORING_PARAM_KEYS: tuple[str, ...] = ("n_responses", "top_k", "max_positions")
+SCORING_PARAM_KEYS: tuple[str, ...] = ("n_responses", "top_k", "max_positions", "backend", "dtype",
+                                       "batch_size")
 
 
 # --------------------------------------------------------------------------- entropy

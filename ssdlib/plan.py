@@ -57,8 +57,9 @@ def plan_profile(profile: str, overrides: list[str] | None = None) -> pd.DataFra
     d = tr.ssd_decode
     rows.append(_row("05_train", f"SSD sampling ({d.config_id})", n_train, n_train * d.n, d.max_tokens))
     t = tr.train
-    world_batch = t.per_device_batch_size * t.gradient_accumulation_steps
-    rows.append(_row("05_train", f"SFT {t.max_steps} steps x batch {world_batch} (per GPU)",
+    world_batch = t.global_batch_size
+    rows.append(_row("05_train", f"SFT {t.max_steps} steps x global batch {world_batch} "
+                                 f"({t.num_processes} process{'es' if t.num_processes > 1 else ''})",
                      note=f"<= {t.max_steps * world_batch * t.max_length:,} training tokens; "
                           f"{math.ceil(t.max_steps / t.save_steps)} checkpoints"))
 

@@ -47,8 +47,12 @@ def test_planted_pairs_have_declared_kind(pools):
         assert tm["family"] == vm["family"]
         assert t.loc[row.train_id, "problem"] != v.loc[row.val_id, "problem"]
         if row.kind == "reworded":
-            assert tm["params"] == vm["params"] and tm["template"] != vm["template"]
+            # the same statement, lightly edited (header or lead verb), same numbers and answer
+            assert tm["params"] == vm["params"] and tm["template"] == vm["template"]
+            assert tm["edit"] == "reworded"
             assert t.loc[row.train_id, "answer"] == v.loc[row.val_id, "answer"]
+            tw, vw = set(t.loc[row.train_id, "problem"].split()), set(v.loc[row.val_id, "problem"].split())
+            assert len(tw & vw) >= 0.6 * len(vw)  # mostly the same words: a near-duplicate
         else:
             assert tm["template"] == vm["template"]
             assert t.loc[row.train_id, "answer"] != v.loc[row.val_id, "answer"]

@@ -104,15 +104,40 @@ def _select_families(names: Iterable[str] | None) -> list[Family]:
     return [FAMILY_BY_NAME[n] for n in names]
 
 
+# Light, scraper-style edits of a problem statement (what a re-posted copy of a problem looks like):
+# a header, a swapped lead verb, an extra instruction. The text stays mostly the same, as it does
+# for the duplicates that word n-gram matching is meant to catch.
+_LEAD_SWAPS = (("What is", "Determine"), ("Find", "Determine"), ("Compute", "Calculate"),
+               ("How many", "Determine how many"), ("Evaluate", "Compute"))
+_HEADERS = ("Problem: ", "Question. ", "Exercise: ")
+
+
+def _light_edit(text: str, rng: random.Random) -> str:
+    for old, new in _LEAD_SWAPS:
+        if text.startswith(old) and rng.random() < 0.5:
+            return new + text[len(old):]
+    return rng.choice(_HEADERS) + text
+
+
+MIN_RENUMBER_WORDS = 14
+
+
 def _plant(rec: dict, kind: str, drawer: _Drawer) -> dict | None:
-    """A near-duplicate of val record ``rec``: reworded (other template, same params and answer) or
-    renumbered (same template, one number changed, different answer); None if not possible."""
+    """A near-duplicate of val record ``rec``: reworded (same problem lightly edited: a header or a
+    swapped lead verb; same answer) or renumbered (same phrasing, one number changed, different
+    answer); None if not possible."""
     meta = rec["meta"]
     fam = FAMILY_BY_NAME[meta["family"]]
     level, template, params = meta["level"], meta["template"], meta["params"]
     if kind == "reworded":
-        others = [t for t in range(len(fam.templates)) if t != template]
-        return _record(fam, params, drawer.rng.choice(others), level) if others else None
+        out = _record(fam, params, template, level)
+        out["problem"] = _light_edit(out["problem"], drawer.rng)
+        out["meta"] = {**out["meta"], "edit": "reworded"}
+        return out
+    # A renumbered copy is only a *near*-duplicate when one changed number leaves most of the
+    # statement intact: short statements (a dozen words) become different problems instead.
+    if len(rec["problem"].split()) < MIN_RENUMBER_WORDS:
+        return None
     for _ in range(20):
         new = fam.renumber(params, drawer.rng)
         if new is None:
@@ -134,8 +159,8 @@ def make_pools(
     """Disjoint synthetic train and val pools plus ``n_planted`` known train/val near-duplicates.
 
     The pools never share a (family, params) draw. Then ``n_planted`` val problems are copied into
-    train (part of the ``n_train`` rows), alternating "reworded" (other phrasing, same numbers, same
-    answer) and "renumbered" (same phrasing, one number changed, different answer). Train rows are
+    train (part of the ``n_train`` rows), alternating "reworded" (the same statement lightly edited,
+    same answer) and "renumbered" (same phrasing, one number changed, different answer). Train rows are
     shuffled so planted rows are not recognisable by position or id.
 
     Returns (train_pool, val_pool, planted) where planted has columns train_id, val_id, kind.

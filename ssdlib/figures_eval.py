@@ -1,0 +1,147 @@
+"""Figures of 06_eval. Each takes ONE budget's tables (budgets are never mixed in a plot), returns
+a Figure whose title states the finding, and is saved by the caller with ``plots.save_figure``.
+
+Accuracies are fractions (axes in %), differences in percentage points, CIs are 95%.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ssdlib.plots import apply_style
+
+BASELINE_COLOUR = "0.35"
+
+
+def _is_baseline(model: str) -> bool:
+    return str(model).startswith("baseline:")
+
+
+def _colours(models) -> dict[str, str]:
+    models = [m for m in models if not _is_baseline(m)]
+    return {m: f"C{i % 10}" for i, m in enumerate(models)}
+
+
+def _baseline_band(ax, row: pd.Series, label: str) -> None:
+    ax.axhline(row["accuracy"] * 100, color=BASELINE_COLOUR, ls="--", lw=1.2, label=label)
+    if np.isfinite(row["ci_low"]) and np.isfinite(row["ci_high"]):
+        ax.axhspan(row["ci_low"] * 100, row["ci_high"] * 100, color=BASELINE_COLOUR, alpha=0.12, lw=0)
+
+
+def _pp(x: float) -> str:
+    return f"{x * 100:+.1f}"
+
+
+def plot_accuracy_by_step(results: pd.DataFrame, budget: str):
+    """Accuracy at eval_decode across training steps (step 0 = base model), with the baseline band;
+    below, each model's paired difference to the baseline with its 95% CI."""
+    apply_style()
+    base_row = results[results["model"].map(_is_baseline)].iloc[0]
+    rows = results[~results["model"].map(_is_baseline)].sort_values("step")
+    step = rows["step"].to_numpy(float)
+    fig, (ax, ax_d) = plt.subplots(2, 1, sharex=True, figsize=(7.0, 5.6), height_ratios=(3, 2))
+    _baseline_band(ax, base_row, f"{base_row['model']} (base model)")
+    acc = rows["accuracy"].to_numpy(float) * 100
+    ax.errorbar(step, acc, yerr=[acc - rows["ci_low"] * 100, rows["ci_high"] * 100 - acc], marker="o",
+                capsize=4, color="C1", label="base (step 0) and SSD checkpoints, eval decode")
+    ax.set_ylabel("accuracy, % (95% CI)")
+    ax.legend(fontsize=8, loc="best")
+    d = rows["diff"].to_numpy(float) * 100
+    ax_d.axhline(0, color=BASELINE_COLOUR, lw=1)
+    ax_d.errorbar(step, d, yerr=[d - rows["diff_ci_low"] * 100, rows["diff_ci_high"] * 100 - d], marker="o",
+                  capsize=4, color="C2", ls="none")
+    ax_d.set_ylabel("vs baseline, p.p.\n(paired 95% CI)")
+    ax_d.set_xlabel("training step (0 = base model)")
+    ax_d.set_xticks(step)
+    best = rows.loc[rows["accuracy"].idxmax()]
+    fig.suptitle(f"{budget}: best is {best['model']} at {best['accuracy']:.1%} vs {base_row['model']} "
+                 f"{best['baseline_accuracy']:.1%} ({_pp(best['diff'])} p.p., 95% CI "
+                 f"[{_pp(best['diff_ci_low'])}, {_pp(best['diff_ci_high'])}]: {best['verdict']})",
+                 fontsize=10, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def plot_pass_at_k(curves: pd.DataFrame, budget: str):
+    """Unbiased pass@k against k per model (band: +-1.96 per-prompt SE); baseline dashed."""
+    apply_style()
+    fig, ax = plt.subplots()
+    colours = _colours(curves["model"].unique())
+    for model, sub in curves.groupby("model", sort=False):
+        sub = sub.dropna(subset=["pass_at_k"]).sort_values("k")
+        if sub.empty:
+            continue
+        k, v, se = sub["k"].to_numpy(), sub["pass_at_k"].to_numpy() * 100, sub["se"].fillna(0).to_numpy() * 100
+        style = dict(color=BASELINE_COLOUR, ls="--") if _is_baseline(model) else dict(color=colours[model])
+        ax.plot(k, v, marker="o", label=model, **style)
+        ax.fill_between(k, v - 1.96 * se, v + 1.96 * se, alpha=0.12, color=style["color"], lw=0)
+    ax.set_xlabel("k (samples per problem)")
+    ax.set_ylabel("pass@k, % (unbiased)")
+    ax.set_xticks(sorted(curves["k"].unique()))
+    ax.legend(fontsize=8, loc="best")
+    kmax = int(curves.dropna(subset=["pass_at_k"])["k"].max())
+    at = curves[(curves["k"] == kmax) & ~curves["model"].map(_is_baseline)].dropna(subset=["pass_at_k"])
+    if len(at):
+        top = at.loc[at["pass_at_k"].idxmax()]
+        ax.set_title(f"{budget}: at k={kmax}, {top['model']} solves the most ({top['pass_at_k']:.1%})")
+    else:
+        ax.set_title(f"{budget}: pass@k per model")
+    fig.tight_layout()
+    return fig
+
+
+def plot_temperature_sweep(sweep: pd.DataFrame, baseline_row: pd.Series, budget: str):
+    """Accuracy against T_eval per model (95% CI), the baseline as a band."""
+    apply_style()
+    fig, ax = plt.subplots()
+    _baseline_band(ax, baseline_row, str(baseline_row["model"]))
+    colours = _colours(sweep.sort_values("step")["model"].unique())
+    for model, sub in sweep.sort_values(["step", "temperature"]).groupby("model", sort=False):
+        a = sub["accuracy"].to_numpy() * 100
+        ax.errorbar(sub["temperature"], a, yerr=[a - sub["ci_low"] * 100, sub["ci_high"] * 100 - a],
+                    marker="o", capsize=3, color=colours[model], label=model)
+    ax.set_xlabel("T_eval")
+    ax.set_ylabel("accuracy, % (95% CI)")
+    ax.legend(fontsize=8, loc="best")
+    best = sweep.loc[sweep["accuracy"].idxmax()]
+    ax.set_title(f"{budget}: best is {best['model']} at T={best['temperature']:g} ({best['accuracy']:.1%}; "
+                 f"{_pp(best['diff'])} p.p. vs {baseline_row['model'].removeprefix('baseline: ')})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_breakdown(by_source: pd.DataFrame, by_difficulty: pd.DataFrame, budget: str):
+    """Accuracy per source (left) and per difficulty (right), grouped by model, 95% CI."""
+    apply_style()
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.2))
+    models = list(dict.fromkeys(by_source["model"]))
+    colours = _colours(models)
+    for ax, table, col in ((axes[0], by_source, "source"), (axes[1], by_difficulty, "difficulty")):
+        groups = sorted(table[col].dropna().unique(), key=lambda x: (isinstance(x, str), x))
+        width = 0.8 / max(len(models), 1)
+        for i, m in enumerate(models):
+            sub = table[table["model"] == m].set_index(col).reindex(groups)
+            a = sub["accuracy"].to_numpy(float) * 100
+            err = np.nan_to_num([a - sub["ci_low"].to_numpy(float) * 100, sub["ci_high"].to_numpy(float) * 100 - a])
+            ax.bar(np.arange(len(groups)) + i * width, a, width, yerr=np.clip(err, 0, None), capsize=2,
+                   label=m, color=BASELINE_COLOUR if _is_baseline(m) else colours[m])
+        labels = [f"{g:g}" if isinstance(g, float) else str(g) for g in groups]
+        ax.set_xticks(np.arange(len(groups)) + width * (len(models) - 1) / 2, labels)
+        ax.set_xlabel(col)
+        ax.set_ylabel("accuracy, % (95% CI)")
+    axes[1].legend(fontsize=8, loc="best")
+    # Finding: where does the last checkpoint differ most from the base model?
+    ckpts = [m for m in models if not _is_baseline(m) and m != "base"]
+    title = f"{budget}: accuracy by source and difficulty"
+    if ckpts and "base" in models:
+        d = by_difficulty.pivot_table(index="difficulty", columns="model", values="accuracy")
+        if ckpts[-1] in d and "base" in d and d[[ckpts[-1], "base"]].notna().all(axis=1).any():
+            gap = (d[ckpts[-1]] - d["base"]).dropna()
+            where = gap.abs().idxmax()
+            title += (f"; {ckpts[-1]} vs base differs most at difficulty {where:g} "
+                      f"({gap[where] * 100:+.1f} p.p.)")
+    fig.suptitle(title, fontsize=11, fontweight="bold")
+    fig.tight_layout()
+    return fig
