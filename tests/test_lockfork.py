@@ -7,6 +7,7 @@ test runs vLLM on the embedded model; on the shared CPU box run it under the vLL
 
 from __future__ import annotations
 
+from ssdlib.models import embedded_model_path
 import os
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 
 from ssdlib import lockfork as lf
 
-MODEL = os.environ.get("SSD_TEST_MODEL", "/tmp/envprobe/smol")
+MODEL = os.environ.get("SSD_TEST_MODEL") or str(embedded_model_path())
 
 PROMPTS = ["What is 2+3?", "Compute 7*8 and box it."]
 RESPONSES = ["2+3 = 5, so the answer is \\boxed{5}.", "7*8 = 56.\n\\boxed{56}"]
@@ -26,11 +27,9 @@ RESPONSES = ["2+3 = 5, so the answer is \\boxed{5}.", "7*8 = 56.\n\\boxed{56}"]
 def tiny_model(tmp_path_factory) -> Path:
     """A random 2-layer Llama saved with the real tokenizer; a large init so that the
     next-token distributions are far from uniform (entropies spread out, tails vary)."""
-    torch = pytest.importorskip("torch")
+    import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    if not Path(MODEL).exists():
-        pytest.skip(f"test model not found at {MODEL}")
     tok = AutoTokenizer.from_pretrained(MODEL)
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
                       num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
@@ -307,9 +306,7 @@ def test_figures_state_the_finding():
 @pytest.mark.slow
 def test_vllm_backend_matches_transformers():
     """Same tokens, same top-k: vLLM prompt_logprobs vs an exact float32 forward pass."""
-    pytest.importorskip("vllm")
-    if not Path(MODEL).exists():
-        pytest.skip(f"test model not found at {MODEL}")
+    __import__("vllm")
     k = 5
     hf = lf.score_positions(MODEL, PROMPTS, RESPONSES, top_k=k, dtype="float32")
     vl = lf.score_positions(MODEL, PROMPTS, RESPONSES, top_k=k, backend="vllm", dtype="float32",

@@ -1,11 +1,12 @@
 """Building the SSD training set: no correctness filter, drops counted, nothing truncated.
 
-The tokenizer comes from the folder in $SSD_TEST_MODEL (default /tmp/envprobe/smol, a converted
+The tokenizer comes from the folder in $SSD_TEST_MODEL (default: the embedded model, a converted
 SmolLM2-135M-Instruct with a ChatML template).
 """
 
 from __future__ import annotations
 
+from ssdlib.models import embedded_model_path
 import os
 
 import numpy as np
@@ -14,14 +15,12 @@ import pytest
 
 from ssdlib.ssd import build_ssd_dataset, render_chat_prompt, resolve_end_of_turn
 
-MODEL_DIR = os.environ.get("SSD_TEST_MODEL", "/tmp/envprobe/smol")
+MODEL_DIR = os.environ.get("SSD_TEST_MODEL") or str(embedded_model_path())
 
 
 @pytest.fixture(scope="module")
 def tok():
-    transformers = pytest.importorskip("transformers")
-    if not os.path.isdir(MODEL_DIR):
-        pytest.skip(f"no test model at {MODEL_DIR} (set SSD_TEST_MODEL)")
+    import transformers
     return transformers.AutoTokenizer.from_pretrained(MODEL_DIR)
 
 

@@ -1,11 +1,12 @@
 """SFT with TRL on CPU: completion-only labels, no truncation, checkpoints, resume, loss goes down.
 
 Uses a tiny random Llama (~1.6M parameters) with the tokenizer of the folder in $SSD_TEST_MODEL
-(default /tmp/envprobe/smol, SmolLM2-135M-Instruct), so a few optimizer steps take seconds.
+(default: the embedded SmolLM2-135M-Instruct, converted on first use), so a few optimizer steps take seconds.
 """
 
 from __future__ import annotations
 
+from ssdlib.models import embedded_model_path
 import json
 import math
 import os
@@ -14,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-pytest.importorskip("trl")
+import torch
+import transformers
+__import__("trl")
 
 from ssdlib.figures_train import length_distribution_figure, training_curve_figure  # noqa: E402
 from ssdlib.ssd import build_ssd_dataset  # noqa: E402
@@ -29,15 +30,13 @@ from ssdlib.train import (  # noqa: E402
     train_sft,
 )
 
-MODEL_DIR = os.environ.get("SSD_TEST_MODEL", "/tmp/envprobe/smol")
+MODEL_DIR = os.environ.get("SSD_TEST_MODEL") or str(embedded_model_path())
 LR, MIN_LR, MAX_STEPS = 1e-2, 1e-3, 6
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A random 2-layer Llama saved with the test tokenizer (and its chat template)."""
-    if not os.path.isdir(MODEL_DIR):
-        pytest.skip(f"no test model at {MODEL_DIR} (set SSD_TEST_MODEL)")
     tok = transformers.AutoTokenizer.from_pretrained(MODEL_DIR)
     cfg = transformers.LlamaConfig(
         vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,

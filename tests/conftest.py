@@ -1,0 +1,42 @@
+"""Shared fixtures: the embedded model and one smoke-profile pipeline run per test session."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ssdlib.models import embedded_model_path
+
+
+@pytest.fixture(scope="session")
+def embedded_model() -> str:
+    """The converted SmolLM2-135M-Instruct folder (converted from the shipped GGUF on first use)."""
+    return str(embedded_model_path())
+
+
+@pytest.fixture(scope="session")
+def smoke_pipeline(tmp_path_factory):
+    """Run every existing notebook, in order, on the smoke profile into a fresh outputs folder.
+
+    Runs once per session (minutes on CPU: it generates, grades and trains for real); every
+    notebook test reads what it left. Returns the profile's Paths. A failing notebook fails the
+    tests that use this fixture with the failing cell's error. Yields ``outputs/smoke`` (a Path)
+    inside the temporary outputs root.
+    """
+    from ssdlib import runs
+
+    root = tmp_path_factory.mktemp("outputs")
+    old = os.environ.get(runs.OUTPUTS_ENV)
+    os.environ[runs.OUTPUTS_ENV] = str(root)
+    try:
+        for nb in runs.available_notebooks():
+            res = runs.run_notebook(nb, "smoke")
+            if res.status != "ok":
+                pytest.fail(f"{nb} failed on smoke: {res.error} (executed copy: {res.output})")
+        yield runs.profile_paths("smoke").root
+    finally:
+        if old is None:
+            os.environ.pop(runs.OUTPUTS_ENV, None)
+        else:
+            os.environ[runs.OUTPUTS_ENV] = old
