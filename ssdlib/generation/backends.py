@@ -213,10 +213,11 @@ class TransformersBackend(Backend):
                     mask[i, width - len(r.prompt_token_ids) :] = 1
                 torch.manual_seed(batch[0].seed() ^ self.seed)
                 sample = d.temperature > 0
+                # Greedy decoding rejects num_return_sequences > 1: decode once, repeat n times.
                 gen_kwargs = dict(
                     max_new_tokens=d.max_tokens,
                     do_sample=sample,
-                    num_return_sequences=n,
+                    num_return_sequences=n if sample else 1,
                     pad_token_id=self.pad_id,
                     logits_processor=self._processors(d, width),
                 )
@@ -232,6 +233,8 @@ class TransformersBackend(Backend):
                         input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **gen_kwargs
                     )
                 gen = out[:, width:].cpu().tolist()
+                if not sample:
+                    gen = [seq for seq in gen for _ in range(n)]
                 for i, r in enumerate(batch):
                     outs = []
                     for seq in gen[i * n : (i + 1) * n]:

@@ -1,0 +1,102 @@
+"""05_train helpers (ssdlib.train_run): prompt source with the clean fallback, the run record that
+guards a run folder, monitoring tables, the checkpoint table, and "trained already: skip"."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from ssdlib import config as cfg
+from ssdlib import train_run as tr
+
+
+def _problems(n: int, prefix: str = "t") -> pd.DataFrame:
+    return pd.DataFrame({"id": [f"{prefix}/{i:03d}" for i in range(n)], "source": "synthetic",
+                         "problem": [f"Compute {i}+1." for i in range(n)], "answer": [str(i + 1) for i in range(n)],
+                         "difficulty": 1.0, "meta": "{}"})
+
+
+def test_load_train_problems_prefers_clean_and_warns_on_fallback(tmp_path):
+    _problems(10).to_parquet(tmp_path / "train.parquet", index=False)
+    with pytest.warns(UserWarning, match="train_clean.parquet not found"):
+        df, name = tr.load_train_problems(tmp_path, 4)
+    assert name == "train.parquet" and list(df.id) == [f"t/{i:03d}" for i in range(4)]
+    _problems(6, "c").to_parquet(tmp_path / "train_clean.parquet", index=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df, name = tr.load_train_problems(tmp_path, None)
+    assert name == "train_clean.parquet" and len(df) == 6 and df.id.iloc[0] == "c/000"
+    with pytest.raises(FileNotFoundError, match="01_data"):
+        tr.load_train_problems(tmp_path / "empty", None)
+
+
+def test_run_record_guards_the_run_folder(tmp_path):
+    p = cfg.load_params("05_train", "smoke")
+    rec = tr.run_record(p, _problems(5), "train_clean.parquet")
+    run_dir = tr.prepare_run_dir(tmp_path, rec)
+    assert run_dir == tmp_path / p.run_name
+    assert tr.read_run_record(run_dir)["hash"] == rec["hash"] == tr.record_hash(rec)
+    # Launch details do not change the recipe; the learning rate or the prompts do.
+    same = tr.run_record(cfg.load_params("05_train", "smoke", ["train.launcher=accelerate",
+                         "train.accelerate_config=configs/accelerate/fsdp.yaml"]), _problems(5), "train_clean.parquet")
+    assert same["hash"] == rec["hash"]
+    other = tr.run_record(cfg.load_params("05_train", "smoke", ["train.learning_rate=1e-4"]),
+                          _problems(5), "train_clean.parquet")
+    assert other["hash"] != rec["hash"]
+    assert tr.run_record(p, _problems(6), "train_clean.parquet")["hash"] != rec["hash"]
+    assert tr.run_record(p, _problems(5), "train.parquet")["hash"] != rec["hash"]
+    # Without checkpoints a new recipe just replaces the record; with checkpoints it is refused.
+    tr.prepare_run_dir(tmp_path, other)
+    (run_dir / "checkpoint-3").mkdir()
+    with pytest.raises(tr.RunMismatch, match="learning_rate"):
+        tr.prepare_run_dir(tmp_path, rec)
+    tr.prepare_run_dir(tmp_path, other)  # the same recipe resumes
+
+
+REPORT = {
+    "n_samples": 10, "n_prompts": 10, "n_kept": 7, "n_dropped": 3,
+    "dropped": {"empty": 1, "short": 0, "aborted": 0, "too_long": 2},
+    "rates_all": {"correct": 0.3, "think_closed": 0.9, "length_stop": 0.2, "boxed": 0.8},
+    "rates_kept": {"correct": 0.4, "think_closed": 1.0, "length_stop": 0.0, "boxed": 0.9},
+    "tokens_all": {"mean": 100.0, "p50": 90.0, "p90": 180.0, "max": 300.0},
+    "tokens_kept": {"mean": 80.0, "p50": 70.0, "p90": 120.0, "max": 150.0},
+    "max_length": 200, "min_response_tokens": 4,
+}
+
+
+def test_monitoring_and_dropped_tables():
+    mon = tr.monitoring_table(REPORT).set_index("metric")
+    assert mon.loc["accuracy (monitoring only)", "all_samples"] == 0.3
+    assert mon.loc["length-stop rate", "kept"] == 0.0
+    assert mon.loc["samples", "kept"] == 7
+    drop = tr.dropped_table(REPORT).set_index("reason")
+    assert drop.loc["too_long", "count"] == 2 and drop.loc["total", "count"] == 3
+    assert drop.loc["total", "share"] == pytest.approx(0.3)
+    assert "200" in drop.loc["too_long", "meaning"]
+
+
+def test_checkpoint_table_and_skip_when_trained(tmp_path, monkeypatch):
+    run = tmp_path / "ssd"
+    for s in (3, 6):
+        (run / f"checkpoint-{s}").mkdir(parents=True)
+        (run / f"checkpoint-{s}" / "model.safetensors").write_bytes(b"x")
+    lines = [{"step": s, "loss": 1.0 / s, "learning_rate": 1e-5 * s, "session": 0} for s in range(1, 7)]
+    (run / "train_log.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    table = tr.checkpoint_table(run, relative_to=tmp_path)
+    assert table.step.tolist() == [3, 6] and table.path.tolist() == ["ssd/checkpoint-3", "ssd/checkpoint-6"]
+    assert table.loss.tolist() == pytest.approx([1 / 3, 1 / 6]) and table.weights.all()
+    assert tr.trained_steps(run) == 6 and tr.trained_steps(tmp_path / "none") == 0
+
+    import ssdlib.train as train_pkg
+
+    def boom(*a, **k):
+        raise AssertionError("must not train again")
+
+    monkeypatch.setattr(train_pkg, "train_sft", boom, raising=False)
+    p = cfg.load_params("05_train", "smoke", ["train.max_steps=6"])
+    out = tr.train_run(p, "model", None, "dataset.parquet", run)
+    assert out["action"] == "skipped" and out["to_step"] == 6

@@ -1,0 +1,109 @@
+"""Papermill runs of the notebooks on the smoke profile: what each one must leave behind.
+
+The ``smoke_pipeline`` fixture (conftest.py) executes every notebook once per session; these
+tests read the recorded outputs, Recommenders-style, and check them against the methodology.
+"""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pandas as pd
+import pytest
+
+from ssdlib import config
+from ssdlib.generation import baseline_decodes
+from ssdlib.runs import available_notebooks, notebook_path
+from ssdlib.schema import GRADE_COLUMNS, SAMPLE_COLUMNS
+
+pytestmark = pytest.mark.slow
+
+
+def _figure(out, name):
+    for ext in ("png", "svg"):
+        path = out / "figures" / f"{name}.{ext}"
+        assert path.exists() and path.stat().st_size > 1000, path
+
+
+def test_notebooks_are_committed_without_outputs():
+    for nb in available_notebooks():
+        cells = nbformat.read(notebook_path(nb), as_version=4).cells
+        code = [c for c in cells if c.cell_type == "code"]
+        assert not any(c.outputs or c.execution_count for c in code), nb
+        assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1, nb
+
+
+def test_every_run_has_an_ok_manifest(smoke_pipeline):
+    for nb in available_notebooks():
+        m = json.loads((smoke_pipeline / "manifests" / f"{nb}.json").read_text())
+        assert m["status"] == "ok" and m["error"] is None
+        assert m["params"]["profile"] == "smoke"
+        assert {"sha", "dirty"} <= set(m["git"])
+        assert "pandas" in m["packages"] and m["finished"] >= m["started"]
+        assert (smoke_pipeline / "notebooks" / f"{nb}.ipynb").exists()
+
+
+def test_01_data_splits(smoke_pipeline):
+    data = smoke_pipeline / "data"
+    train, val, val300 = (pd.read_parquet(data / f"{s}.parquet") for s in ("train", "val", "val300"))
+    p = config.load_params("01_data", "smoke")
+    assert len(train) == p.train.size
+    assert len(val) == sum(p.val.budgets.values()) and len(val300) == sum(p.val300.budgets.values())
+    assert set(val300.id) <= set(val.id)
+    assert not set(train.id) & set(val.id)
+    assert train.answer.str.len().gt(0).all()
+    _figure(smoke_pipeline, "01_source_counts")
+
+
+def test_02_contamination_removes_flagged_train_rows(smoke_pipeline):
+    data = smoke_pipeline / "data"
+    train = pd.read_parquet(data / "train.parquet")
+    clean = pd.read_parquet(data / "train_clean.parquet")
+    flagged = pd.read_parquet(data / "02_flagged_pairs.parquet")
+    assert not set(clean.id) & set(flagged.train_id)
+    assert len(clean) == len(train) - flagged.train_id.nunique()
+    planted = pd.read_csv(smoke_pipeline / "tables" / "02_planted_recall.csv")
+    # Reworded copies keep the answer: the answer-aware rule must catch every one of them.
+    assert planted[planted.kind == "reworded"].flagged.all()
+    quality = pd.read_csv(smoke_pipeline / "tables" / "02_rule_quality.csv").set_index("rule")
+    assert quality.loc["answer_aware", "precision"] >= 0.7 and quality.loc["answer_aware", "recall"] >= 0.6
+    _figure(smoke_pipeline, "02_best_match_hist")
+    _figure(smoke_pipeline, "02_closest_pairs")
+
+
+def test_03_baselines_samples_grades_and_tables(smoke_pipeline):
+    p = config.load_params("03_baselines", "smoke")
+    graded = pd.read_parquet(smoke_pipeline / "data" / "03_graded.parquet")
+    assert set(SAMPLE_COLUMNS) | set(GRADE_COLUMNS) <= set(graded.columns)
+    n_val = len(pd.read_parquet(smoke_pipeline / "data" / "val.parquet"))
+    decodes = baseline_decodes(p)
+    for d in decodes.values():
+        sub = graded[graded.config_id == d.config_id]
+        assert len(sub) == n_val * d.n  # exactly n samples per prompt: nothing lost, nothing doubled
+        assert not sub.duplicated(["prompt_id", "sample_idx"]).any()
+        assert (sub.n_tokens <= d.max_tokens).all()
+    # a sample cut by the length cap is never credited
+    assert not graded[graded.finish_reason == "length"].correct.any()
+    for budget in ("val300", "val"):
+        t = pd.read_csv(smoke_pipeline / "tables" / f"03_baselines_{budget}.csv")
+        assert set(t.name) == set(decodes)
+        assert t.accuracy.between(0, 1).all() and (t.se >= 0).all()
+        assert (t.ci_low <= t.accuracy).all() and (t.accuracy <= t.ci_high).all()
+        expected_prompts = len(pd.read_parquet(smoke_pipeline / "data" / f"{budget}.parquet"))
+        assert (t.n_prompts == expected_prompts).all()  # the two budgets are never mixed
+        for fig in ("temperature_sweep", "min_p_sweep", "rates", "lengths"):
+            _figure(smoke_pipeline, f"03_{fig}_{budget}")
+
+
+def test_04_variance_headline_and_planner(smoke_pipeline):
+    p = config.load_params("04_variance", "smoke")
+    comps = pd.read_csv(smoke_pipeline / "tables" / f"04_variance_components_{p.budget}.csv")
+    overall = comps[comps.group == "all"].iloc[0]
+    assert overall.var_between >= 0 and overall.var_within >= 0
+    head = pd.read_csv(smoke_pipeline / "tables" / f"04_headline_{p.budget}.csv").iloc[0]
+    assert 0 <= head.between_share <= 1
+    planner = pd.read_csv(smoke_pipeline / "tables" / f"04_budget_planner_{p.budget}.csv")
+    assert set(planner.K) == set(p.k_grid) and planner.cheapest_feasible.sum() <= 1
+    for name in ("04_variance_components", "04_se_vs_k", "04_mde_vs_n", "04_required_n_vs_delta"):
+        _figure(smoke_pipeline, f"{name}_{p.budget}")

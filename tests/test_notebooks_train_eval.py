@@ -1,0 +1,119 @@
+"""Papermill runs of 05_train and 06_eval on the smoke profile: what they must leave behind.
+
+Uses the session's ``smoke_pipeline`` (conftest.py: 01 -> 06 once, into a temporary outputs
+folder). They start vLLM: on the shared CPU box run them under the vLLM lock:
+    flock /tmp/ssd-vllm.lock pytest -m slow tests/test_notebooks_train_eval.py
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from ssdlib import config
+from ssdlib.train import list_checkpoints, read_log
+
+pytestmark = pytest.mark.slow
+
+
+def _figure(out, name):
+    for ext in ("png", "svg"):
+        path = out / "figures" / f"{name}.{ext}"
+        assert path.exists() and path.stat().st_size > 1000, path
+
+
+def _manifest(out, nb):
+    m = json.loads((out / "manifests" / f"{nb}.json").read_text())
+    assert m["status"] == "ok", m["error"]
+    return m
+
+
+def test_05_train_leaves_a_loadable_checkpoint_and_its_evidence(smoke_pipeline):
+    out = smoke_pipeline
+    _manifest(out, "05_train")
+    p = config.load_params("05_train", "smoke")
+    run = out / "checkpoints" / p.run_name
+    ckpts = list_checkpoints(run)
+    assert ckpts and ckpts[-1][0] == p.train.max_steps
+    assert [s for s, _ in ckpts] == list(range(p.train.save_steps, p.train.max_steps + 1, p.train.save_steps))
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(ckpts[-1][1])
+    assert model.num_parameters() > 0
+    AutoTokenizer.from_pretrained(ckpts[-1][1])  # standalone: the tokenizer travels with it
+    record = json.loads((run / "run.json").read_text())
+    assert record["ssd_config_id"] == p.ssd_decode.config_id and record["train_file"] == "train_clean.parquet"
+    # The SSD set: every drawn sample minus degenerate / over-long ones, nothing selected on correctness.
+    report = json.loads((out / "data" / "05_ssd_report.json").read_text())
+    ds = pd.read_parquet(out / "data" / "05_ssd_dataset.parquet")
+    assert len(ds) == report["n_kept"] == report["n_samples"] - sum(report["dropped"].values())
+    assert report["n_samples"] == min(p.n_prompts, len(pd.read_parquet(out / "data" / "train_clean.parquet")))
+    assert (ds.n_tokens_total <= p.train.max_length).all()
+    if "correct" in ds:  # wrong answers are trained on too (no correctness filter)
+        assert ds.correct.isin([0.0, 1.0]).all()
+    mon = pd.read_csv(out / "tables" / "05_ssd_monitoring.csv").set_index("metric")
+    assert mon.loc["samples", "all_samples"] == report["n_samples"]
+    table = pd.read_csv(out / "tables" / "05_checkpoints.csv")
+    assert table.step.tolist() == [s for s, _ in ckpts] and table.weights.all()
+    log = read_log(run)
+    assert log.loss.notna().sum() == p.train.max_steps
+    for name in ("05_ssd_lengths", "05_training_curve"):
+        _figure(out, name)
+
+
+def test_05_rerun_resumes_instead_of_redoing(smoke_pipeline):
+    from ssdlib import runs
+
+    out = smoke_pipeline
+    p = config.load_params("05_train", "smoke")
+    run = out / "checkpoints" / p.run_name
+    stamps = {c: c.stat().st_mtime for _, c in list_checkpoints(run)}
+    log_lines = (run / "train_log.jsonl").read_text()
+    store = sorted((out / "generations").rglob(f"{p.ssd_decode.config_id}*.jsonl"))
+    sizes = {f: f.stat().st_size for f in store}
+    res = runs.run_notebook("05_train", "smoke")
+    assert res.status == "ok", res.error
+    assert {c: c.stat().st_mtime for _, c in list_checkpoints(run)} == stamps  # no retraining
+    assert (run / "train_log.jsonl").read_text() == log_lines
+    assert {f: f.stat().st_size for f in store} == sizes  # no regeneration
+    assert res.seconds < 120
+
+
+def test_06_eval_results_per_checkpoint_and_budget(smoke_pipeline):
+    out = smoke_pipeline
+    _manifest(out, "06_eval")
+    p = config.load_params("06_eval", "smoke")
+    steps = [s for s, _ in list_checkpoints(out / "checkpoints" / p.run_name)]
+    assert steps
+    for budget in p.budgets:
+        n_prompts = len(pd.read_parquet(out / "data" / f"{budget}.parquet"))
+        res = pd.read_csv(out / "tables" / f"06_results_{budget}.csv")
+        # the baseline row, the base model (step 0), then one row per checkpoint
+        assert res.model.tolist() == [f"baseline: {p.baseline}", "base"] + [f"ckpt-{s}" for s in steps]
+        assert res.step.dropna().astype(int).tolist() == [0, *steps]
+        assert (res.n_prompts == n_prompts).all()  # one budget per table
+        compared = res.iloc[1:]
+        assert (compared.n_shared == n_prompts).all()
+        assert compared.se_paired.ge(0).all() and (compared.diff_ci_low <= compared.diff_ci_high).all()
+        assert (compared.p_value.between(0, 1) | compared.p_value.isna()).all()  # NaN: zero paired SE
+        assert compared.verdict.isin(["better", "worse", "no detectable difference", "undetermined"]).all()
+        assert {f"pass@{k}" for k in range(1, p.eval_decode.n + 1)} <= set(res.columns)
+        verdict = pd.read_csv(out / "tables" / f"06_verdict_{budget}.csv")
+        assert len(verdict) == 1 + len(steps) and (verdict.budget == budget).all()
+        sweep = pd.read_csv(out / "tables" / f"06_t_sweep_{budget}.csv")
+        temps = sorted(set(p.t_eval_sweep) | {p.eval_decode.temperature})
+        assert len(sweep) == (1 + len(steps)) * len(temps)
+        for t in ("by_source", "by_difficulty", "pass_at_k"):
+            assert (out / "tables" / f"06_{t}_{budget}.csv").exists()
+        for fig in ("accuracy_by_step", "pass_at_k", "rates", "t_sweep", "breakdown"):
+            _figure(out, f"06_{fig}_{budget}")
+    lf = pd.read_csv(out / "tables" / "06_lockfork_verdict.csv")
+    assert len(lf) == 1 and lf.checkpoint.iloc[0] == f"ckpt-{steps[-1]}"
+    assert lf.verdict.iloc[0].startswith("locks ") and "forks " in lf.verdict.iloc[0]
+    assert lf.n_responses.iloc[0] == p.lockfork.n_responses
+    table = pd.read_csv(out / "tables" / "06_lockfork.csv")
+    assert set(table["class"]) == {"lock", "middle", "fork", "all"}
+    for fig in ("entropy_by_class", "entropy_scatter", "lock_tail_mass"):
+        _figure(out, f"06_lockfork_{fig}")
