@@ -455,6 +455,13 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
         for name in list(p.train.mix) + list(p.val.budgets):
             if name not in p.sources:
                 fail(("sources",), f"{name!r} is used by a split but not defined under sources")
+        from ssdlib.data.prepare import check_sources
+
+        for name, spec in p.sources.items():
+            try:
+                check_sources({name: spec}, set(p.train.mix), set(p.val.budgets))
+            except ValueError as exc:
+                fail(("sources", name), str(exc))
         if abs(sum(p.train.mix.values()) - 1.0) > 1e-6:
             fail(("train", "mix"), f"fractions sum to {sum(p.train.mix.values()):g}, not 1")
         _check_sources(p.sources, fail)

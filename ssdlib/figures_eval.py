@@ -47,6 +47,7 @@ def plot_accuracy_by_step(results: pd.DataFrame, budget: str):
     ax.errorbar(step, acc, yerr=[acc - rows["ci_low"] * 100, rows["ci_high"] * 100 - acc], marker="o",
                 capsize=4, color="C1", label="base (step 0) and SSD checkpoints, eval decode")
     ax.set_ylabel("accuracy, % (95% CI)")
+    ax.set_ylim(bottom=0)  # normal-approximation CIs can reach below 0%: not a possible accuracy
     ax.legend(fontsize=8, loc="best")
     d = rows["diff"].to_numpy(float) * 100
     ax_d.axhline(0, color=BASELINE_COLOUR, lw=1)
@@ -79,6 +80,7 @@ def plot_pass_at_k(curves: pd.DataFrame, budget: str):
         ax.fill_between(k, v - 1.96 * se, v + 1.96 * se, alpha=0.12, color=style["color"], lw=0)
     ax.set_xlabel("k (samples per problem)")
     ax.set_ylabel("pass@k, % (unbiased)")
+    ax.set_ylim(bottom=0)
     ax.set_xticks(sorted(curves["k"].unique()))
     ax.legend(fontsize=8, loc="best")
     kmax = int(curves.dropna(subset=["pass_at_k"])["k"].max())
@@ -104,6 +106,7 @@ def plot_temperature_sweep(sweep: pd.DataFrame, baseline_row: pd.Series, budget:
                     marker="o", capsize=3, color=colours[model], label=model)
     ax.set_xlabel("T_eval")
     ax.set_ylabel("accuracy, % (95% CI)")
+    ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="best")
     best = sweep.loc[sweep["accuracy"].idxmax()]
     ax.set_title(f"{budget}: best is {best['model']} at T={best['temperature']:g} ({best['accuracy']:.1%}; "
@@ -131,17 +134,20 @@ def plot_breakdown(by_source: pd.DataFrame, by_difficulty: pd.DataFrame, budget:
         ax.set_xticks(np.arange(len(groups)) + width * (len(models) - 1) / 2, labels)
         ax.set_xlabel(col)
         ax.set_ylabel("accuracy, % (95% CI)")
+        ax.set_ylim(bottom=0)
     axes[1].legend(fontsize=8, loc="best")
     # Finding: where does the last checkpoint differ most from the base model?
     ckpts = [m for m in models if not _is_baseline(m) and m != "base"]
     title = f"{budget}: accuracy by source and difficulty"
     if ckpts and "base" in models:
         d = by_difficulty.pivot_table(index="difficulty", columns="model", values="accuracy")
-        if ckpts[-1] in d and "base" in d and d[[ckpts[-1], "base"]].notna().all(axis=1).any():
-            gap = (d[ckpts[-1]] - d["base"]).dropna()
+        gap = (d[ckpts[-1]] - d["base"]).dropna() if {ckpts[-1], "base"} <= set(d.columns) else pd.Series(dtype=float)
+        if len(gap) and gap.abs().max() > 0:
             where = gap.abs().idxmax()
-            title += (f"; {ckpts[-1]} vs base differs most at difficulty {where:g} "
-                      f"({gap[where] * 100:+.1f} p.p.)")
+            label = f"{where:g}" if isinstance(where, (int, float, np.floating)) else str(where)
+            title += f"; {ckpts[-1]} vs base differs most at difficulty {label} ({gap[where] * 100:+.1f} p.p.)"
+        elif len(gap):
+            title += f"; {ckpts[-1]} and base agree at every difficulty"
     fig.suptitle(title, fontsize=11, fontweight="bold")
     fig.tight_layout()
     return fig

@@ -133,7 +133,7 @@ def test_eos_stop_counts_the_eos_token_and_strips_it_from_text(backend):
 
 
 def test_temperature_zero_is_deterministic(backend, rendered):
-    d = DecodeCfg(temperature=0.0, max_tokens=16, n=2)
+    d = DecodeCfg(temperature=0.0, max_tokens=10, n=2)
     first = run(backend, rendered, d)
     second = run(backend, rendered, d)
     for pid in first:
@@ -163,8 +163,8 @@ def test_presence_penalty_processor_lowers_generated_tokens_only(backend):
 
 
 def test_presence_penalty_reaches_generate(backend, rendered):
-    plain = run(backend, rendered, DecodeCfg(temperature=0.0, max_tokens=24, n=1))
-    penal = run(backend, rendered, DecodeCfg(temperature=0.0, max_tokens=24, n=1, presence_penalty=2.0))
+    plain = run(backend, rendered, DecodeCfg(temperature=0.0, max_tokens=16, n=1))
+    penal = run(backend, rendered, DecodeCfg(temperature=0.0, max_tokens=16, n=1, presence_penalty=2.0))
     assert any(plain[p][0].text != penal[p][0].text for p in plain)
 
 

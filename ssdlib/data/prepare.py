@@ -82,6 +82,29 @@ def _role(name: str, spec: Mapping[str, Any], in_train: set[str], in_val: set[st
     return role
 
 
+def _synthetic_opts(name: str, spec: Mapping[str, Any]) -> dict:
+    opts = {k: v for k, v in spec.items() if k not in ("loader", "role")}
+    unknown = sorted(set(opts) - _SYNTHETIC_OPTS)
+    if unknown or "n_train" not in opts or "n_val" not in opts:
+        raise ValueError(f"source {name!r}: synthetic takes n_train, n_val and optionally "
+                         f"{sorted(_SYNTHETIC_OPTS - {'n_train', 'n_val'})}; got {sorted(opts)}")
+    return opts
+
+
+def check_sources(sources: Mapping[str, Mapping[str, Any]], in_train: set[str], in_val: set[str]) -> None:
+    """Validate every source spec without loading anything (called when params are checked, so a
+    misspelled loader option fails before any data or model is touched). Raises ValueError."""
+    for name, spec in sources.items():
+        loader = spec.get("loader", name)
+        if loader == "synthetic":
+            _synthetic_opts(name, spec)
+            continue
+        if loader not in SOURCES:
+            raise ValueError(f"source {name!r}: unknown loader {loader!r}; known: {sorted(SOURCES)} + ['synthetic']")
+        _role(name, spec, in_train, in_val)
+        _loader_opts(name, loader, spec)
+
+
 def _load_all(sources: Mapping[str, Mapping[str, Any]], seed: int, in_train: set[str], in_val: set[str]):
     """Load every source into train/val pools; return pools, LoadResults, roles, planted pairs."""
     train_pools: dict[str, pd.DataFrame] = {}
@@ -92,11 +115,7 @@ def _load_all(sources: Mapping[str, Mapping[str, Any]], seed: int, in_train: set
     for name, spec in sources.items():
         loader = spec.get("loader", name)
         if loader == "synthetic":
-            opts = {k: v for k, v in spec.items() if k not in ("loader", "role")}
-            unknown = sorted(set(opts) - _SYNTHETIC_OPTS)
-            if unknown or "n_train" not in opts or "n_val" not in opts:
-                raise ValueError(f"source {name!r}: synthetic takes n_train, n_val and optionally "
-                                 f"{sorted(_SYNTHETIC_OPTS - {'n_train', 'n_val'})}; got {sorted(opts)}")
+            opts = _synthetic_opts(name, spec)
             syn_seed = int(opts.pop("seed", seed))
             tr, va, pl = make_pools(int(opts.pop("n_train")), int(opts.pop("n_val")), syn_seed,
                                     int(opts.pop("n_planted", 0)), **opts)
