@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ssdlib import config
-from ssdlib.generation import baseline_decodes
+from ssdlib.generation import baseline_decodes, distinct
 from ssdlib.runs import available_notebooks, notebook_path
 from ssdlib.schema import GRADE_COLUMNS, SAMPLE_COLUMNS
 
@@ -78,7 +78,8 @@ def test_03_baselines_samples_grades_and_tables(smoke_pipeline):
     assert set(SAMPLE_COLUMNS) | set(GRADE_COLUMNS) <= set(graded.columns)
     n_val = len(pd.read_parquet(smoke_pipeline / "data" / "val.parquet"))
     decodes = baseline_decodes(p)
-    for d in decodes.values():
+    assert graded.config_id.nunique() == len(distinct(decodes))
+    for d in distinct(decodes).values():  # names sharing a distribution share its samples
         sub = graded[graded.config_id == d.config_id]
         assert len(sub) == n_val * d.n  # exactly n samples per prompt: nothing lost, nothing doubled
         assert not sub.duplicated(["prompt_id", "sample_idx"]).any()

@@ -33,11 +33,13 @@ def baseline_decodes(params) -> dict[str, DecodeCfg]:
 
 
 def distinct(decodes: Mapping[str, DecodeCfg]) -> dict[str, DecodeCfg]:
-    """One entry per config id, keyed by the first name that uses it."""
-    seen: dict[str, str] = {}
-    out = {}
+    """One entry per config id, keyed by the first name that uses it, with the largest ``n`` any
+    of its names asks for: names sharing a distribution share samples, so the store must hold as
+    many per prompt as the hungrier name wants."""
+    first: dict[str, str] = {}
+    out: dict[str, DecodeCfg] = {}
     for name, d in decodes.items():
-        if d.config_id not in seen:
-            seen[d.config_id] = name
-            out[name] = d
+        key = first.setdefault(d.config_id, name)
+        if key not in out or d.n > out[key].n:
+            out[key] = d
     return out

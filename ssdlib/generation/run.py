@@ -20,6 +20,7 @@ import pandas as pd
 
 from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg, PromptCfg
 from ssdlib.generation.backends import Output, Request, make_backend
+from ssdlib.generation.decode import distinct
 from ssdlib.generation.store import GenerationStore
 from ssdlib.prompts import prompt_hash, render_chat
 from ssdlib.schema import require_columns
@@ -85,11 +86,7 @@ def plan_generation(
     """
     requests: list[Request] = []
     total = 0
-    seen_cfg: set[str] = set()
-    for d in decodes.values():
-        if d.config_id in seen_cfg:
-            continue  # two names for one distribution (e.g. a sweep point equal to a preset)
-        seen_cfg.add(d.config_id)
+    for d in distinct(decodes).values():
         store = GenerationStore(store_root, model_id, d.config_id)
         done = store.done()
         for row in rendered.itertuples(index=False):
@@ -256,8 +253,9 @@ def collect_samples(
         names.setdefault(d.config_id, []).append(name)
     ids = set(problems["id"].astype(str))
     frames = []
+    widest = {d.config_id: d for d in distinct(decodes).values()}
     for cid, cfg_names in names.items():
-        n = decodes[cfg_names[0]].n
+        n = widest[cid].n
         df = GenerationStore(store_root, model_id, cid).read()
         if df.empty:
             continue
