@@ -45,7 +45,7 @@ def cmd_plan(args) -> int:
 def cmd_run(args) -> int:
     from ssdlib import runs
 
-    res = runs.run_notebook(args.notebook, args.profile, args.p, log_output=args.verbose)
+    res = runs.run_notebook(cfg.resolve_notebook(args.notebook), args.profile, args.p, log_output=args.verbose)
     return _report([res])
 
 
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_profile(sub.add_parser("plan", help="print what a run would do, without loading a model"))
     p.set_defaults(func=cmd_plan)
     p = with_profile(sub.add_parser("run", help="execute one notebook with papermill"))
-    p.add_argument("notebook", help="e.g. 03_baselines")
+    p.add_argument("notebook", help="e.g. 03_baselines (or just 03)")
     p.add_argument("-v", "--verbose", action="store_true", help="stream cell output")
     p.set_defaults(func=cmd_run)
     p = with_profile(sub.add_parser("pipeline", help="execute the notebooks in order, stop at the first failure"))

@@ -346,6 +346,14 @@ def _nest(path: tuple[str, ...], value: Any) -> dict:
     return out
 
 
+def resolve_notebook(tag: str) -> str:
+    """``"03"``, ``"3"`` or ``"03_baselines"`` -> ``"03_baselines"``."""
+    for nb in NOTEBOOKS:
+        if tag == nb or tag.zfill(2) == nb.split("_")[0]:
+            return nb
+    raise ConfigError(f"command line: unknown notebook {tag!r} (known: {', '.join(NOTEBOOKS)})")
+
+
 def raw_params(notebook: str, profile: str, overrides: list[str] | dict | None = None):
     """Merge common + notebook YAML + overrides; return (dict, origin map, notebook file label)."""
     if notebook not in PARAM_MODELS:
@@ -464,7 +472,6 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
                 fail(("sources", name), str(exc))
         if abs(sum(p.train.mix.values()) - 1.0) > 1e-6:
             fail(("train", "mix"), f"fractions sum to {sum(p.train.mix.values()):g}, not 1")
-        _check_sources(p.sources, fail)
     if isinstance(p, ContaminationParams) and p.threshold_same_answer > p.threshold_diff_answer:
         fail(("threshold_same_answer",), "must not exceed threshold_diff_answer (agreeing answers lower the bar)")
     if isinstance(p, BaselinesParams):
@@ -518,35 +525,6 @@ def _check_baseline_name(p: "EvalParams", fail) -> None:
     names = list(baseline_decodes(base))
     if p.baseline not in names:
         fail(("baseline",), f"{p.baseline!r} is not a 03_baselines decode of profile {p.profile} ({', '.join(names)})")
-
-
-def _check_sources(sources: dict, fail) -> None:
-    """Each source's loader exists and takes every option given (what prepare_data would reject
-    at run time, after the kernel started)."""
-    import inspect
-
-    from ssdlib.data.prepare import _SYNTHETIC_OPTS
-    from ssdlib.data.registry import SOURCES
-
-    for name, spec in sources.items():
-        loader = spec.get("loader", name)
-        if loader == "synthetic":
-            allowed = {"loader", "role", *_SYNTHETIC_OPTS}
-            for req in ("n_train", "n_val"):
-                if req not in spec:
-                    fail(("sources", name, req), "required by the synthetic loader")
-        elif loader in SOURCES:
-            params = inspect.signature(SOURCES[loader]).parameters
-            if any(q.kind is inspect.Parameter.VAR_KEYWORD for q in params.values()):
-                continue
-            allowed = {"loader", "path", "role", *list(params)[1:]}
-        else:
-            fail(("sources", name, "loader"), f"unknown loader {loader!r} (known: {', '.join(sorted(SOURCES))}, synthetic)")
-        for key in spec:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, sorted(allowed), n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(sorted(allowed))}"
-                fail(("sources", name, key), f"loader {loader!r} has no option {key!r} ({hint})")
 
 
 # ---------------------------------------------------------------- notebook side
