@@ -3,7 +3,10 @@ guards a run folder, monitoring tables, the checkpoint table, and "trained alrea
 
 from __future__ import annotations
 
+import inspect
 import json
+import shutil
+import warnings
 
 import pandas as pd
 import pytest
@@ -24,8 +27,6 @@ def test_load_train_problems_prefers_clean_and_warns_on_fallback(tmp_path):
         df, name = tr.load_train_problems(tmp_path, 4)
     assert name == "train.parquet" and list(df.id) == [f"t/{i:03d}" for i in range(4)]
     _problems(6, "c").to_parquet(tmp_path / "train_clean.parquet", index=False)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         df, name = tr.load_train_problems(tmp_path, None)
@@ -100,3 +101,44 @@ def test_checkpoint_table_and_skip_when_trained(tmp_path, monkeypatch):
     p = cfg.load_params("05_train", "smoke", ["train.max_steps=6"])
     out = tr.train_run(p, "model", None, "dataset.parquet", run)
     assert out["action"] == "skipped" and out["to_step"] == 6
+
+
+def test_accelerate_launcher_runs_the_training_cli(tmp_path, monkeypatch):
+    calls = []
+
+    class Done:
+        def __init__(self, rc):
+            self.returncode = rc
+
+    def fake_run(cmd, stdout=None, **kw):
+        calls.append(cmd)
+        stdout.write("boom: out of memory\n")
+        # what `accelerate launch -m ssdlib.train` leaves: the checkpoints up to max_steps
+        (tmp_path / "ssd" / "checkpoint-6").mkdir(parents=True, exist_ok=True)
+        return Done(rc[0])
+
+    rc = [0]
+    monkeypatch.setattr(tr.subprocess, "run", fake_run)
+    p = cfg.load_params("05_train", "smoke", ["train.launcher=accelerate", "train.num_processes=2",
+                                               "train.accelerate_config=configs/accelerate/fsdp.yaml"])
+    run = tmp_path / "ssd"
+    run.mkdir()
+    out = tr.train_run(p, "/models/base", None, tmp_path / "ds.parquet", run)
+    assert out["action"] == "trained" and out["to_step"] == 6
+    cmd = calls[0]
+    assert cmd[1:4] == ["-m", "accelerate.commands.launch", "--config_file"]
+    assert cmd[4].endswith("configs/accelerate/fsdp.yaml")
+    assert cmd[cmd.index("--num_processes") + 1] == "2"
+    assert cmd[-4:-1] == ["-m", "ssdlib.train", "--config"]
+    conf = json.loads((run / "train_config.json").read_text())
+    assert conf["model_path"] == "/models/base" and conf["dataset_path"].endswith("ds.parquet")
+    assert conf["gradient_accumulation"] == p.train.gradient_accumulation_steps and conf["resume"] is True
+    from ssdlib.train import sft  # the CLI (train_from_config) passes these keys to train_sft
+
+    allowed = set(inspect.signature(sft.train_sft).parameters) | {"model_path", "dataset_path", "output_dir"}
+    assert set(conf) <= allowed
+    # A failing launch raises with the end of its log.
+    rc[0] = 1
+    shutil.rmtree(run / "checkpoint-6")
+    with pytest.raises(RuntimeError, match="out of memory"):
+        tr.train_run(p, "/models/base", None, tmp_path / "ds.parquet", run)

@@ -99,11 +99,20 @@ def test_context_overflow_fails_before_any_backend(embedded_model, tmp_path, mon
         check_context(rendered, {"fits": DecodeCfg(temperature=1.0, max_tokens=1)}, tight)
 
 
+def test_no_problems_is_an_empty_result_not_a_crash(embedded_model, tmp_path, monkeypatch):
+    monkeypatch.setattr(gen_run, "make_backend", lambda *a, **k: pytest.fail("backend built for nothing"))
+    empty = generate_problems(2, seed=0).iloc[:0]
+    df = generate_samples(empty, {"a": DecodeCfg(temperature=1.0, max_tokens=8)}, model_path=embedded_model,
+                          model_id="empty", model=SMOKE.model, backend=SMOKE.backend, prompt=SMOKE.prompt,
+                          store_root=tmp_path)
+    assert df.empty
+
+
 # ------------------------------------------------------------------ transformers backend
 
 
 def test_transformers_gives_n_samples_per_prompt_capped_at_max_tokens(backend, rendered):
-    d = DecodeCfg(temperature=1.0, top_p=0.95, top_k=20, max_tokens=12, n=3)
+    d = DecodeCfg(temperature=1.0, top_p=0.95, top_k=20, max_tokens=8, n=3)
     got = run(backend, rendered, d)  # 3 prompts in batches of 2: a full and a partial batch
     outs = [o for v in got.values() for o in v]
     assert len(outs) == 9
@@ -112,7 +121,7 @@ def test_transformers_gives_n_samples_per_prompt_capped_at_max_tokens(backend, r
         assert 0 < o.n_tokens <= d.max_tokens
         if o.finish_reason == "length":
             assert o.n_tokens == d.max_tokens
-    # Math problems do not finish in 12 tokens: the cap is what stops them.
+    # Math problems do not finish in 8 tokens: the cap is what stops them.
     assert sum(o.finish_reason == "length" for o in outs) >= 6
 
 
@@ -169,6 +178,16 @@ def test_presence_penalty_reaches_generate(backend, rendered):
 
 
 # ------------------------------------------------------------------ data parallel
+
+
+def test_data_parallel_engines_get_the_visible_gpus(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert gen_run.dp_device_groups(2, 2) == [["0", "1"], ["2", "3"]]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
+    assert gen_run.dp_device_groups(2, 2) == [["4", "5"], ["6", "7"]]
+    assert gen_run.dp_device_groups(4, 1) == [["4"], ["5"], ["6"], ["7"]]
+    with pytest.raises(ValueError, match=r"needs 8 GPUs; CUDA_VISIBLE_DEVICES='4,5,6,7' allows 4"):
+        gen_run.dp_device_groups(4, 2)
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """Resume after a real crash: a generating subprocess is SIGKILLed, then the run is repeated.
 
 The subprocess runs ``generate_samples`` with the transformers backend on the embedded model
-(12 prompts x n=2, 24 tokens, batches of 2 prompts) and is killed once the store holds some
+(12 prompts x n=2, 16 tokens, batches of 4 prompts) and is killed once the store holds some
 but not all samples. The rerun must finish the job without touching what was already written;
 a run with nothing missing must not even build a backend.
 """
@@ -27,7 +27,7 @@ from ssdlib.schema import SAMPLE_COLUMNS, SAMPLE_KEY
 N_PROMPTS, N = 12, 2
 TOTAL = N_PROMPTS * N
 MODEL_ID = "resume-test"
-DECODE = DecodeCfg(temperature=1.0, top_p=0.95, top_k=20, max_tokens=24, n=N)
+DECODE = DecodeCfg(temperature=1.0, top_p=0.95, top_k=20, max_tokens=16, n=N)
 
 
 def problems():
@@ -37,7 +37,7 @@ def problems():
 def generate(model_path: str, store_root: str, template: str | None = None):
     """The one generation both the killed subprocess and the reruns perform."""
     p = load_params("03_baselines", "smoke")
-    backend = p.backend.model_copy(update={"name": "transformers", "batch_size": 2, "device": "cpu"})
+    backend = p.backend.model_copy(update={"name": "transformers", "batch_size": 4, "device": "cpu"})
     prompt = p.prompt if template is None else PromptCfg(template=template)
     return generate_samples(
         problems(), {"resume": DECODE}, model_path=model_path, model_id=MODEL_ID, model=p.model,

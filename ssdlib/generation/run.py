@@ -61,6 +61,8 @@ def render_prompts(problems: pd.DataFrame, tokenizer, prompt: PromptCfg, thinkin
 
 def check_context(rendered: pd.DataFrame, decodes: Mapping[str, DecodeCfg], model: ModelCfg) -> None:
     """Fail before any engine starts if some prompt + max_tokens exceeds max_model_len."""
+    if rendered.empty:
+        return
     longest = rendered.assign(n=rendered["prompt_token_ids"].map(len)).sort_values("n").iloc[-1]
     for name, d in decodes.items():
         if longest.n + d.max_tokens > model.max_model_len:
@@ -170,6 +172,22 @@ def _dp_worker(rank: int, devices: list[str], kwargs: dict) -> None:
     execute(**kwargs, shard=f"dp{rank}")
 
 
+def dp_device_groups(world: int, tp: int) -> list[list[str]]:
+    """GPU ids for each data-parallel engine, taken from the GPUs this process may use: with
+    ``CUDA_VISIBLE_DEVICES=4,5,6,7`` and world 2 x tp 2 -> [["4", "5"], ["6", "7"]] (not 0-3)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        pool = [str(i) for i in range(world * tp)]
+    else:
+        pool = [d.strip() for d in visible.split(",") if d.strip()]
+    if len(pool) < world * tp:
+        raise ValueError(
+            f"data_parallel_size {world} x tensor_parallel_size {tp} needs {world * tp} GPUs; "
+            f"CUDA_VISIBLE_DEVICES={visible!r} allows {len(pool)}"
+        )
+    return [pool[r * tp : (r + 1) * tp] for r in range(world)]
+
+
 def execute_data_parallel(requests: list[Request], *, backend: BackendCfg, **kwargs) -> None:
     """One engine per GPU group (``tensor_parallel_size`` GPUs each), prompts dealt round-robin.
 
@@ -183,12 +201,13 @@ def execute_data_parallel(requests: list[Request], *, backend: BackendCfg, **kwa
     shards: list[list[Request]] = [[] for _ in range(world)]
     for i, pid in enumerate(sorted(by_prompt)):
         shards[i % world].extend(by_prompt[pid])
+    groups = dp_device_groups(world, tp) if backend.device != "cpu" else [[] for _ in range(world)]
     ctx = mp.get_context("spawn")
     procs = []
     for rank, part in enumerate(shards):
         if not part:
             continue
-        devices = [str(rank * tp + j) for j in range(tp)] if backend.device != "cpu" else []
+        devices = groups[rank]
         p = ctx.Process(target=_dp_worker, args=(rank, devices, dict(requests=part, backend=backend, **kwargs)))
         p.start()
         procs.append(p)
