@@ -106,5 +106,10 @@ def test_04_variance_headline_and_planner(smoke_pipeline):
     assert 0 <= head.between_share <= 1
     planner = pd.read_csv(smoke_pipeline / "tables" / f"04_budget_planner_{p.budget}.csv")
     assert set(planner.K) == set(p.k_grid) and planner.cheapest_feasible.sum() <= 1
-    for name in ("04_variance_components", "04_se_vs_k", "04_mde_vs_n", "04_required_n_vs_delta"):
+    for name in ("04_se_vs_k", "04_mde_vs_n", "04_required_n_vs_delta"):
         _figure(smoke_pipeline, f"{name}_{p.budget}")
+    measured = head.variance_source == "measured"
+    # the decomposition figure exists exactly when there were measured components to show
+    assert (smoke_pipeline / "figures" / f"04_variance_components_{p.budget}.png").exists() == measured
+    if not measured:  # a degenerate pilot is planned with the stated conservative variance
+        assert (overall.var_between + overall.var_within) == 0 and "Bernoulli" in head.variance_source
