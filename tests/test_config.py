@@ -98,7 +98,7 @@ def test_notebook_file_overriding_a_common_key_is_blamed(profile):
 
 def test_prompt_plus_max_tokens_over_the_context_window(profile):
     # smoke: max_prompt_tokens 384, max_model_len 1024 -> max_tokens 640 fits, 641 does not
-    profile("03_baselines.yaml", "presence_penalty: 1.5, max_tokens: 96", "presence_penalty: 1.5, max_tokens: 640")
+    profile("03_baselines.yaml", "presence_penalty: 1.5, max_tokens: 128", "presence_penalty: 1.5, max_tokens: 640")
     config.load_params("03_baselines", "smoke")
     profile("03_baselines.yaml", "max_tokens: 640", "max_tokens: 641")
     msg = config_error("03_baselines")
@@ -110,9 +110,9 @@ def test_prompt_plus_max_tokens_over_the_context_window(profile):
 
 
 def test_val300_larger_than_val(profile):
-    profile("01_data.yaml", "budgets: {synthetic: 10}", "budgets: {synthetic: 25}")
+    profile("01_data.yaml", "budgets: {synthetic: 16}", "budgets: {synthetic: 41}")
     msg = config_error("01_data")
-    assert "params/smoke/01_data.yaml: val300.budgets.synthetic: val300 takes 25 rows but val has only 24" in msg
+    assert "params/smoke/01_data.yaml: val300.budgets.synthetic: val300 takes 41 rows but val has only 40" in msg
 
 
 def test_unknown_source_option_fails_before_any_notebook_runs(profile):
