@@ -74,12 +74,13 @@ def test_pipeline_to_01_reproduces_the_splits_byte_for_byte(first_run, tmp_path)
 
 def test_failing_cell_exits_1_prints_the_error_and_records_it(tmp_path):
     # Valid params (every key and rule checks out) that prepare_data cannot satisfy at run time:
-    # the synthetic generator makes 12 val problems but the val budget asks for 24.
+    # the synthetic generator makes 12 val problems but the val budget asks for more.
     overrides = ["sources.synthetic.n_val=12", "sources.synthetic.n_planted=0"]
     config.load_params("01_data", "smoke", overrides)
     res = ssd(tmp_path, "run", "01_data", "--profile", "smoke", *[a for o in overrides for a in ("-p", o)])
     assert res.returncode == 1
-    err = "ValueError: val budget for 'synthetic' is 24 but only 12 rows are available"
+    budget = config.load_params("01_data", "smoke").val.budgets["synthetic"]
+    err = f"ValueError: val budget for 'synthetic' is {budget} but only 12 rows are available"
     assert f"FAILED 01_data: {err}" in res.stderr
     m = json.loads((tmp_path / "smoke" / "manifests" / "01_data.json").read_text())
     assert m["status"] == "failed" and m["error"].startswith(err) and "(cell [" in m["error"]
@@ -91,6 +92,7 @@ def test_config_error_exits_2_before_any_kernel(tmp_path):
     res = ssd(tmp_path, "run", "01_data", "--profile", "smoke", "-p", "val300.budgets.synthetic=99")
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == [
-        "error: command line -p: val300.budgets.synthetic: val300 takes 99 rows but val has only 24 from this source"
+        "error: command line -p: val300.budgets.synthetic: val300 takes 99 rows but val has only "
+        f"{config.load_params('01_data', 'smoke').val.budgets['synthetic']} from this source"
     ]
     assert not (tmp_path / "smoke" / "manifests").exists()

@@ -113,9 +113,12 @@ _HEADERS = ("Problem: ", "Question. ", "Exercise: ")
 
 
 def _light_edit(text: str, rng: random.Random) -> str:
-    for old, new in _LEAD_SWAPS:
-        if text.startswith(old) and rng.random() < 0.5:
-            return new + text[len(old):]
+    # Swapping a word of a very short statement changes most of its word n-grams (a 5-word
+    # problem has a single 5-gram); those copies get a header instead, which keeps them all.
+    if len(text.split()) >= 12:
+        for old, new in _LEAD_SWAPS:
+            if text.startswith(old) and rng.random() < 0.5:
+                return new + text[len(old):]
     return rng.choice(_HEADERS) + text
 
 
