@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -79,27 +79,49 @@ class Shingled:
         return self.hashes[self.ptr[i] : self.ptr[i + 1]]
 
 
-def shingle(texts: Sequence, n: int) -> Shingled:
+@dataclass
+class Tokenized:
+    """One tokenisation pass over a corpus, reusable for several n-gram sizes.
+
+    keep / skipped: input positions used / not usable; norm: token strings joined by spaces;
+    lengths: tokens per kept document; flat: uint64 token hashes of all kept documents in order.
+    """
+
+    keep: list
+    norm: list
+    lengths: list
+    flat: list
+    skipped: list
+
+
+def tokenize(texts: Sequence, tokenizer: Callable | None = None) -> Tokenized:
+    """Tokenise ``texts`` once (``tokenizer``: text -> tokens; default ``normalize.tokens``)."""
+    tok = tokenizer or _tokens
+    out = Tokenized([], [], [], [], [])
+    for pos, text in enumerate(texts):
+        toks = tok(text) if isinstance(text, str) else []
+        if not toks:
+            out.skipped.append(pos)
+            continue
+        out.keep.append(pos)
+        out.norm.append(" ".join(toks))
+        out.lengths.append(len(toks))
+        out.flat.extend(_token_hash(t) for t in toks)
+    return out
+
+
+def shingle(texts: Sequence, n: int, tokenizer: Callable | None = None, *, tokenized: Tokenized | None = None) -> Shingled:
     """Normalise, tokenise and shingle ``texts`` into word ``n``-gram hash sets.
 
     Non-string and empty entries (or entries with no tokens) are skipped, never raised on;
-    their positions are returned in ``skipped``.
+    their positions are returned in ``skipped``. ``tokenized`` reuses an earlier ``tokenize``
+    pass over the same texts (then ``texts`` is ignored).
     """
     if n < 1 or n > len(_POS_MULT):
         raise ValueError(f"ngram must be in 1..{len(_POS_MULT)}, got {n}")
-    keep, norm, lengths, flat, short = [], [], [], [], []
-    skipped = []
-    for pos, text in enumerate(texts):
-        toks = _tokens(text) if isinstance(text, str) else []
-        if not toks:
-            skipped.append(pos)
-            continue
-        keep.append(pos)
-        norm.append(" ".join(toks))
-        lengths.append(len(toks))
-        flat.extend(_token_hash(t) for t in toks)
-        if len(toks) < n:
-            short.append(len(keep) - 1)
+    tk = tokenized if tokenized is not None else tokenize(texts, tokenizer)
+    keep, norm, lengths, flat, skipped = tk.keep, tk.norm, tk.lengths, tk.flat, tk.skipped
+    short = [i for i, k in enumerate(lengths) if k < n]
     m = len(keep)
     lengths_a = np.asarray(lengths, dtype=np.int64)
     T = np.asarray(flat, dtype=np.uint64)
@@ -144,9 +166,9 @@ def shingle(texts: Sequence, n: int) -> Shingled:
     )
 
 
-def ngram_set(text: str, n: int) -> set[tuple[str, ...]]:
+def ngram_set(text: str, n: int, tokenizer: Callable | None = None) -> set[tuple[str, ...]]:
     """The word n-gram set of ``text`` as string tuples (slow reference; used for re-checks)."""
-    toks = _tokens(text) if isinstance(text, str) else []
+    toks = (tokenizer or _tokens)(text) if isinstance(text, str) else []
     if not toks:
         return set()
     if len(toks) < n:
@@ -154,23 +176,23 @@ def ngram_set(text: str, n: int) -> set[tuple[str, ...]]:
     return {tuple(toks[i : i + n]) for i in range(len(toks) - n + 1)}
 
 
-def jaccard_exact(a: str, b: str, n: int) -> float:
+def jaccard_exact(a: str, b: str, n: int, tokenizer: Callable | None = None) -> float:
     """Exact Jaccard similarity (0..1) of the word n-gram sets of two raw problem texts."""
-    sa, sb = ngram_set(a, n), ngram_set(b, n)
+    sa, sb = ngram_set(a, n, tokenizer), ngram_set(b, n, tokenizer)
     if not sa or not sb:
         return 0.0
     inter = len(sa & sb)
     return inter / (len(sa) + len(sb) - inter)
 
 
-def jaccard_many(a_texts: Iterable[str], b_texts: Iterable[str], n: int) -> np.ndarray:
+def jaccard_many(a_texts: Iterable[str], b_texts: Iterable[str], n: int, tokenizer: Callable | None = None) -> np.ndarray:
     """``jaccard_exact`` over aligned pairs, caching n-gram sets of repeated texts."""
     cache: dict[str, set] = {}
 
     def get(t):
         s = cache.get(t)
         if s is None:
-            s = cache[t] = ngram_set(t, n)
+            s = cache[t] = ngram_set(t, n, tokenizer)
         return s
 
     out = []
