@@ -5,16 +5,22 @@ base model's own answers to validation prompts) score every response position un
 model and under the SSD-trained model by teacher forcing, then compare the next-token
 distributions position by position.
 
-* a **lock** is a position where the BASE model is confident (low entropy): one right token
+* a **lock** is a position where the models are confident (low entropy): one right token
   plus a distractor tail. SSD should make it sharper (lower entropy, less mass in the tail).
-* a **fork** is a position where the BASE model is uncertain (high entropy): several plausible
+* a **fork** is a position where they are uncertain (high entropy): several plausible
   continuations. SSD should leave it about as flat as it was.
 
-All entropies and log-probabilities are in nats (natural log). Positions are classified
-under the base model only, so the classes are fixed before the SSD model is looked at.
+All entropies and log-probabilities are in nats (natural log). Positions are classed by the
+MEAN entropy of all the models compared (``classify_on: mean``), not by the base model's
+alone: classing by one model's entropy and then comparing the two models there regresses to
+the mean (positions picked for high base entropy are partly picked for high base *noise*), so
+two copies of one model that differ only by noise read "forks sharpened". The control
+fine-tune (same recipe on untruncated T=1 samples, whose SSD objective is at its fixed point)
+is compared on the same classes: what SSD shows beyond it is SSD's.
 
 Pipeline: :func:`score_positions` (once per model, same prompts/responses) ->
-:func:`lock_fork_summary` (classify, pair, clustered-bootstrap compare, verdict).
+:func:`lock_fork_summary` (classify, pair, clustered-bootstrap compare, verdict), or
+:func:`lock_fork_compare` for SSD and the control side by side on shared classes.
 Figures live in :mod:`ssdlib.figures_lockfork`.
 """
 
@@ -54,11 +60,14 @@ DEFAULT_PARAMS: dict = {
     "ci": 0.95,
     "seed": 0,
     "equivalence_margin": 0.05,  # nats: |delta| CI inside +-margin counts as "unchanged"
+    # "mean": class by the mean entropy of ALL compared models (unbiased when they differ only
+    # by noise); "base": by the base model alone (regresses to the mean; kept for comparison).
+    "classify_on": "mean",
 }
 
 # Keys of the params block that drive scoring (score_positions / sample choice), not the analysis.
 SCORING_PARAM_KEYS: tuple[str, ...] = ("n_responses", "top_k", "max_positions", "backend", "dtype",
-                                       "batch_size")
+                                       "batch_size", "chunk_tokens")
 
 
 # --------------------------------------------------------------------------- entropy
@@ -180,11 +189,49 @@ def _frame(parts: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def _score_transformers(model_path, pairs, *, top_k, batch_size, dtype, device, logit_chunk):
+def _batches_by_length(order, pairs, batch_size, chunk_tokens):
+    """Batches of pair indices (longest first); a sequence longer than ``chunk_tokens`` goes alone."""
+    batch = []
+    for i in order:
+        if chunk_tokens is not None and len(pairs[i][0]) + len(pairs[i][1]) > chunk_tokens:
+            yield [i]
+            continue
+        batch.append(i)
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _hidden_chunked(model, ids, chunk_tokens: int):
+    """Final hidden states of ONE sequence ``ids [1, L]``, computed ``chunk_tokens`` at a time.
+
+    Each chunk attends to the earlier ones through the model's own cache (KV for attention
+    layers, recurrent state for linear-attention layers), so the result equals one full forward
+    while activation memory is bounded by the chunk (a 48k-token response would otherwise hold
+    every layer's activations for all 48k positions at once). The cache is created by the
+    model on the first chunk, so hybrid architectures get their own cache class.
+    """
+    import torch
+
+    out, cache = [], None
+    for s in range(0, ids.shape[1], chunk_tokens):
+        o = model.base_model(input_ids=ids[:, s:s + chunk_tokens], past_key_values=cache, use_cache=True)
+        cache = o.past_key_values
+        out.append(o.last_hidden_state)
+    return torch.cat(out, dim=1)
+
+
+def _score_transformers(model_path, pairs, *, top_k, batch_size, dtype, device, logit_chunk,
+                        chunk_tokens=None):
     """Teacher forcing with transformers: one forward per batch, exact full softmax.
 
     The LM head is applied to the final hidden states in chunks of ``logit_chunk`` positions,
     so a [batch, 48k, 248k] logit tensor is never materialised; log-softmax runs in float32.
+    A sequence longer than ``chunk_tokens`` (prompt + response tokens) is scored alone and
+    forwarded ``chunk_tokens`` at a time with the model's cache (:func:`_hidden_chunked`),
+    so whole 48k-token responses fit in memory.
     """
     import torch
     from transformers import AutoModelForCausalLM
@@ -202,8 +249,8 @@ def _score_transformers(model_path, pairs, *, top_k, batch_size, dtype, device, 
     parts: dict[int, dict] = {}
     checked = False
     with torch.inference_mode():
-        for b in range(0, len(order), batch_size):
-            idxs = [i for i in order[b:b + batch_size] if pairs[i][1]]
+        for idxs in _batches_by_length(order, pairs, batch_size, chunk_tokens):
+            idxs = [i for i in idxs if pairs[i][1]]
             if not idxs:
                 continue
             seqs = [pairs[i][0] + pairs[i][1] for i in idxs]
@@ -216,11 +263,16 @@ def _score_transformers(model_path, pairs, *, top_k, batch_size, dtype, device, 
                 ids[j, :len(s)] = torch.tensor(s)
                 mask[j, :len(s)] = 1
             ids, mask = ids.to(device), mask.to(device)
-            hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
+            if chunk_tokens is not None and width > chunk_tokens and len(seqs) == 1:
+                hidden = _hidden_chunked(model, ids, chunk_tokens)
+            else:
+                hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
             if not checked:
                 # Guard: base_model + output embeddings must reproduce the model's own logits
                 # (would fail for an architecture with a logit soft-cap or a pre-norm output).
-                n = len(seqs[0])
+                # Causal: position n-1 depends on the first n tokens only, so a short prefix
+                # suffices (a full forward of a 48k sequence would defeat chunking).
+                n = min(len(seqs[0]), chunk_tokens or len(seqs[0]))
                 ref = model(input_ids=ids[:1, :n], logits_to_keep=1).logits[0, -1].float()
                 mine = head(hidden[:1, n - 1]).float()[0]
                 if not torch.allclose(ref, mine, atol=1e-3 * max(1.0, ref.abs().max().item())):
@@ -316,6 +368,7 @@ def score_positions(model_path, prompts: Sequence[str], responses: Sequence[str]
                     max_positions: int | None = None, chat: bool = True,
                     chat_template_kwargs: Mapping | None = None, dtype: str | None = "float32",
                     device: str | None = None, logit_chunk: int = 1024,
+                    chunk_tokens: int | None = None,
                     engine_kwargs: Mapping | None = None) -> pd.DataFrame:
     """Teacher-force ``responses`` after ``prompts`` under one model; one row per response position.
 
@@ -336,7 +389,11 @@ def score_positions(model_path, prompts: Sequence[str], responses: Sequence[str]
     0.03 nats on average (0.1 max) on SmolLM2, the size of the effect under study.
 
     ``backend="transformers"``: exact full softmax (fills ``entropy_full``), ``batch_size``
-    sequences per forward pass, ``device`` (default cuda if available).
+    sequences per forward pass, ``device`` (default cuda if available); a sequence longer than
+    ``chunk_tokens`` is forwarded in chunks of that many tokens through the model's cache
+    (memory-safe scoring of whole responses; identical scores).
+    ``max_positions`` is the scoring window: the first N response tokens (None = the whole
+    response).
     ``backend="vllm"``: ``prompt_logprobs=top_k``; ``entropy_full`` is NaN;
     ``engine_kwargs`` go to ``vllm.LLM`` (on CPU: run under the shared vLLM lock and pass
     ``enforce_eager=True``, which cut engine start from ~96 s to ~40 s here; never on GPU).
@@ -349,7 +406,8 @@ def score_positions(model_path, prompts: Sequence[str], responses: Sequence[str]
                            chat_template_kwargs=chat_template_kwargs, max_positions=max_positions)
     if backend == "transformers":
         parts = _score_transformers(model_path, pairs, top_k=top_k, batch_size=batch_size,
-                                    dtype=dtype, device=device, logit_chunk=logit_chunk)
+                                    dtype=dtype, device=device, logit_chunk=logit_chunk,
+                                    chunk_tokens=chunk_tokens)
     elif backend == "vllm":
         parts = _score_vllm(model_path, pairs, top_k=top_k, dtype=dtype,
                             engine_kwargs=engine_kwargs)
@@ -363,18 +421,52 @@ def score_positions(model_path, prompts: Sequence[str], responses: Sequence[str]
 # --------------------------------------------------------------------------- classification
 
 
+CLASSIFY_ON: tuple[str, ...] = ("mean", "base")
+
+
+def classification_entropy(base_scores: pd.DataFrame, others: Sequence[pd.DataFrame] = (), *,
+                           entropy_col: str = "entropy_topk", on: str = "mean") -> pd.Series:
+    """The entropy (nats) positions are classed by, aligned with ``base_scores``.
+
+    ``on="mean"``: the mean over the base model AND every model in ``others`` (same positions).
+    It treats all models alike, so when they differ only by noise the expected change at a
+    class is zero. ``on="base"``: the base model's entropy alone; kept to show the bias it has:
+    a position picked for HIGH base entropy is, on average, one where the base model's noise
+    was high, so the other model reads lower there ("forks sharpened") by regression to the
+    mean, and locks read flatter, even when the two models are copies up to noise.
+    """
+    if on not in CLASSIFY_ON:
+        raise ValueError(f"classify_on must be one of {CLASSIFY_ON}, got {on!r}")
+    h = base_scores[entropy_col].astype(float)
+    if on == "base" or not others:
+        return h
+    key = pd.MultiIndex.from_frame(base_scores[list(SCORE_KEY)])
+    cols = [h.to_numpy()]
+    for o in others:
+        ent = o.set_index(list(SCORE_KEY))[entropy_col].astype(float)
+        missing = int((~key.isin(ent.index)).sum())
+        if missing:
+            raise ValueError(f"{missing} base positions are not scored by another model: "
+                             "score the same responses with the same max_positions")
+        cols.append(ent.reindex(key).to_numpy())
+    return pd.Series(np.mean(cols, axis=0), index=base_scores.index, name=entropy_col)
+
+
 def classify_positions(base_scores: pd.DataFrame, *, entropy_col: str = "entropy_topk",
                        lock_quantile: float = 0.5, fork_quantile: float = 0.9,
                        lock_threshold: float | None = None,
-                       fork_threshold: float | None = None) -> pd.Series:
-    """Label each position "lock" / "middle" / "fork" from the BASE model's entropy (nats).
+                       fork_threshold: float | None = None,
+                       others: Sequence[pd.DataFrame] = (), on: str = "base") -> pd.Series:
+    """Label each position "lock" / "middle" / "fork" by entropy (nats).
 
-    lock: entropy <= lock threshold; fork: entropy >= fork threshold; middle: in between.
-    A threshold is absolute nats when given, else the quantile of ``base_scores[entropy_col]``.
-    Returns a Series aligned with ``base_scores`` (categorical, ordered lock < middle < fork);
-    the thresholds used are in ``labels.attrs["lock_threshold"]`` / ``["fork_threshold"]``.
+    The entropy is :func:`classification_entropy` (``on="base"``: the base model's; ``on="mean"``:
+    the mean of the base model and ``others``). lock: entropy <= lock threshold; fork: entropy >=
+    fork threshold; middle: in between. A threshold is absolute nats when given, else the
+    quantile of the classifying entropy. Returns a Series aligned with ``base_scores``
+    (categorical, ordered lock < middle < fork); the thresholds used are in
+    ``labels.attrs["lock_threshold"]`` / ``["fork_threshold"]``, the criterion in ``["classify_on"]``.
     """
-    h = base_scores[entropy_col].to_numpy(dtype=float)
+    h = classification_entropy(base_scores, others, entropy_col=entropy_col, on=on).to_numpy(dtype=float)
     if np.isnan(h).any():
         raise ValueError(f"{entropy_col} has NaN (entropy_full needs the transformers backend)")
     if not 0 <= lock_quantile <= fork_quantile <= 1:
@@ -387,7 +479,8 @@ def classify_positions(base_scores: pd.DataFrame, *, entropy_col: str = "entropy
     lab = np.where(h <= lo, "lock", np.where(h >= hi, "fork", "middle"))
     out = pd.Series(pd.Categorical(lab, categories=list(CLASSES), ordered=True),
                     index=base_scores.index, name="class")
-    out.attrs.update({"lock_threshold": lo, "fork_threshold": hi, "entropy_col": entropy_col})
+    out.attrs.update({"lock_threshold": lo, "fork_threshold": hi, "entropy_col": entropy_col,
+                      "classify_on": on if others else "base"})
     return out
 
 
@@ -550,26 +643,19 @@ class LockForkSummary:
     verdict: str = ""
 
 
-def lock_fork_summary(base_scores: pd.DataFrame, ssd_scores: pd.DataFrame,
-                      params: Mapping | None = None) -> LockForkSummary:
-    """Classify under base, compare base vs SSD, and word the verdict.
-
-    ``params`` (a mapping, or the pydantic ``lockfork`` block of params/<profile>/06_eval.yaml)
-    overrides :data:`DEFAULT_PARAMS`; the scoring keys (:data:`SCORING_PARAM_KEYS`) are accepted
-    and ignored here, any other unknown key raises, so a typo in params/ is not silently ignored.
-    """
+def analysis_params(params: Mapping | None) -> dict:
+    """:data:`DEFAULT_PARAMS` overridden by ``params`` (a mapping or the pydantic ``lockfork``
+    block); scoring keys are accepted and ignored, any other unknown key raises."""
     given = dict(params.model_dump() if hasattr(params, "model_dump") else (params or {}))
     unknown = set(given) - set(DEFAULT_PARAMS) - set(SCORING_PARAM_KEYS)
     if unknown:
         raise ValueError(f"unknown lock/fork params: {sorted(unknown)}")
     p = dict(DEFAULT_PARAMS)
     p.update({k: v for k, v in given.items() if k in DEFAULT_PARAMS})
-    labels = classify_positions(base_scores, entropy_col=p["entropy_col"],
-                                lock_quantile=p["lock_quantile"], fork_quantile=p["fork_quantile"],
-                                lock_threshold=p["lock_threshold"],
-                                fork_threshold=p["fork_threshold"])
-    comp = compare_models(base_scores, ssd_scores, labels, entropy_col=p["entropy_col"],
-                          n_boot=p["n_boot"], ci=p["ci"], seed=p["seed"])
+    return p
+
+
+def _tidy(comp: pd.DataFrame) -> pd.DataFrame:
     tidy = []
     for _, r in comp.iterrows():
         for name in ("entropy", "mass_outside_topk", "token_logprob", "top1_match"):
@@ -577,7 +663,97 @@ def lock_fork_summary(base_scores: pd.DataFrame, ssd_scores: pd.DataFrame,
                          "ssd": r[f"ssd_{name}"], "delta": r[f"delta_{name}"],
                          "delta_lo": r[f"delta_{name}_lo"], "delta_hi": r[f"delta_{name}_hi"],
                          "n_positions": r["n_positions"], "n_responses": r["n_responses"]})
+    return pd.DataFrame(tidy)
+
+
+def _labels(base_scores, others, p) -> pd.Series:
+    return classify_positions(base_scores, entropy_col=p["entropy_col"],
+                              lock_quantile=p["lock_quantile"], fork_quantile=p["fork_quantile"],
+                              lock_threshold=p["lock_threshold"], fork_threshold=p["fork_threshold"],
+                              others=others, on=p["classify_on"])
+
+
+def _summary(base_scores, other_scores, labels, p) -> LockForkSummary:
+    comp = compare_models(base_scores, other_scores, labels, entropy_col=p["entropy_col"],
+                          n_boot=p["n_boot"], ci=p["ci"], seed=p["seed"])
     thresholds = {k: labels.attrs[k] for k in ("lock_threshold", "fork_threshold")}
-    return LockForkSummary(table=pd.DataFrame(tidy), comparison=comp, labels=labels,
-                           thresholds=thresholds,
+    return LockForkSummary(table=_tidy(comp), comparison=comp, labels=labels, thresholds=thresholds,
                            verdict=verdict(comp, equivalence_margin=p["equivalence_margin"]))
+
+
+def lock_fork_summary(base_scores: pd.DataFrame, ssd_scores: pd.DataFrame,
+                      params: Mapping | None = None) -> LockForkSummary:
+    """Classify (``classify_on``: mean of both models by default), compare base vs SSD, word the verdict.
+
+    ``params`` (a mapping, or the pydantic ``lockfork`` block of params/<profile>/06_eval.yaml)
+    overrides :data:`DEFAULT_PARAMS`; the scoring keys (:data:`SCORING_PARAM_KEYS`) are accepted
+    and ignored here, any other unknown key raises, so a typo in params/ is not silently ignored.
+    """
+    p = analysis_params(params)
+    return _summary(base_scores, ssd_scores, _labels(base_scores, [ssd_scores], p), p)
+
+
+@dataclass
+class LockForkComparison:
+    """Several fine-tuned models against the base model on ONE shared set of lock/fork classes."""
+
+    summaries: dict  # model name -> LockForkSummary (base vs that model)
+    side_by_side: pd.DataFrame  # model, class, n_positions, base/model entropy, delta, CI, word
+    labels: pd.Series
+    thresholds: dict = field(default_factory=dict)
+    contrast: pd.DataFrame | None = None  # treatment minus reference per class (compare_models)
+    contrast_verdict: str = ""
+
+
+def _word(d_lo: float, d_hi: float, margin: float) -> str:
+    if np.isnan(d_lo):
+        return "no positions"
+    if -margin < d_lo and d_hi < margin:
+        return "unchanged"
+    if d_hi < 0:
+        return "sharper"
+    if d_lo > 0:
+        return "flatter"
+    return "inconclusive"
+
+
+def lock_fork_compare(base_scores: pd.DataFrame, models: Mapping[str, pd.DataFrame],
+                      params: Mapping | None = None, *, treatment: str | None = None,
+                      reference: str | None = None) -> LockForkComparison:
+    """Base vs each of ``models`` (e.g. ``{"SSD": ..., "control": ...}``) on shared classes.
+
+    Classes come from the mean entropy of the base model and EVERY model compared
+    (``classify_on: mean``), so no model is favoured and the classes are the same for all.
+    ``treatment`` / ``reference`` (e.g. "SSD" / "control"): also the direct contrast, entropy
+    of treatment minus reference per class with the same response-cluster bootstrap: the part
+    of SSD's change that plain fine-tuning on untruncated T=1 samples (the control) does not show.
+    """
+    p = analysis_params(params)
+    if not models:
+        raise ValueError("no models to compare with the base model")
+    labels = _labels(base_scores, list(models.values()), p)
+    summaries = {name: _summary(base_scores, sc, labels, p) for name, sc in models.items()}
+    rows = []
+    for name, s in summaries.items():
+        for r in s.comparison.to_dict("records"):
+            rows.append({"model": name, "class": r["class"], "n_positions": r["n_positions"],
+                         "n_responses": r["n_responses"], "base_entropy": r["base_entropy"],
+                         "model_entropy": r["ssd_entropy"], "delta_entropy": r["delta_entropy"],
+                         "delta_entropy_lo": r["delta_entropy_lo"], "delta_entropy_hi": r["delta_entropy_hi"],
+                         "delta_mass_outside_topk": r["delta_mass_outside_topk"],
+                         "reading": _word(r["delta_entropy_lo"], r["delta_entropy_hi"],
+                                          p["equivalence_margin"])})
+    out = LockForkComparison(summaries=summaries, side_by_side=pd.DataFrame(rows), labels=labels,
+                             thresholds={k: labels.attrs[k] for k in ("lock_threshold", "fork_threshold")})
+    if treatment is not None and reference is not None:
+        c = compare_models(models[reference], models[treatment], labels, entropy_col=p["entropy_col"],
+                           n_boot=p["n_boot"], ci=p["ci"], seed=p["seed"])
+        out.contrast = c
+        parts = []
+        for r in c[c["class"].isin(["lock", "fork"])].to_dict("records"):
+            parts.append(f"{r['class']}s {treatment} - {reference} "
+                         f"{_fmt(r['delta_entropy'], r['delta_entropy_lo'], r['delta_entropy_hi'], p['ci'])}"
+                         f" ({_word(r['delta_entropy_lo'], r['delta_entropy_hi'], p['equivalence_margin'])}"
+                         f" than {reference})")
+        out.contrast_verdict = "; ".join(parts)
+    return out

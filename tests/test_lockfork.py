@@ -324,3 +324,88 @@ def test_vllm_backend_matches_transformers():
     clear = (top_hf[:, 0] - top_hf[:, 1]) > 1e-2
     assert (np.stack(hf["topk_ids"])[clear, 0] == np.stack(vl["topk_ids"])[clear, 0]).all()
     assert vl["entropy_full"].isna().all() and hf["entropy_full"].notna().all()
+
+
+# --------------------------------------------------------------------------- noise-only check
+
+
+def _noisy_copies(seed: int, n_resp=60, n_pos=60, vocab=64, top_k=20, noise=1.0):
+    """Two models that differ ONLY by noise: the same true logits per position, each model
+    adding its own independent logit noise; scored into real score frames (top-k log-probs
+    from a full softmax), so entropies, tail mass and top-1 are all consistent."""
+    rng = np.random.default_rng(seed)
+    # Per-position sharpness varies a lot (locks and forks both occur).
+    scale = rng.gamma(1.2, 2.0, (n_resp, n_pos, 1))
+    true = rng.normal(0, 1, (n_resp, n_pos, vocab)) * scale
+    tokens = true.argmax(-1)
+
+    def frame(logits):
+        logp = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
+            - logits.max(-1, keepdims=True)
+        order = np.argsort(-logp, axis=-1)[..., :top_k]
+        top_lp = np.take_along_axis(logp, order, -1)
+        parts = []
+        for r in range(n_resp):
+            tok_lp = logp[r, np.arange(n_pos), tokens[r]]
+            rank = (logp[r] >= tok_lp[:, None]).sum(-1)
+            ent = -(np.exp(logp[r]) * logp[r]).sum(-1)
+            parts.append(lf._rows(r, tokens[r], tok_lp, rank, order[r], top_lp[r], ent))
+        return lf._frame(parts)
+
+    a = frame(true + rng.normal(0, noise, true.shape))
+    b = frame(true + rng.normal(0, noise, true.shape))
+    return a, b
+
+
+FLAGGED = ("sharper", "flatter", "sharpened", "flattened")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_noise_only_copies_do_not_read_as_sharpened_or_flattened(seed):
+    a, b = _noisy_copies(seed)
+    # Before (class by the base model alone): regression to the mean reads as a change.
+    before = lf.lock_fork_summary(a, b, {"n_boot": 400, "classify_on": "base"})
+    cb = before.comparison.set_index("class")
+    assert cb.loc["fork", "delta_entropy_hi"] < 0 and "forks sharpened" in before.verdict
+    assert cb.loc["lock", "delta_entropy_lo"] > 0
+    # After (class by the mean of both models): no class moves.
+    after = lf.lock_fork_summary(a, b, {"n_boot": 400})
+    ca = after.comparison.set_index("class")
+    assert after.labels.attrs["classify_on"] == "mean"
+    for cls in ("lock", "fork"):
+        assert ca.loc[cls, "delta_entropy_lo"] < 0 < ca.loc[cls, "delta_entropy_hi"], cls
+    assert not any(w in after.verdict for w in FLAGGED), after.verdict
+    # Swapping the two models' roles changes only the sign: the criterion favours neither.
+    swapped = lf.lock_fork_summary(b, a, {"n_boot": 400}).comparison.set_index("class")
+    assert swapped.loc["fork", "delta_entropy"] == pytest.approx(-ca.loc["fork", "delta_entropy"])
+
+
+def test_compare_side_by_side_with_control_shares_classes():
+    a, b = _noisy_copies(3, n_resp=40, n_pos=40)
+    base, ctrl = a, b
+    # "SSD": the control's logits plus a lock sharpening, built from the base scores.
+    ssd = ctrl.copy()
+    low = ssd["entropy_topk"] < ssd["entropy_topk"].quantile(0.5)
+    ssd.loc[low, "entropy_topk"] *= 0.5
+    cmp = lf.lock_fork_compare(base, {"SSD": ssd, "control": ctrl}, {"n_boot": 300},
+                               treatment="SSD", reference="control")
+    assert set(cmp.side_by_side["model"]) == {"SSD", "control"}
+    assert cmp.summaries["SSD"].labels is cmp.summaries["control"].labels
+    sbs = cmp.side_by_side.set_index(["model", "class"])
+    assert sbs.loc[("SSD", "lock"), "reading"] == "sharper"
+    assert sbs.loc[("control", "fork"), "reading"] not in ("sharper", "flatter")
+    c = cmp.contrast.set_index("class")
+    assert c.loc["lock", "delta_entropy_hi"] < 0  # SSD sharper than the control at locks
+    assert "locks SSD - control" in cmp.contrast_verdict and "sharper than control" in cmp.contrast_verdict
+    with pytest.raises(ValueError, match="not scored"):
+        lf.lock_fork_compare(base, {"SSD": ssd.iloc[:-5]}, {"n_boot": 100})
+
+
+def test_chunked_teacher_forcing_matches_one_forward(tiny_model):
+    full = lf.score_positions(tiny_model, PROMPTS, RESPONSES, top_k=5, device="cpu")
+    chunked = lf.score_positions(tiny_model, PROMPTS, RESPONSES, top_k=5, device="cpu",
+                                 chunk_tokens=7, batch_size=2)
+    assert len(full) == len(chunked) > 0
+    for col in ("token_logprob", "entropy_topk", "entropy_full", "mass_outside_topk"):
+        np.testing.assert_allclose(chunked[col], full[col], atol=2e-5, err_msg=col)
+    assert (chunked["token_rank"] == full["token_rank"]).all()
