@@ -21,23 +21,31 @@ FIX = Path(__file__).parent / "fixtures" / "sources"
 
 CASES = [
     # source, file, opts, kept, drops
-    ("math", "math_algebra.parquet", {}, 7,
-     {"level_filtered": 3, "unknown_level": 1, "no_boxed_answer": 2, "empty_problem": 2}),
+    ("math", "math_algebra.parquet", {}, 11,
+     {"level_filtered": 3, "unknown_level": 1, "no_boxed_answer": 2, "empty_problem": 2, "multiple_choice": 1,
+      "multiple_answers": 2}),
     ("math", "math_algebra.parquet", {"levels": [3]}, 2,
-     {"level_filtered": 10, "unknown_level": 1, "empty_problem": 2}),
-    ("numinamath", "numinamath.parquet", {}, 11,
+     {"level_filtered": 17, "unknown_level": 1, "empty_problem": 2}),
+    # default: Numina's competition sources only (olympiads, aops_forum, amc_aime), never its `math`
+    ("numinamath", "numinamath.parquet", {}, 5,
+     {"source_filtered": 7, "proof": 3, "no_boxed_answer": 1, "multiple_choice": 1, "multiple_answers": 2,
+      "empty_problem": 1}),
+    ("numinamath", "numinamath.parquet", {"sources": None}, 11,
      {"proof": 3, "no_boxed_answer": 1, "multiple_choice": 2, "multiple_answers": 2, "empty_problem": 1}),
-    ("numinamath", "numinamath.parquet", {"exclude_sources": ["synthetic_math"]}, 9,
+    ("numinamath", "numinamath.parquet", {"sources": None, "exclude_sources": ["synthetic_math"]}, 9,
      {"source_filtered": 2, "proof": 3, "no_boxed_answer": 1, "multiple_choice": 2, "multiple_answers": 2,
       "empty_problem": 1}),
     ("beyond_aime", "beyond_aime.jsonl", {}, 8, {"empty_problem": 1, "empty_answer": 1}),
-    ("omni_math", "omni_math.parquet", {}, 8, {"empty_answer": 1, "empty_problem": 1}),
-    ("omni_math", "omni_math.parquet", {"min_difficulty": 5}, 5,
-     {"below_min_difficulty": 2, "no_difficulty": 1, "empty_answer": 1, "empty_problem": 1}),
-    ("omni_math_2", "omni_math_2.jsonl", {}, 8, {"tagged": 2}),
-    ("omni_math_2", "omni_math_2.jsonl", {"drop_tagged": False}, 10, {}),
-    ("olympiadbench", "olympiadbench.parquet", {}, 7,
-     {"multi_answer": 1, "not_one_final_answer": 2, "has_image": 1, "empty_problem": 1}),
+    ("omni_math", "omni_math.parquet", {}, 9,
+     {"empty_answer": 1, "empty_problem": 1, "proof_claim": 1, "multiple_answers": 1, "prose_answer": 1}),
+    ("omni_math", "omni_math.parquet", {"min_difficulty": 5}, 6,
+     {"below_min_difficulty": 2, "no_difficulty": 1, "empty_answer": 1, "empty_problem": 1, "proof_claim": 1,
+      "multiple_answers": 1, "prose_answer": 1}),
+    ("omni_math_2", "omni_math_2.jsonl", {}, 8,
+     {"tagged_proof": 1, "tagged_image": 1, "tagged_estimation": 1, "tagged_should_delete": 1}),
+    ("omni_math_2", "omni_math_2.jsonl", {"drop_tagged": False}, 11, {"proof": 1}),
+    ("olympiadbench", "olympiadbench.parquet", {}, 9,
+     {"multi_answer": 1, "multiple_answers": 1, "proof_claim": 1, "has_image": 1, "empty_problem": 1}),
     ("aime_archive", "aime_1983_2024.csv", {}, 7,
      {"non_integer_answer": 1, "empty_problem": 1, "empty_answer": 1, "duplicate_id": 1}),
     ("aimo_aime", "aimo_validation_aime.parquet", {}, 9, {"non_integer_answer": 1}),
@@ -72,7 +80,8 @@ def test_math_answers_and_ids():
     assert df.loc["math/math_algebra/1", "answer"] == r"\frac{5}{6}"  # nested braces
     assert df.loc["math/math_algebra/2", "answer"] == "3"  # \boxed 3 without braces
     assert df.loc["math/math_algebra/3", "answer"] == "81"  # \fbox
-    assert df.loc["math/math_algebra/4", "answer"] == r"\{-1, 1\}"  # last box, escaped braces
+    # an intermediate box (1) before the final set: two different boxed values
+    assert "math/math_algebra/4" not in df.index
     assert df.loc["math/math_algebra/6", "problem"] == r"Simplify $\sqrt{50}$."  # stripped
     assert set(df["difficulty"]) == {4.0, 5.0}
 
@@ -89,7 +98,7 @@ def test_math_hub_route_uses_every_subject_config(monkeypatch):
     res = load_source("math", None, split="test")
     assert calls == [("EleutherAI/hendrycks_math", c, "test") for c in SOURCES["math"].__kwdefaults__["configs"]]
     assert len(calls) == 7
-    assert res.n_raw == 7 * 15 and len(res.frame) == 7 * 7
+    assert res.n_raw == 7 * 22 and len(res.frame) == 7 * 11
     assert res.drops["level_filtered"] == 7 * 3
     assert "math/test/number_theory/0" in set(res.frame["id"])
 
@@ -109,7 +118,9 @@ def test_math_single_config_mirror(monkeypatch):
         ("numinamath", "AI-MO/NuminaMath-CoT", None, "train"),
         ("beyond_aime", "ByteDance-Seed/BeyondAIME", None, "test"),
         ("omni_math", "KbsdJames/Omni-MATH", None, "test"),
-        ("omni_math_2", "martheballon/Omni-MATH-2", None, "test"),
+        # Omni-MATH-2 has ONE split, `train` (asking for `test` stops a real run with
+        # "Unknown split"); the profile's omni_math source with this hub id gets it too.
+        ("omni_math_2", "martheballon/Omni-MATH-2", None, "train"),
         ("olympiadbench", "Hothan/OlympiadBench", "OE_TO_maths_en_COMP", "train"),
         ("aime_archive", "di-zhang-fdu/AIME_1983_2024", None, "train"),
         ("aimo_aime", "AI-MO/aimo-validation-aime", None, "train"),
@@ -128,6 +139,47 @@ def test_hub_ids(monkeypatch, source, hf_id, config, split):
     with pytest.raises(ValueError, match=source):  # the empty stand-in lacks the required columns
         load_source(source)
     assert calls == [(hf_id, config, split)]
+
+
+def test_profile_omni_math_with_omni2_hub_id_reads_train(monkeypatch):
+    """The real profile's `omni_math` source points at Omni-MATH-2: the split follows the hub id."""
+    calls = []
+    local = datasets.load_dataset("json", data_files=str(FIX / "omni_math_2.jsonl"), split="train")
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, split=None: calls.append((path, split)) or local)
+    res = load_source("omni_math", None, hf_id="martheballon/Omni-MATH-2")
+    assert calls == [("martheballon/Omni-MATH-2", "train")]
+    assert len(res.frame) == 8 and res.drops["tagged_should_delete"] == 1
+    load_source("omni_math", None)
+    assert calls[-1] == ("KbsdJames/Omni-MATH", "test")
+
+
+def test_omni2_integer_ids_and_tags():
+    df = load_source("omni_math_2", FIX / "omni_math_2.jsonl").frame
+    assert list(df["id"]) == [f"omni_math_2/{k}" for k in range(1, 9)]  # integer ids, as in the data set
+    kept_all = load_source("omni_math_2", FIX / "omni_math_2.jsonl", drop_tagged=False).frame.set_index("id")
+    assert json.loads(kept_all.loc["omni_math_2/104", "meta"])["tags"] == ["should delete", "image"]
+
+
+def test_math_real_shapes_survive_the_filters():
+    """MATH's `10,\\!080` thousands, [asy] code and a value boxed in two forms keep their rows;
+    a letter answer and a boxed intermediate result do not."""
+    res = load_source("math", FIX / "math_algebra.parquet")
+    df = res.frame.set_index("id")
+    assert df.loc["math/math_algebra/15", "answer"] == r"30,\!240"
+    assert df.loc["math/math_algebra/16", "answer"] == r"11,\! 111,\! 100"
+    assert df.loc["math/math_algebra/17", "answer"] == r"\$32,\!348"
+    assert df.loc["math/math_algebra/18", "answer"] == "5"  # the [asy] problem
+    assert df.loc["math/math_algebra/19", "answer"] == r"\frac{639}{40}"
+    assert json.loads(df.loc["math/math_algebra/19", "meta"])["boxed_several_forms"] is True
+    assert "math/math_algebra/20" not in df.index  # \text{(A)}
+    assert "math/math_algebra/21" not in df.index  # x = 3 boxed, then x^2 = 9 boxed
+    assert res.drops["multiple_choice"] == 1
+
+
+def test_omni_original_answers_the_tags_would_have_caught():
+    res = load_source("omni_math", FIX / "omni_math.parquet")
+    assert res.drops["proof_claim"] == 1 and res.drops["multiple_answers"] == 1 and res.drops["prose_answer"] == 1
+    assert "k=-2" in set(res.frame["answer"])
 
 
 def test_numina_source_whitelist():
@@ -167,7 +219,9 @@ def test_olympiadbench_context_and_unit():
     df = load_source("olympiadbench", FIX / "olympiadbench.parquet").frame.set_index("id")
     assert df.loc["olympiadbench/2004", "problem"] == "Let $x$ satisfy $2x=1$.\n\nCompute $x$."
     assert json.loads(df.loc["olympiadbench/2003", "meta"])["unit"] == "cm$^2$"
-    assert df.loc["olympiadbench/2001", "answer"] == "$8$"
+    assert df.loc["olympiadbench/2001", "answer"] == "8"  # one $...$ around the answer is markup
+    assert df.loc["olympiadbench/2013", "answer"] == "k=1"  # an answer naming its variable is kept
+    assert "olympiadbench/2014" in df.index  # says "prove" but has a final answer: kept
     assert "olympiadbench/2011" not in df.index  # the row with an image
 
 

@@ -1,8 +1,12 @@
 """Heuristics that decide whether a scraped problem has one checkable final answer.
 
-Used on NuminaMath-CoT (auto-scraped: many proofs, multiple-choice letters, several answers).
-Each function is a documented rule, not a classifier: false positives cost a few training
-prompts, false negatives put an ungradable prompt into the study, so the rules lean to dropping.
+Used on NuminaMath-CoT (auto-scraped: many proofs, multiple-choice letters, several answers),
+on MATH (letter answers such as ``\\text{(C)}``), and on the answer columns of Omni-MATH and
+OlympiadBench (restated claims, two-part and prose answers). Each function is a documented rule,
+not a classifier: false negatives put an ungradable prompt into the study, so the rules lean to
+dropping, but each was checked against the shapes real rows take (research-notes §5) so that
+good rows survive: MATH's ``10,\\!080`` thousands, Asymptote code in ``[asy]..[/asy]``, one value
+boxed twice in two forms (``15\\frac{39}{40}`` and ``\\frac{639}{40}``).
 """
 
 from __future__ import annotations
@@ -26,11 +30,19 @@ _WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mathbf|textit|operatorname)\s*\
 _LETTER_ANSWER = re.compile(r"^(?:\(\s*[A-E]\s*\)|[A-E]\s*[).:]|[A-E]$)")
 # Options listed in the statement: "(A) ... (B) ..." or "A: .. B: .. C: .." / "A. .. B. .. C. ..".
 # The unbracketed form needs three letters because "at A. Then B: ..." can occur in prose.
-_PAREN_OPTION = {k: re.compile(rf"\(\s*{k}\s*\)") for k in "AB"}
+# ``dot(A)`` in code is not an option: the bracket must not follow a letter/digit.
+_PAREN_OPTION = {k: re.compile(rf"(?<![A-Za-z0-9_])\(\s*{k}\s*\)") for k in "AB"}
 _LINE_OPTION = {k: re.compile(rf"(?:^|\s)\$?{k}\s*[.:：．、]\s*\S") for k in "ABC"}
 # Separators that make an answer a list of answers when they occur outside any bracket.
 _WORD_SEPARATORS = re.compile(r"\\text\s*\{\s*(?:and|or)\s*\}|\\q?quad|\bor\b|\band\b")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+# "10,000", and MATH's "10,\\!080" / "11,\\! 111,\\! 100" (a negative thin space after the comma).
+_THOUSANDS = re.compile(r"(?<=\d),(?:\\[!,;: ]|\s)*(?=\d{3}(?!\d))")
+# Diagram code (MATH, AoPS): "dot(A); dot(B);" must not read as options or separators.
+_ASY = re.compile(r"\[asy\].*?(?:\[/asy\]|$)", re.DOTALL | re.IGNORECASE)
+# A gold answer that states a relation: what a proof's claim looks like when put in an answer column.
+_RELATION = re.compile(r"(?<![<>!=\\])(?:=|<|>)|\\(?:le|ge|leq|geq|neq|ne|lt|gt|parallel|perp|equiv|cong|sim)(?![A-Za-z])")
+# LaTeX spacing and sizing that never changes a value.
+_NOISE = re.compile(r"\\[!,;: ]|\\(?:left|right|displaystyle)(?![A-Za-z])|\s+|\$")
 
 
 def strip_wrappers(answer: str) -> str:
@@ -42,6 +54,25 @@ def strip_wrappers(answer: str) -> str:
         s = _WRAPPERS.sub(r"\1", s)
     s = s.replace("$", "")
     return " ".join(s.split())
+
+
+def strip_asy(text: str) -> str:
+    """``text`` with every ``[asy]...[/asy]`` block (Asymptote diagram code) removed."""
+    return _ASY.sub(" ", text or "")
+
+
+def canonical(answer: str) -> str:
+    """Answer text with formatting that never changes a value removed, for string comparison.
+
+    Peels ``\\text{..}``-style wrappers, drops ``$``, spacing (``\\!``, ``\\,``, whitespace),
+    ``\\left``/``\\right``, thousands commas and a trailing period; ``\\dfrac``/``\\tfrac`` ->
+    ``\\frac``. ``10,\\!080`` and ``10080`` compare equal; ``15\\frac{39}{40}`` and
+    ``\\frac{639}{40}`` do not (that needs math-verify, see :func:`box_variants`).
+    """
+    s = strip_wrappers(answer)
+    s = _THOUSANDS.sub("", s)
+    s = re.sub(r"\\[dt]frac(?![A-Za-z])", r"\\frac", s)
+    return _NOISE.sub("", s).rstrip(".")
 
 
 def is_proof(problem: str, answer: str | None = None) -> bool:
@@ -67,7 +98,7 @@ def is_multiple_choice(problem: str, answer: str) -> bool:
     """
     if _LETTER_ANSWER.match(strip_wrappers(answer)):
         return True
-    text = problem or ""
+    text = strip_asy(problem)
     if all(p.search(text) for p in _PAREN_OPTION.values()):
         return True
     return all(p.search(text) for p in _LINE_OPTION.values())
@@ -95,22 +126,106 @@ def _has_top_level_separator(answer: str) -> bool:
     return False
 
 
-def is_multiple_answers(solution: str, answer: str) -> bool:
-    """True if a solution boxes several distinct answers, or its answer lists several values.
+def lists_several_answers(answer: str) -> bool:
+    """True if the answer itself lists several values.
+
+    A top-level ``,`` or ``;`` (``2, 3``, ``x=1; y=2``, ``4122 \\text{ (minimum)}, 6049 \\text{
+    (maximum)}``, OlympiadBench's joined ``$69$,$84$``), or a top-level ``and``/``or``/``\\quad``
+    separator. Commas inside brackets (``(1, 2)``, ``\\{1,2\\}``, ``[0, 1)``) make one
+    tuple/set/interval answer and are kept, as are ``10,000`` / ``10,\\!080``-style numbers.
+    """
+    s = answer.replace("$", " ")
+    if _has_top_level_separator(s):
+        return True
+    return bool(_WORD_SEPARATORS.search(_strip_bracketed(s)))
+
+
+def box_variants(solution: str, answer: str) -> list[str]:
+    """Boxed contents of ``solution`` that differ from ``answer`` in :func:`canonical` form.
+
+    Non-empty means the solution boxes something else too: either the same value in another
+    form (keep the row) or an intermediate / second result (drop it). Telling these apart takes
+    math-verify (``is_multiple_answers`` does it; loaders batch it over killable workers).
+    """
+    final = canonical(answer)
+    seen: dict[str, str] = {}
+    for b in strip_asy_boxes(solution):
+        c = canonical(b)
+        if c != final and c not in seen:
+            seen[c] = b.strip()
+    return list(seen.values())
+
+
+def strip_asy_boxes(solution: str) -> list[str]:
+    """All boxed contents of ``solution`` outside ``[asy]`` blocks."""
+    return all_boxed(strip_asy(solution))
+
+
+def is_multiple_answers(solution: str, answer: str, *, timeout_s: float = 5.0) -> bool:
+    """True if a solution boxes several different answers, or its answer lists several values.
 
     Rule (documented because it decides what is gradable):
-    1. distinct boxed contents, compared with all whitespace removed, number more than one
-       (boxing the same value twice is fine; boxing intermediate results is not);
-    2. the final answer contains a top-level ``,`` or ``;`` (``2, 3``, ``x=1; y=2``), or a top-level
-       ``and``/``or``/``\\quad`` separator. Commas inside brackets (``(1, 2)``, ``\\{1,2\\}``,
-       ``[0, 1)``) make one tuple/set/interval answer and are kept, as are ``10,000``-style numbers.
+    1. the answer lists several values (:func:`lists_several_answers`);
+    2. some other boxed content is not the same value as the final answer: first compared in
+       :func:`canonical` form, then by math-verify (``ssdlib.grading.answers_equivalent_batch``,
+       killable workers), so ``15\\frac{39}{40}`` boxed next to ``\\frac{639}{40}`` is one answer
+       while boxing an intermediate result is not. An undecidable comparison counts as different.
     """
-    distinct = {"".join(b.split()) for b in all_boxed(solution)}
-    if len(distinct) > 1:
+    if lists_several_answers(answer):
         return True
-    if _has_top_level_separator(answer):
+    variants = box_variants(solution, answer)
+    if not variants:
+        return False
+    return not all(variants_equivalent([(answer, variants)], timeout_s=timeout_s))
+
+
+def variants_equivalent(rows: list[tuple[str, list[str]]], *, timeout_s: float = 5.0) -> list[bool]:
+    """For each (answer, variants): True iff every variant is the same value as the answer.
+
+    One batch over math-verify in killable worker processes (``None`` = unknown counts as False).
+    """
+    pairs = [(a, v) for a, vs in rows for v in vs]
+    if not pairs:
+        return [True] * len(rows)
+    from ssdlib.grading import answers_equivalent_batch
+
+    verdicts = iter(answers_equivalent_batch(pairs, timeout_s=timeout_s))
+    return [all([next(verdicts) is True for _ in vs]) for _, vs in rows]
+
+
+def is_proof_answer(answer: str) -> bool:
+    """True if the gold answer is only a proof marker (``Proof``, ``QED``, ``\\blacksquare``, yes/no)."""
+    return bool(_PROOF_ANSWER.match(strip_wrappers(answer).strip(" .")))
+
+
+def is_restated_claim(problem: str, answer: str) -> bool:
+    """True if the gold is a relation that the statement asks to prove, or copies.
+
+    Omni-MATH stores some proofs with the claim as gold (``AE + AP = PD`` for "prove that
+    AE + AP = PD"): a model that restates the claim would be graded correct. Rule: the answer
+    contains a relation (``=``, ``<``, ``\\le``, ``\\parallel``...) and either the statement asks
+    for a proof or the answer (canonical form) occurs in the statement. ``k=1`` for "find k"
+    is kept.
+    """
+    if not _RELATION.search(strip_wrappers(answer)):
+        return False
+    if _PROOF_PROBLEM.search(problem or ""):
         return True
-    return bool(_WORD_SEPARATORS.search(_strip_bracketed(answer)))
+    c = canonical(answer)
+    return len(c) >= 3 and c in canonical(problem or "")
+
+
+_WORDS = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+
+
+def is_prose_answer(answer: str, max_words: int = 2) -> bool:
+    """True if the answer is a sentence rather than a value: more than ``max_words`` words.
+
+    Words are runs of >= 2 letters that are not LaTeX commands (``\\sqrt``, ``\\text``), so
+    ``n \\text{ works if and only if } n \\text{ is odd}`` (6 words) is prose while
+    ``12 \\text{ cm}`` or ``\\text{(minimum)}`` are not.
+    """
+    return len(_WORDS.findall(answer or "")) > max_words
 
 
 def _strip_bracketed(s: str) -> str:

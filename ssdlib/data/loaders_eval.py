@@ -12,8 +12,43 @@ from pathlib import Path
 from typing import Any
 
 from ssdlib.data.base import LoadResult, SkipRow, answer_to_str, clean_text, map_dataset, open_dataset, require_nonempty
+from ssdlib.data.filters import is_prose_answer, is_proof_answer, is_restated_claim, lists_several_answers
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
+# Hub ids and the split each one has: Omni-MATH-2 has a single ``train`` split (4,428 rows),
+# the original Omni-MATH a ``test`` split.
+OMNI_HF_ID = "KbsdJames/Omni-MATH"
+OMNI2_HF_ID = "martheballon/Omni-MATH-2"
+OMNI_SPLITS = {OMNI_HF_ID: "test", OMNI2_HF_ID: "train"}
+OMNI_REQUIRED = ("problem", "answer")
+OLYMPIADBENCH_REQUIRED = ("id", "question", "final_answer")
+BEYOND_AIME_REQUIRED = ("problem", "answer")
+AIME_ARCHIVE_REQUIRED = ("ID", "Question", "Answer")
+_DOLLAR_WRAPPED = re.compile(r"^\$([^$]+)\$$")
+
+
+def check_gold_answer(problem: str, answer: str) -> None:
+    """SkipRow for a gold answer that cannot grade a response (rules in ``ssdlib.data.filters``).
+
+    proof (the gold only says "proof" / "yes"), proof_claim (the gold restates a relation the
+    statement asks to prove: a model restating the claim would be graded correct),
+    prose_answer (``n \\text{ works if and only if ...}``), multiple_answers
+    (``4122 \\text{ (minimum)}, 6049 \\text{ (maximum)}``, ``$69$,$84$``).
+    """
+    if is_proof_answer(answer):
+        raise SkipRow("proof")
+    if is_restated_claim(problem, answer):
+        raise SkipRow("proof_claim")
+    if is_prose_answer(answer):  # before the separator rule: "if and only if" is prose, not a list
+        raise SkipRow("prose_answer")
+    if lists_several_answers(answer):
+        raise SkipRow("multiple_answers")
+
+
+def unwrap_dollars(answer: str) -> str:
+    """``$k=1$`` -> ``k=1``: one ``$...$`` around the whole answer is math-mode markup, not value."""
+    m = _DOLLAR_WRAPPED.match(answer)
+    return m.group(1).strip() if m else answer
 
 
 def _integer_answer(x: Any) -> str:
@@ -41,7 +76,7 @@ def load_beyond_aime(path: str | Path | None = None, *, split: str = "test") -> 
         return {"id": idx, "problem": problem, "answer": answer}
 
     ds = open_dataset("beyond_aime", path, "ByteDance-Seed/BeyondAIME", None, split)
-    return map_dataset("beyond_aime", ds, mapper, ["problem", "answer"])
+    return map_dataset("beyond_aime", ds, mapper, list(BEYOND_AIME_REQUIRED))
 
 
 # --- Omni-MATH -------------------------------------------------------------------------------
@@ -58,28 +93,37 @@ def _omni_tags(value: Any) -> list[str]:
 def load_omni_math(
     path: str | Path | None = None,
     *,
-    hf_id: str = "KbsdJames/Omni-MATH",
-    split: str = "test",
+    hf_id: str = OMNI_HF_ID,
+    split: str | None = None,
     source_name: str = "omni_math",
     min_difficulty: float | None = None,
     drop_tagged: bool = True,
+    check_answers: bool = True,
 ) -> LoadResult:
     """Omni-MATH (difficulty 0-10, ``domain`` list) mapped to the problems schema.
 
-    Also serves Omni-MATH-2 (see :func:`load_omni_math_2`), whose columns are unverified: only
-    ``problem`` and ``answer`` are required (plus ``difficulty`` when ``min_difficulty`` is set),
-    ``id``/``domain``/``source``/``tags`` are used when present. Rows with a non-empty ``tags``
-    value (Omni-MATH-2's proof/image/estimation labels) are dropped as ``tagged`` unless
-    ``drop_tagged=False``. Drops: empty_problem, empty_answer, tagged, no_difficulty,
+    Also serves Omni-MATH-2 (see :func:`load_omni_math_2`: integer ``id``, ``tags`` list, one
+    ``train`` split). ``split=None`` takes the split the hub id has (:data:`OMNI_SPLITS`:
+    ``test`` for Omni-MATH, ``train`` for Omni-MATH-2). Only ``problem`` and ``answer`` are
+    required (plus ``difficulty`` when ``min_difficulty`` is set); ``id``/``domain``/``source``/
+    ``tags`` are used when present. A row with tags (Omni-MATH-2: proof 112, image 57,
+    estimation 49, "should delete" 25, ...) is dropped as ``tagged_<first tag>`` unless
+    ``drop_tagged=False``. The tags do not catch everything the original set holds, so the gold
+    answer is checked too (``check_answers``; :func:`check_gold_answer`). Drops: empty_problem,
+    empty_answer, tagged_*, proof, proof_claim, multiple_answers, prose_answer, no_difficulty,
     below_min_difficulty.
     """
+    if split is None:
+        split = OMNI_SPLITS.get(hf_id, "test")
 
     def mapper(row: dict, idx: int) -> dict:
         problem, answer = clean_text(row["problem"]), answer_to_str(row["answer"])
         require_nonempty(problem, answer)
         tags = _omni_tags(row.get("tags"))
         if drop_tagged and tags:
-            raise SkipRow("tagged")
+            raise SkipRow("tagged_" + re.sub(r"\W+", "_", tags[0].lower()).strip("_"))
+        if check_answers:
+            check_gold_answer(problem, answer)
         raw = row.get("difficulty")
         difficulty = float(raw) if raw is not None else math.nan
         if min_difficulty is not None:
@@ -93,20 +137,25 @@ def load_omni_math(
             meta["tags"] = tags
         return {"id": native, "problem": problem, "answer": answer, "difficulty": difficulty, "meta": meta}
 
-    required = ["problem", "answer"] + (["difficulty"] if min_difficulty is not None else [])
+    required = list(OMNI_REQUIRED) + (["difficulty"] if min_difficulty is not None else [])
     ds = open_dataset(source_name, path, hf_id, None, split)
     return map_dataset(source_name, ds, mapper, required, ["difficulty", "domain", "source", "id", "tags"])
 
 
-def load_omni_math_2(path: str | Path | None = None, **opts) -> LoadResult:
-    """Omni-MATH-2 (martheballon/Omni-MATH-2; columns assumed like Omni-MATH, unverified).
-
-    Same options as :func:`load_omni_math`; source name ``omni_math_2``. ``split`` defaults to
-    "test" like Omni-MATH; pass ``split=`` if the hub repo names it differently.
-    """
-    opts.setdefault("hf_id", "martheballon/Omni-MATH-2")
-    opts.setdefault("source_name", "omni_math_2")
-    return load_omni_math(path, **opts)
+def load_omni_math_2(
+    path: str | Path | None = None,
+    *,
+    hf_id: str = OMNI2_HF_ID,
+    split: str = "train",
+    source_name: str = "omni_math_2",
+    min_difficulty: float | None = None,
+    drop_tagged: bool = True,
+    check_answers: bool = True,
+) -> LoadResult:
+    """Omni-MATH-2 (martheballon/Omni-MATH-2): a single ``train`` split of 4,428 rows, integer
+    ``id``, ``tags`` list. Same options as :func:`load_omni_math`."""
+    return load_omni_math(path, hf_id=hf_id, split=split, source_name=source_name, min_difficulty=min_difficulty,
+                          drop_tagged=drop_tagged, check_answers=check_answers)
 
 
 # --- OlympiadBench ---------------------------------------------------------------------------
@@ -122,10 +171,15 @@ def load_olympiadbench(
 ) -> LoadResult:
     """OlympiadBench open-ended English maths (text-only config), one final answer per problem.
 
-    ``final_answer`` is a list; the answer is its single element. ``context`` (a shared
-    preamble, when present) is prepended to the question. Ids ``olympiadbench/<id>``; ``unit``
-    and ``answer_type`` go to meta. Drops, in order: empty_problem, has_image (any image_k set),
-    multi_answer (``is_multiple_answer``), not_one_final_answer, empty_answer.
+    ``final_answer`` is always a one-element list; a multi-answer problem stores ONE joined
+    string (``'$69$,$84$'``), so ``is_multiple_answer`` is what marks it (and a listed answer is
+    dropped even when that flag is missing). One ``$...$`` around the whole answer is removed
+    (``$k=1$`` -> ``k=1``). ``context`` (a shared preamble, when present) is prepended to the
+    question. Ids ``olympiadbench/<id>``; ``unit`` and ``answer_type`` go to meta. Drops, in
+    order: empty_problem, has_image (any image_k set), multi_answer (``is_multiple_answer``),
+    not_one_final_answer (list shape, never seen in the real data), empty_answer, then
+    :func:`check_gold_answer` (proof, proof_claim, multiple_answers, prose_answer): statements
+    that say "prove" but have a final answer (~1%) are kept unless the gold is the claim.
     """
 
     def mapper(row: dict, idx: int) -> dict:
@@ -141,8 +195,9 @@ def load_olympiadbench(
         finals = [finals] if isinstance(finals, str) else list(finals or [])
         if len(finals) != 1:
             raise SkipRow("not_one_final_answer")
-        answer = answer_to_str(finals[0])
+        answer = unwrap_dollars(answer_to_str(finals[0]))
         require_nonempty(question, answer)
+        check_gold_answer(question, answer)
         meta = {
             "unit": row.get("unit"),
             "answer_type": clean_text(row.get("answer_type")),
@@ -155,7 +210,7 @@ def load_olympiadbench(
 
     optional = ["context", "is_multiple_answer", "unit", "answer_type", "subfield", "difficulty", *_IMAGE_COLUMNS]
     ds = open_dataset("olympiadbench", path, "Hothan/OlympiadBench", config, split)
-    return map_dataset("olympiadbench", ds, mapper, ["id", "question", "final_answer"], optional)
+    return map_dataset("olympiadbench", ds, mapper, list(OLYMPIADBENCH_REQUIRED), optional)
 
 
 # --- AIME archives ---------------------------------------------------------------------------
@@ -175,7 +230,7 @@ def load_aime_archive(path: str | Path | None = None, *, split: str = "train") -
         return {"id": clean_text(row["ID"]) or idx, "problem": problem, "answer": answer, "meta": meta}
 
     ds = open_dataset("aime_archive", path, "di-zhang-fdu/AIME_1983_2024", None, split)
-    return map_dataset("aime_archive", ds, mapper, ["ID", "Question", "Answer"], ["Year", "Problem Number", "Part"])
+    return map_dataset("aime_archive", ds, mapper, list(AIME_ARCHIVE_REQUIRED), ["Year", "Problem Number", "Part"])
 
 
 def load_aimo_aime(path: str | Path | None = None, *, split: str = "train") -> LoadResult:

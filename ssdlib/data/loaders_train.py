@@ -1,19 +1,34 @@
 """Loaders for the training sources: MATH (levels 4-5) and NuminaMath-CoT.
 
 Neither source has an answer column: the gold answer is the last ``\\boxed{}`` of the solution.
-It is kept for monitoring only (SSD does not filter on correctness), but a row without one is
-dropped so every training prompt is at least gradable.
+It is kept for monitoring only (SSD does not filter on correctness), but a row without one, or
+with a letter / several answers, is dropped so every training prompt is at least gradable.
+
+A solution that boxes something besides its final answer is resolved after the scan, in one
+math-verify batch over killable workers (:func:`resolve_box_variants`): the same value in
+another form (``15\\frac{39}{40}`` and ``\\frac{639}{40}``) keeps the row, anything else drops
+it as ``multiple_answers``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Iterable
 
 from ssdlib.data.answers import last_boxed
-from ssdlib.data.base import LoadResult, SkipRow, clean_text, concat_results, map_dataset, open_dataset
-from ssdlib.data.filters import is_multiple_answers, is_multiple_choice, is_proof
+from ssdlib.data.base import (
+    LoadResult,
+    SkipRow,
+    clean_text,
+    concat_results,
+    map_dataset,
+    meta_json,
+    open_dataset,
+    problems_frame,
+)
+from ssdlib.data.filters import box_variants, is_multiple_choice, is_proof, lists_several_answers, variants_equivalent
 
 MATH_HF_ID = "EleutherAI/hendrycks_math"
 MATH_CONFIGS: tuple[str, ...] = (
@@ -26,6 +41,12 @@ MATH_CONFIGS: tuple[str, ...] = (
     "precalculus",
 )
 NUMINA_HF_ID = "AI-MO/NuminaMath-CoT"
+# Numina's competition sources except ``math`` (MATH train reformatted: it duplicates the MATH
+# pool). Together ~20% of Numina by its card; the seeds want hard, competition-level problems.
+COMPETITION_SOURCES: tuple[str, ...] = ("olympiads", "aops_forum", "amc_aime")
+MATH_REQUIRED = ("problem", "level", "solution")
+NUMINA_REQUIRED = ("problem", "solution", "source")
+_VARIANTS = "_box_variants"  # meta key carrying other boxed contents until they are resolved
 _LEVEL = re.compile(r"^Level\s+([1-5])$")
 
 
@@ -40,16 +61,21 @@ def _math_mapper(levels: set[int]):
         level = int(m.group(1))
         if level not in levels:
             raise SkipRow("level_filtered")
-        answer = last_boxed(row["solution"])
+        solution = row["solution"] or ""
+        answer = last_boxed(solution)
         if answer is None or not answer.strip():
             raise SkipRow("no_boxed_answer")
-        return {
-            "id": idx,
-            "problem": problem,
-            "answer": answer.strip(),
-            "difficulty": float(level),
-            "meta": {"type": clean_text(row.get("type")), "level": level},
-        }
+        answer = answer.strip()
+        # MATH has a few letter answers (\text{(C)}, ~3 in 500): meaningless without the options.
+        if is_multiple_choice(problem, answer):
+            raise SkipRow("multiple_choice")
+        if lists_several_answers(answer):
+            raise SkipRow("multiple_answers")
+        meta = {"type": clean_text(row.get("type")), "level": level}
+        variants = box_variants(solution, answer)
+        if variants:
+            meta[_VARIANTS] = variants
+        return {"id": idx, "problem": problem, "answer": answer, "difficulty": float(level), "meta": meta}
 
     return mapper
 
@@ -67,18 +93,44 @@ def load_math(
     Hub: one dataset per subject config, ids ``math/<split>/<config>/<row>``; ``configs=None``
     loads a single-config mirror (e.g. ``hf_id="DigitalLearningGmbH/MATH-lighteval"``) with ids
     ``math/<split>/all/<row>``. Local file: ids ``math/<file stem>/<row>``. Drop reasons, checked
-    in this order: empty_problem, unknown_level, level_filtered, no_boxed_answer.
+    in this order: empty_problem, unknown_level, level_filtered, no_boxed_answer, multiple_choice
+    (letter answer or lettered options outside ``[asy]`` code), multiple_answers (a listed answer,
+    or another boxed value that math-verify finds different; ``10,\\!080`` is one number).
     """
     mapper = _math_mapper({int(x) for x in levels})
-    required = ["problem", "level", "solution"]
+    required = list(MATH_REQUIRED)
     if path is not None:
         ds = open_dataset("math", path, MATH_HF_ID, None, split)
-        return _prefixed(map_dataset("math", ds, mapper, required, ["type"]), Path(path).stem)
+        return resolve_box_variants(_prefixed(map_dataset("math", ds, mapper, required, ["type"]), Path(path).stem))
     results = []
     for config in [None] if configs is None else configs:
         ds = open_dataset("math", None, hf_id, config, split)
         results.append(_prefixed(map_dataset("math", ds, mapper, required, ["type"]), f"{split}/{config or 'all'}"))
-    return concat_results(results)
+    return resolve_box_variants(concat_results(results))
+
+
+def resolve_box_variants(result: LoadResult, timeout_s: float = 5.0) -> LoadResult:
+    """Drop (as ``multiple_answers``) rows whose solution boxes a value different from the answer.
+
+    Rows carry their other boxed contents in meta (``_box_variants``); all of them are checked
+    in one math-verify batch (``ssdlib.data.filters.variants_equivalent``) and the key is removed.
+    """
+    frame = result.frame
+    metas = [json.loads(m) for m in frame["meta"]]
+    todo = [i for i, m in enumerate(metas) if _VARIANTS in m]
+    if not todo:
+        return result
+    same = variants_equivalent([(frame["answer"].iat[i], metas[i][_VARIANTS]) for i in todo], timeout_s=timeout_s)
+    drop = {i for i, ok in zip(todo, same) if not ok}
+    for i in todo:
+        metas[i].pop(_VARIANTS)
+        metas[i]["boxed_several_forms"] = True  # kept: the same value boxed in several forms
+    keep = [i for i in range(len(frame)) if i not in drop]
+    out = frame.assign(meta=[meta_json(m) for m in metas]).iloc[keep]
+    drops = result.drops.copy()
+    if drop:
+        drops["multiple_answers"] += len(drop)
+    return LoadResult(problems_frame(out), drops, result.n_raw)
 
 
 def _prefixed(result: LoadResult, prefix: str) -> LoadResult:
@@ -107,9 +159,13 @@ def _numina_mapper(include: set[str] | None, exclude: set[str]):
             raise SkipRow("proof")
         if is_multiple_choice(problem, answer):
             raise SkipRow("multiple_choice")
-        if is_multiple_answers(solution, answer):
+        if lists_several_answers(answer):
             raise SkipRow("multiple_answers")
-        return {"id": idx, "problem": problem, "answer": answer, "meta": {"numina_source": src}}
+        meta = {"numina_source": src}
+        variants = box_variants(solution, answer)
+        if variants:
+            meta[_VARIANTS] = variants
+        return {"id": idx, "problem": problem, "answer": answer, "meta": meta}
 
     return mapper
 
@@ -118,13 +174,14 @@ def load_numinamath(
     path: str | Path | None = None,
     *,
     split: str = "train",
-    sources: Iterable[str] | None = None,
+    sources: Iterable[str] | None = COMPETITION_SOURCES,
     exclude_sources: Iterable[str] = (),
 ) -> LoadResult:
     """NuminaMath-CoT problems with one checkable boxed answer; ids ``numinamath/<row>``.
 
-    ``sources`` keeps only those values of Numina's ``source`` column (None = all);
-    ``exclude_sources`` removes some (e.g. ``["synthetic_math"]``). Drop reasons, in order:
+    ``sources`` keeps only those values of Numina's ``source`` column; the default,
+    :data:`COMPETITION_SOURCES`, is the competition sources without ``math`` (a copy of MATH
+    train). ``None`` keeps all; ``exclude_sources`` removes some. Drop reasons, in order:
     source_filtered, empty_problem, proof (statement), no_boxed_answer, proof (answer),
     multiple_choice, multiple_answers (rules in ``ssdlib.data.filters``). Difficulty is NaN.
     """
@@ -134,4 +191,4 @@ def load_numinamath(
     ds = open_dataset("numinamath", path, NUMINA_HF_ID, None, split)
     required = ["problem", "solution"] + (["source"] if include is not None or exclude else [])
     # ``messages`` duplicates problem + solution: never read it (halves memory on 859k rows).
-    return map_dataset("numinamath", ds, mapper, required, ["source"])
+    return resolve_box_variants(map_dataset("numinamath", ds, mapper, required, ["source"]))
