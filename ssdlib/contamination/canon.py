@@ -13,7 +13,8 @@ merges ``x^2`` with ``x 2``. Here the statement is rewritten into one canonical 
 - spacing macros, and digit groups ``1,000`` / ``1{,}000`` / ``1,\\!000`` / ``1\\,000`` -> ``1000``;
 - inside math, a run of lowercase letters is a product of one-letter variables (``xy`` ->
   ``x y``); uppercase runs are point names (``ABC``) and ``\\text{..}`` contents are words: kept;
-- a scraped header ("Problem 3.", "12.", "(5 points)") is removed.
+- a scraped header ("Problem 3.", "12.", "(5 points)") and answer-format instructions ("Express
+  your answer as a common fraction.", "Show all of your work.") are removed.
 
 Tokens are numbers, letter runs (commands lose their backslash: ``\\pi`` -> ``pi``) and the
 operators ``+ - * / ^ = < >``. The exact-match key is the token string with all whitespace
@@ -39,6 +40,14 @@ _HEADER = re.compile(
     re.I,
 )
 _POINTS = re.compile(r"[(\[（]\s*\d+\s*(?:points?|pts?|marks?|分)\s*[)\]）]", re.I)
+# Answer-format instructions carry no problem identity ("Express your answer as a common
+# fraction.") and are added / dropped freely by scrapers: removed before comparing.
+_INSTRUCTION = re.compile(
+    r"(?:(?<=[.?!$])|^)\s*(?:(?:please\s+)?(?:express|give|round|enter|write|state|leave|simplify|put|present)"
+    r"\s+(?:your|the|all|each)\s+(?:final\s+)?answers?\b[^.?!]*[.?!]?"
+    r"|(?:justify\s+your\s+answer|show\s+all\s+(?:of\s+)?your\s+work)[^.?!]*[.?!]?)",
+    re.I,
+)
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
 _FRAC = re.compile(r"\\[dtc]?frac(?![A-Za-z])")
 _FRAC_DIGITS = re.compile(r"\\frac\s*(\d)\s*(\d)")  # \frac12 -> \frac{1}{2}
@@ -92,6 +101,7 @@ def canonical(text: str) -> str:
     text = _MINUS.sub("-", text)
     text = _POINTS.sub(" ", text)
     text = _HEADER.sub("", text, count=1)
+    text = _INSTRUCTION.sub(" ", text)
     text = _common(text)
     text = _MATH_SPAN.sub(lambda m: " " + _math(next(g for g in m.groups() if g is not None)) + " ", text)
     text = _UNWRAP.sub(r" \1 ", text)

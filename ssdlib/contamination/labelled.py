@@ -39,6 +39,7 @@ import sympy as sp
 
 from . import answers as _answers
 from .base_problems import BASES, Base, fill
+from .labelled_families import CATEGORIES_13, family_pairs
 from .ngrams import jaccard_exact
 from .normalize import normalize_text
 from .search import NGRAM, THRESHOLD_DIFF_ANSWER, THRESHOLD_SAME_ANSWER
@@ -55,6 +56,7 @@ CATEGORIES: dict[str, bool] = {
     "unrelated_same_answer": False,
     "same_template_same_answer": False,
     "boilerplate_same_answer": False,
+    **CATEGORIES_13,
 }
 
 _MATH = re.compile(r"\$([^$]*)\$")
@@ -173,7 +175,8 @@ def renumber(base: Base, rng: np.random.Generator) -> tuple[str, object, str]:
 
 
 def labelled_pairs(seed: int = 0) -> pd.DataFrame:
-    """Eleven labelled pairs per base problem (451 rows); side a plays train, side b val.
+    """Eleven labelled pairs per base problem (451 rows) plus five per #13 family (205 rows,
+    ``labelled_families.py``); side a plays train, side b val.
 
     Columns: pair_id, base, category, label (True = contamination), problem_a, problem_b,
     answer_a, answer_b. Deterministic for a given ``seed`` (LaTeX transforms, answer formats,
@@ -209,7 +212,7 @@ def labelled_pairs(seed: int = 0) -> pd.DataFrame:
             rows.append({"pair_id": f"{b.key}/{cat}", "base": b.key, "category": cat,
                          "label": CATEGORIES[cat], "problem_a": ta, "problem_b": tb,
                          "answer_a": "" if cat == "light_edit_no_answer" else a_str, "answer_b": ab})
-    return pd.DataFrame(rows)
+    return pd.concat([pd.DataFrame(rows), family_pairs(seed, renumber, fmt_answer)], ignore_index=True)
 
 
 def add_answer_agreement(pairs: pd.DataFrame) -> pd.DataFrame:

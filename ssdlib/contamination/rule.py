@@ -1,0 +1,73 @@
+"""The #13 contamination rule: which (train, val) pairs are the same problem.
+
+Inputs per pair are the features of ``features.pair_features`` plus ``agree`` (gold answers
+equivalent by math-verify: True / False / None = unknown). A pair is flagged by the first
+path that fires, in this order:
+
+    exact                  canonical statements equal (answers not consulted: a copy with a
+                           noisy gold answer is still a copy)
+    fuzzy_same_answer      answers agree and word-5-gram Jaccard j5 >= same_answer
+    signature_same_answer  answers agree, the numeric signatures match (one contains the other)
+                           and char-n-gram cosine >= signature_char: a REWORDED copy keeps its
+                           numbers and its answer even when no 5-gram survives
+    short_same_answer      answers agree, a short statement (<= short_max_tokens) and word-3-gram
+                           Jaccard j3 >= short_same_answer
+    fuzzy_unknown_answer   an answer is missing / unparseable, the signatures do not conflict
+                           (equal, or both empty) and j5 >= unknown_answer
+    near_copy_diff_answer  answers differ but the signatures are equal and j5 >= diff_answer:
+                           a near copy whose gold answer is noisy
+
+Never flagged: different answers with different numbers (a renumbered problem), and different
+answers with the same numbers below ``diff_answer`` (another question about the same objects).
+Thresholds are in ``RuleParams``; their defaults were chosen by grouped cross-validation on the
+labelled set (``labelled.cross_validate``; numbers in bench/contamination.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+RULE_NAMES = ("exact", "fuzzy_same_answer", "signature_same_answer", "short_same_answer",
+              "fuzzy_unknown_answer", "near_copy_diff_answer")
+
+
+@dataclass(frozen=True)
+class RuleParams:
+    """Thresholds of the #13 rule (similarities in [0, 1]; tokens are canonical tokens)."""
+
+    same_answer: float = 0.3        # j5 when answers agree
+    signature_char: float = 0.1     # char cosine when answers agree and numbers match
+    short_same_answer: float = 0.3  # j3 when answers agree and the statement is short
+    unknown_answer: float = 0.4     # j5 when an answer is unknown and numbers do not conflict
+    diff_answer: float = 0.9        # j5 when answers differ but the numbers are equal
+    short_max_tokens: int = 25      # "short": the shorter statement has at most this many tokens
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def apply_rule(f: pd.DataFrame, agree, p: RuleParams) -> np.ndarray:
+    """Rule name per pair (the first path that fires, see module doc); "" = not flagged."""
+    agree = list(agree)
+    yes = np.array([a is True for a in agree], dtype=bool)
+    no = np.array([a is False for a in agree], dtype=bool)
+    unk = ~yes & ~no
+    j5, j3, ch = f["j5"].to_numpy(float), f["j3"].to_numpy(float), f["char"].to_numpy(float)
+    sig_eq, sig_sub = f["sig_eq"].to_numpy(bool), f["sig_sub"].to_numpy(bool)
+    no_nums = (f["sig_a"].to_numpy() == 0) & (f["sig_b"].to_numpy() == 0)
+    short = f["short"].to_numpy(bool)
+    paths = [
+        ("exact", f["exact"].to_numpy(bool)),
+        ("fuzzy_same_answer", yes & (j5 >= p.same_answer)),
+        ("signature_same_answer", yes & sig_sub & (ch >= p.signature_char)),
+        ("short_same_answer", yes & short & (j3 >= p.short_same_answer)),
+        ("fuzzy_unknown_answer", unk & (sig_eq | no_nums) & (j5 >= p.unknown_answer)),
+        ("near_copy_diff_answer", no & sig_eq & (j5 >= p.diff_answer)),
+    ]
+    out = np.full(len(f), "", dtype=object)
+    for name, fire in reversed(paths):  # earlier paths overwrite later ones: first match wins
+        out[fire] = name
+    return out
