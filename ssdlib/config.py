@@ -198,12 +198,39 @@ class TrainCfg(Strict):
         return out
 
 
+class ControlCfg(Strict):
+    """The control fine-tune: the same recipe on samples drawn at T = 1 with no truncation.
+
+    Its decode is ``ssd_decode`` with temperature 1, top-p 1, top-k off, min-p 0 and no presence
+    penalty (cap, n and seed kept): plain self-training at T = 1 is the SSD objective's fixed
+    point, so whatever the control changes is noise or optimisation drift, not SSD.
+    """
+
+    enabled: bool = Field(True, description="train the control run in 05 (and evaluate it in 06)")
+    run_name: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]+$",
+                                 description="checkpoints/<run_name>/; default <run_name>-control")
+
+
 class TrainParams(Common):
     ssd_decode: DecodeCfg
     n_prompts: int | None = Field(None, ge=1, description="use the first N clean train prompts")
     min_response_tokens: int = Field(1, ge=0)
+    drop_shortest_fraction: float = Field(
+        0.0, ge=0, lt=1, description="drop this fraction of the shortest responses by characters (ml-ssd: 0.1)")
+    drop_length_stopped: bool = Field(False, description="drop responses that hit max_tokens (the paper keeps them)")
     run_name: str = Field("ssd", pattern=r"^[A-Za-z0-9._-]+$", description="checkpoints/<run_name>/")
     train: TrainCfg
+    control: ControlCfg = ControlCfg(enabled=False)
+
+    @property
+    def control_decode(self) -> DecodeCfg:
+        """``ssd_decode`` at T = 1 with truncation off (top-k 0 = off, top-p 1, min-p 0, no penalty)."""
+        return self.ssd_decode.model_copy(update={"temperature": 1.0, "top_p": 1.0, "top_k": 0,
+                                                  "min_p": 0.0, "presence_penalty": 0.0})
+
+    @property
+    def control_run_name(self) -> str:
+        return self.control.run_name or f"{self.run_name}-control"
 
 
 class LockForkCfg(Strict):
@@ -492,6 +519,10 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
             fail(("train", "warmup_steps"), f"{t.warmup_steps} >= max_steps {t.max_steps}")
         if t.max_length > m.max_model_len:
             fail(("train", "max_length"), f"{t.max_length} exceeds model.max_model_len {m.max_model_len}")
+        if p.control.enabled and p.control_run_name == p.run_name:
+            fail(("control", "run_name"), f"{p.control_run_name!r} is the SSD run's own folder")
+        if p.control.enabled and p.control_decode.config_id == p.ssd_decode.config_id:
+            fail(("control",), "ssd_decode is already T=1 untruncated: the control would train on the SSD samples")
         if t.num_processes > 1 and t.launcher != "accelerate":
             fail(("train", "num_processes"), f"{t.num_processes} processes need launcher: accelerate")
         if t.launcher == "accelerate":

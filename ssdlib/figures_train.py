@@ -103,3 +103,44 @@ def length_distribution_figure(
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+_CATEGORY_COLOURS = {"finished": "C0", "length-stopped": "C3", "dropped": "0.6"}
+
+
+def token_weighted_length_figure(report: dict, *, bins: int = 30, max_tokens: int | None = None):
+    """Completion lengths of the SSD draw weighted by their TOKENS, stacked by category.
+
+    ``report`` is :func:`ssdlib.ssd.build_ssd_dataset`'s report (``all_completion_tokens`` and
+    ``all_category``). The bar height is the share of all drawn completion tokens that sit in
+    samples of that length, so under a per-token loss it is the share of the training signal;
+    a long length-stopped tail that is a few samples but most tokens shows as a tall red bar at
+    the right. ``max_tokens`` (the generation cap) is drawn as a dashed line. The title states
+    the length-stopped share of samples and of trained tokens.
+    """
+    from ssdlib.ssd import CATEGORIES, token_shares
+
+    apply_style()
+    tok = np.asarray(report["all_completion_tokens"], dtype=float)
+    cat = np.asarray(report["all_category"], dtype=object)
+    total = tok.sum()
+    fig, ax = plt.subplots(figsize=(7.0, 4.0))
+    if total > 0:
+        edges = np.histogram_bin_edges(tok[tok > 0], bins=bins)
+        stack = [np.histogram(tok[cat == c], bins=edges, weights=tok[cat == c])[0] / total for c in CATEGORIES]
+        ax.hist([tok[cat == c] for c in CATEGORIES], bins=edges, stacked=True,
+                weights=[tok[cat == c] / total * 100 for c in CATEGORIES],
+                color=[_CATEGORY_COLOURS[c] for c in CATEGORIES],
+                label=[f"{c} ({float(s.sum()):.0%} of tokens)" for c, s in zip(CATEGORIES, stack)])
+    if max_tokens:
+        ax.axvline(max_tokens, ls="--", color="black", lw=1, label=f"generation cap {max_tokens:,}")
+    ax.set_xlabel("completion tokens per sample")
+    ax.set_ylabel("% of all drawn completion tokens")
+    ax.legend(fontsize=8, loc="upper left")
+    sh = token_shares(report).set_index("category")
+    ls = sh.loc["length-stopped"]
+    ax.set_title(f"Length-stopped traces are {ls['share_of_samples']:.0%} of samples but "
+                 f"{0.0 if np.isnan(ls['share_of_training_tokens']) else ls['share_of_training_tokens']:.0%}"
+                 " of trained tokens", fontsize=10)
+    fig.tight_layout()
+    return fig

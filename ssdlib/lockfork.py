@@ -757,3 +757,28 @@ def lock_fork_compare(base_scores: pd.DataFrame, models: Mapping[str, pd.DataFra
                          f" than {reference})")
         out.contrast_verdict = "; ".join(parts)
     return out
+
+
+# --------------------------------------------------------------------------- noise-only check
+
+
+def perturbed_copy(model_path, out_dir, *, rel_std: float = 0.02, seed: int = 0):
+    """Save a copy of a model with every floating weight tensor ``w`` replaced by
+    ``w + N(0, (rel_std * std(w))^2)``: the "same model up to noise" of the noise-only check.
+
+    Scoring one shared set of responses under the original and the copy and running the
+    lock/fork analysis must NOT read "sharpened" or "flattened" (nothing was trained). Returns
+    ``out_dir``. The tokenizer is copied alongside so the copy scores identical token ids.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=torch.float32)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.is_floating_point() and p.numel() > 1:
+                p.add_(torch.randn(p.shape, generator=gen) * (rel_std * p.float().std()))
+    model.save_pretrained(str(out_dir))
+    AutoTokenizer.from_pretrained(str(model_path)).save_pretrained(str(out_dir))
+    return out_dir

@@ -7,9 +7,14 @@ are
 * degenerate responses: empty / whitespace only, or fewer than ``min_response_tokens`` tokens;
 * aborted generations (``finish_reason == "abort"``: the engine, not the model, cut them);
 * examples whose full tokenized length (prompt + completion) exceeds ``max_length``: they are
-  DROPPED, never truncated, because a truncated trace loses its end (and its answer).
+  DROPPED, never truncated, because a truncated trace loses its end (and its answer);
+* optionally (params): the ``drop_shortest_fraction`` shortest responses by characters (the rule
+  of apple/ml-ssd, which drops the 10% shortest), and length-stopped responses
+  (``drop_length_stopped``; the paper keeps them).
 
-Each reason is counted in the report.
+Each reason is counted in the report, and :func:`token_shares` says how much of the training
+signal each kind of sample carries: under a per-token loss a 48k-token length-stopped trace
+weighs as much as dozens of short finished ones.
 
 How an example is rendered (and why not through the chat template's assistant turn)
 -------------------------------------------------------------------------------------
@@ -59,7 +64,16 @@ DROP_EMPTY = "empty"
 DROP_SHORT = "short"
 DROP_ABORTED = "aborted"
 DROP_TOO_LONG = "too_long"
-DROP_REASONS: tuple[str, ...] = (DROP_EMPTY, DROP_SHORT, DROP_ABORTED, DROP_TOO_LONG)
+DROP_SHORTEST = "shortest"
+DROP_LENGTH_STOPPED = "length_stopped"
+DROP_REASONS: tuple[str, ...] = (DROP_EMPTY, DROP_SHORT, DROP_ABORTED, DROP_TOO_LONG, DROP_SHORTEST,
+                                 DROP_LENGTH_STOPPED)
+
+# Categories of the token-share table: every sample is in exactly one.
+CATEGORY_FINISHED = "finished"
+CATEGORY_LENGTH = "length-stopped"
+CATEGORY_DROPPED = "dropped"
+CATEGORIES: tuple[str, ...] = (CATEGORY_FINISHED, CATEGORY_LENGTH, CATEGORY_DROPPED)
 
 # Rows tokenized per batch: bounds the Python lists alive at once (a 48k-token trace is
 # ~48k ints), while letting the fast tokenizer parallelize inside a batch.
@@ -165,6 +179,8 @@ def build_ssd_dataset(
     chat_template_kwargs: dict[str, Any] | None = None,
     end_of_turn: str | None = None,
     drop_aborted: bool = True,
+    drop_shortest_fraction: float = 0.0,
+    drop_length_stopped: bool = False,
 ):
     """Turn a samples table into the SSD training set; return ``(dataset, report)``.
 
@@ -185,6 +201,11 @@ def build_ssd_dataset(
         end_of_turn: text appended to completions that stopped naturally; default
             ``tokenizer.eos_token`` (checked against the template by ``resolve_end_of_turn``).
         drop_aborted: drop ``finish_reason == "abort"`` rows (engine failures, not samples).
+        drop_shortest_fraction: drop this fraction of the shortest responses BY CHARACTERS
+            (apple/ml-ssd drops 0.1), counted among the responses not already dropped as
+            empty/aborted; ``floor(fraction * n)`` rows, ties broken by row order.
+        drop_length_stopped: drop responses that hit the generation cap
+            (``finish_reason == "length"``); the SSD paper keeps them.
 
     Returns:
         dataset: ``datasets.Dataset`` with columns prompt_id, sample_idx, prompt, completion,
@@ -204,6 +225,8 @@ def build_ssd_dataset(
     require_columns(samples, SAMPLE_COLUMNS, "samples")
     if max_length <= 0 or min_response_tokens < 0:
         raise ValueError("max_length must be > 0 and min_response_tokens >= 0")
+    if not 0.0 <= drop_shortest_fraction < 1.0:
+        raise ValueError(f"drop_shortest_fraction must be in [0, 1), got {drop_shortest_fraction}")
     pairs = samples[["config_id", "model_id"]].drop_duplicates()
     if len(pairs) > 1:
         # Mixing decode configs (e.g. eval samples at T_eval) into the T_train set would change
@@ -222,6 +245,15 @@ def build_ssd_dataset(
     reason[response.str.strip() == ""] = DROP_EMPTY
     if drop_aborted:
         reason[(reason == "") & (finish == "abort")] = DROP_ABORTED
+    if drop_shortest_fraction > 0:
+        # ml-ssd's filter: the shortest responses by characters, among those still in.
+        cand = np.flatnonzero((reason == "").to_numpy())
+        n_cut = int(np.floor(drop_shortest_fraction * len(cand)))
+        if n_cut:
+            chars = response.str.len().to_numpy()[cand]
+            reason.iloc[cand[np.argsort(chars, kind="stable")[:n_cut]]] = DROP_SHORTEST
+    if drop_length_stopped:
+        reason[(reason == "") & (finish == "length")] = DROP_LENGTH_STOPPED
 
     # Prompts repeat across samples (N samples per prompt): render and tokenize each once.
     prompt_cache: dict[str, tuple[str, list[int]]] = {}
@@ -235,7 +267,9 @@ def build_ssd_dataset(
     n_compl = np.zeros(n, dtype=np.int64)
     keep_cols = [c for c in MONITOR_COLUMNS if c in frame.columns]
     tables = []
-    to_tokenize = np.flatnonzero((reason == "").to_numpy() | (reason == DROP_ABORTED).to_numpy())
+    # Rows dropped before tokenization (aborted, shortest, length-stopped) are tokenized too, so
+    # the report can say how many training tokens they would have carried.
+    to_tokenize = np.flatnonzero(reason.isin(["", DROP_ABORTED, DROP_SHORTEST, DROP_LENGTH_STOPPED]).to_numpy())
     for sl in _batches(len(to_tokenize), _TOKENIZE_BATCH):
         rows = to_tokenize[sl]
         texts = [response.iat[i] for i in rows]
@@ -250,7 +284,7 @@ def build_ssd_dataset(
         for i, r_ids, c_ids in zip(rows, resp_ids, compl_ids):
             n_resp[i], n_compl[i] = len(r_ids), len(c_ids)
             if reason.iat[i]:
-                continue  # aborted: lengths recorded for the report, not kept
+                continue  # dropped before: lengths recorded for the report, not kept
             if len(r_ids) < min_response_tokens:
                 reason.iat[i] = DROP_SHORT
             elif n_prompt[i] + len(c_ids) > max_length:
@@ -322,6 +356,11 @@ def build_ssd_dataset(
         "tokens_all": _length_summary(total[tokenized]),
         "tokens_kept": _length_summary(total[kept]),
         "all_total_tokens": [int(x) for x in np.where(tokenized, total, 0)],
+        "all_completion_tokens": [int(x) for x in n_compl],
+        "all_category": [_category(r, f) for r, f in zip(reason, finish)],
+        "all_reason": [str(r) for r in reason],
+        "drop_shortest_fraction": float(drop_shortest_fraction),
+        "drop_length_stopped": bool(drop_length_stopped),
         "max_length": int(max_length),
         "min_response_tokens": int(min_response_tokens),
         "end_of_turn": eot,
@@ -329,3 +368,47 @@ def build_ssd_dataset(
         "model_id": str(pairs.iloc[0]["model_id"]) if n else None,
     }
     return dataset, report
+
+
+def _category(reason: str, finish: str) -> str:
+    if reason:
+        return CATEGORY_DROPPED
+    return CATEGORY_LENGTH if finish == "length" else CATEGORY_FINISHED
+
+
+def token_shares(report: dict[str, Any]) -> pd.DataFrame:
+    """Share of samples and of training tokens per category (finished / length-stopped / dropped).
+
+    One row per category of :data:`CATEGORIES` plus ``total``. Columns: ``samples``,
+    ``share_of_samples``; ``completion_tokens`` (the loss-bearing tokens: the response and, for
+    finished samples, the end-of-turn; for dropped rows the tokens they WOULD have carried, 0
+    for empty ones), ``share_of_tokens`` (of all drawn completion tokens), and
+    ``share_of_training_tokens`` (of the tokens actually trained on: finished + length-stopped;
+    NaN for dropped). Each share column sums to 1 over the categories (NaN when there is nothing).
+    "finished" holds the kept samples that stopped by themselves (any finish reason but
+    "length"), so every sample is in exactly one category.
+    """
+    cat = pd.Series(report["all_category"], dtype=object)
+    tok = pd.Series(report["all_completion_tokens"], dtype=float)
+    n = len(cat)
+    total_tok = float(tok.sum())
+    trained_tok = float(tok[cat != CATEGORY_DROPPED].sum())
+    rows = []
+    for c in CATEGORIES:
+        sel = (cat == c).to_numpy()
+        t = float(tok[sel].sum())
+        rows.append({
+            "category": c,
+            "samples": int(sel.sum()),
+            "share_of_samples": sel.sum() / n if n else np.nan,
+            "completion_tokens": int(t),
+            "share_of_tokens": t / total_tok if total_tok else np.nan,
+            "share_of_training_tokens": (t / trained_tok if trained_tok else np.nan)
+            if c != CATEGORY_DROPPED else np.nan,
+            "mean_tokens": t / sel.sum() if sel.sum() else np.nan,
+        })
+    rows.append({"category": "total", "samples": n, "share_of_samples": 1.0 if n else np.nan,
+                 "completion_tokens": int(total_tok), "share_of_tokens": 1.0 if total_tok else np.nan,
+                 "share_of_training_tokens": 1.0 if trained_tok else np.nan,
+                 "mean_tokens": total_tok / n if n else np.nan})
+    return pd.DataFrame(rows)

@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ssdlib.config import TrainParams, repo_root
@@ -68,12 +69,16 @@ def load_train_problems(data_dir: str | Path, n_prompts: int | None = None) -> t
 # ----------------------------------------------------------------------------- run record
 
 
-def run_record(params: TrainParams, problems: pd.DataFrame, train_file: str) -> dict[str, Any]:
-    """What decides the training: model, prompt, SSD decode, the prompts, the training recipe.
+def run_record(params: TrainParams, problems: pd.DataFrame, train_file: str, *, role: str = "ssd",
+               control_of: str | None = None) -> dict[str, Any]:
+    """What decides the training: model, prompt, SSD decode, the prompts, the filters, the recipe.
 
     Launch details (launcher, accelerate config) are left out: they change how, not what.
-    ``num_processes`` stays in, since it changes the global batch.
+    ``num_processes`` stays in, since it changes the global batch. ``role="control"`` (with
+    ``control_of`` = the SSD run's name) marks a control run; pass :func:`control_params`.
     """
+    if role not in ("ssd", "control"):
+        raise ValueError(f"role must be ssd or control, got {role!r}")
     ids = "\n".join(problems["id"].astype(str))
     train = params.train.model_dump(mode="json", exclude={"launcher", "accelerate_config"})
     record = {
@@ -88,8 +93,13 @@ def run_record(params: TrainParams, problems: pd.DataFrame, train_file: str) -> 
         "n_prompts": int(len(problems)),
         "prompt_ids_sha": hashlib.sha256(ids.encode()).hexdigest()[:16],
         "min_response_tokens": params.min_response_tokens,
+        "drop_shortest_fraction": params.drop_shortest_fraction,
+        "drop_length_stopped": params.drop_length_stopped,
         "train": train,
     }
+    if role == "control":
+        # Marks the folder as the control of the SSD run ``control_of``: 06 finds it by this.
+        record["role"], record["control_of"] = "control", control_of
     record["hash"] = record_hash(record)
     return record
 
@@ -132,6 +142,55 @@ def prepare_run_dir(root: str | Path, record: dict[str, Any]) -> Path:
     return run_dir
 
 
+# ----------------------------------------------------------------------------- control run
+
+
+def control_params(params: TrainParams) -> TrainParams:
+    """The control run's params: ``ssd_decode`` replaced by ``control_decode`` (T = 1, top-p 1,
+    top-k off, min-p 0, no presence penalty; same cap, n and seed), ``run_name`` by the control's.
+    Everything else -- prompts, filters, training recipe, steps -- is the SSD run's."""
+    return params.model_copy(update={"ssd_decode": params.control_decode,
+                                     "run_name": params.control_run_name})
+
+
+def check_stored_decode(samples: pd.DataFrame, decode) -> None:
+    """Raise unless every stored sample was drawn with ``decode`` (read from the store's own
+    per-sample decode columns: temperature, top_p, top_k, min_p, presence_penalty, max_tokens).
+
+    ``top_k`` 0 and -1 both mean "off" (vLLM's spelling is -1). This is the check that the
+    control was trained on T = 1, untruncated samples, and SSD on its shifted, truncated ones.
+    """
+    want = {"temperature": decode.temperature, "top_p": decode.top_p, "top_k": decode.top_k,
+            "min_p": decode.min_p, "presence_penalty": decode.presence_penalty,
+            "max_tokens": decode.max_tokens}
+    missing = [c for c in want if c not in samples.columns]
+    if missing:
+        raise ValueError(f"samples lack the stored decode columns {missing}: cannot check how they were drawn")
+    for col, value in want.items():
+        have = pd.to_numeric(samples[col])
+        if col == "top_k":
+            have, value = have.where(have > 0, 0), max(int(value), 0)
+        bad = ~np.isclose(have.to_numpy(float), float(value))
+        if bad.any():
+            raise ValueError(f"{int(bad.sum())} of {len(samples)} samples were drawn with {col} "
+                             f"{sorted(set(have[bad]))[:3]}, not {value} (config {decode.config_id})")
+
+
+def find_control_run(checkpoints_root: str | Path, run_name: str) -> Path | None:
+    """The folder of the control run of SSD run ``run_name``: the one under ``checkpoints_root``
+    whose ``run.json`` says ``role: control, control_of: <run_name>`` (None when there is none).
+
+    Raises when two folders claim to be that control (a renamed control left behind)."""
+    found = []
+    for rec_path in sorted(Path(checkpoints_root).glob(f"*/{RUN_RECORD}")):
+        rec = json.loads(rec_path.read_text())
+        if rec.get("role") == "control" and rec.get("control_of") == run_name:
+            found.append(rec_path.parent)
+    if len(found) > 1:
+        raise ValueError(f"several control runs of {run_name!r}: {[str(f) for f in found]}")
+    return found[0] if found else None
+
+
 # ----------------------------------------------------------------------------- monitoring
 
 
@@ -167,9 +226,12 @@ def dropped_table(report: dict[str, Any]) -> pd.DataFrame:
         "short": f"fewer than {report['min_response_tokens']} response tokens",
         "aborted": "aborted by the engine",
         "too_long": f"prompt + completion over max_length {report['max_length']:,} (dropped, never cut)",
+        "shortest": f"the {report.get('drop_shortest_fraction', 0):.0%} shortest responses by characters "
+                    "(ml-ssd's filter)",
+        "length_stopped": "hit the generation cap (drop_length_stopped)",
     }
     n = max(report["n_samples"], 1)
-    rows = [{"reason": r, "meaning": why[r], "count": c, "share": c / n} for r, c in report["dropped"].items()]
+    rows = [{"reason": r, "meaning": why.get(r, r), "count": c, "share": c / n} for r, c in report["dropped"].items()]
     rows.append({"reason": "total", "meaning": "dropped", "count": report["n_dropped"],
                  "share": report["n_dropped"] / n})
     return pd.DataFrame(rows)

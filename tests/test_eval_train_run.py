@@ -142,3 +142,53 @@ def test_accelerate_launcher_runs_the_training_cli(tmp_path, monkeypatch):
     shutil.rmtree(run / "checkpoint-6")
     with pytest.raises(RuntimeError, match="out of memory"):
         tr.train_run(p, "/models/base", None, tmp_path / "ds.parquet", run)
+
+
+def test_control_params_record_and_discovery(tmp_path):
+    p = cfg.load_params("05_train", "smoke")
+    assert p.control.enabled  # on in smoke
+    c = tr.control_params(p)
+    d = c.ssd_decode
+    assert (d.temperature, d.top_p, d.top_k, d.min_p, d.presence_penalty) == (1.0, 1.0, 0, 0.0, 0.0)
+    # Same recipe, steps, prompts, cap and filters as the SSD run; only the decode and the folder differ.
+    assert c.train == p.train and d.max_tokens == p.ssd_decode.max_tokens and d.n == p.ssd_decode.n
+    assert c.drop_shortest_fraction == p.drop_shortest_fraction and c.run_name == f"{p.run_name}-control"
+    rec = tr.run_record(c, _problems(5), "train_clean.parquet", role="control", control_of=p.run_name)
+    assert rec["role"] == "control" and rec["ssd_decode"]["temperature"] == 1.0
+    assert rec["hash"] != tr.run_record(p, _problems(5), "train_clean.parquet")["hash"]
+    assert tr.find_control_run(tmp_path, p.run_name) is None
+    tr.prepare_run_dir(tmp_path, tr.run_record(p, _problems(5), "train_clean.parquet"))
+    ctrl_dir = tr.prepare_run_dir(tmp_path, rec)
+    assert tr.find_control_run(tmp_path, p.run_name) == ctrl_dir
+    assert tr.find_control_run(tmp_path, "other") is None
+    # A control that is no control (ssd_decode already at T=1 untruncated) is refused up front.
+    with pytest.raises(cfg.ConfigError, match="control"):
+        cfg.load_params("05_train", "smoke", ["ssd_decode.temperature=1.0", "ssd_decode.top_p=1.0",
+                                              "ssd_decode.top_k=0"])
+
+
+def test_control_samples_are_drawn_at_t1_untruncated(tmp_path):
+    """Generate through the real store (transformers backend, embedded model, 4 tokens) and read
+    back how each stored sample was drawn: the control's at T=1, top-k off, top-p 1."""
+    from ssdlib.generation import generate_samples
+    from ssdlib.models import resolve_model
+
+    p = cfg.load_params("05_train", "smoke", ["backend.name=transformers", "backend.device=cpu"])
+    c = tr.control_params(p)
+    probs = _problems(2)
+    kw = dict(model_path=resolve_model(p.model.id), model_id=p.model.id, model=p.model, backend=p.backend,
+              prompt=p.prompt, store_root=tmp_path, seed=0)
+    small = {"max_tokens": 4}
+    ctrl = generate_samples(probs, {"control": c.ssd_decode.model_copy(update=small)}, **kw)
+    ssd = generate_samples(probs, {"ssd": p.ssd_decode.model_copy(update=small)}, **kw)
+    assert len(ctrl) == len(ssd) == 2
+    assert (ctrl.temperature == 1.0).all() and (ctrl.top_p == 1.0).all() and (ctrl.top_k <= 0).all()
+    assert (ctrl.min_p == 0).all() and (ssd.top_k == 20).all() and (ssd.temperature == 1.1).all()
+    tr.check_stored_decode(ctrl, c.ssd_decode.model_copy(update=small))
+    tr.check_stored_decode(ssd, p.ssd_decode.model_copy(update=small))
+    with pytest.raises(ValueError, match="temperature"):
+        tr.check_stored_decode(ssd, c.ssd_decode.model_copy(update=small))  # SSD's data is no control data
+    with pytest.raises(ValueError, match="top_k"):
+        tr.check_stored_decode(ctrl.assign(top_k=20), c.ssd_decode.model_copy(update=small))
+    # vLLM spells "off" as -1: the same distribution.
+    tr.check_stored_decode(ctrl.assign(top_k=-1), c.ssd_decode.model_copy(update=small))

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssdlib.ssd import build_ssd_dataset, render_chat_prompt, resolve_end_of_turn
+from ssdlib.ssd import build_ssd_dataset, render_chat_prompt, resolve_end_of_turn, token_shares
 
 MODEL_DIR = os.environ.get("SSD_TEST_MODEL") or str(embedded_model_path())
 
@@ -100,7 +100,8 @@ def test_degenerate_and_aborted_dropped_and_counted(tok):
     finish = ["stop", "stop", "stop", "stop", "abort"]
     samples, problems = make_tables(responses, correct=[None, None, False, True, None], finish=finish)
     ds, rep = build(tok, samples, problems, min_response_tokens=3)
-    assert rep["dropped"] == {"empty": 2, "short": 1, "aborted": 1, "too_long": 0}
+    assert rep["dropped"] == {"empty": 2, "short": 1, "aborted": 1, "too_long": 0, "shortest": 0,
+                              "length_stopped": 0}
     assert rep["n_kept"] == 1 and rep["n_samples"] == 5
     assert ds["completion"][0].startswith("<think>long enough")
 
@@ -140,3 +141,54 @@ def test_refuses_mixed_configs_missing_problems_and_bad_end_of_turn(tok):
         build(tok, samples, problems.iloc[:1])
     with pytest.raises(ValueError, match="end-of-turn"):
         build(tok, samples, problems, end_of_turn="<not-a-terminator>")
+
+
+def _mixed(tok):
+    """Finished, length-stopped (long) and degenerate samples, as a real SSD draw has them."""
+    responses = ["<think>" + "step " * 5 + "</think> \\boxed{1}",
+                 "<think>" + "a longer line of work " * 20,  # hit the cap
+                 "<think>" + "x " * 3 + "</think> \\boxed{2}",
+                 "",
+                 "<think>" + "more work here " * 30,  # hit the cap
+                 "<think>ok</think> \\boxed{3}",
+                 "<think>" + "check " * 12 + "</think> \\boxed{4}",
+                 "<think>" + "y " * 8 + "</think> \\boxed{5}"]
+    finish = ["stop", "length", "stop", "stop", "length", "stop", "stop", "stop"]
+    return make_tables(responses, finish=finish)
+
+
+def test_token_shares_add_up_and_weigh_long_traces(tok):
+    samples, problems = _mixed(tok)
+    ds, rep = build(tok, samples, problems, min_response_tokens=3)
+    shares = token_shares(rep).set_index("category")
+    cats = ["finished", "length-stopped", "dropped"]
+    assert shares.loc[cats, "share_of_samples"].sum() == pytest.approx(1.0)
+    assert shares.loc[cats, "share_of_tokens"].sum() == pytest.approx(1.0)
+    assert shares.loc[["finished", "length-stopped"], "share_of_training_tokens"].sum() == pytest.approx(1.0)
+    assert shares.loc[cats, "samples"].sum() == rep["n_samples"] == 8
+    assert shares.loc["length-stopped", "samples"] == 2 and shares.loc["dropped", "samples"] == 1
+    # Two of seven kept samples, but most of the loss-bearing tokens: what the table is for.
+    assert shares.loc["length-stopped", "share_of_samples"] == pytest.approx(2 / 8)
+    assert shares.loc["length-stopped", "share_of_training_tokens"] > 0.5
+    # Token counts are the trained ones: kept rows' completion tokens, exactly.
+    trained = shares.loc[["finished", "length-stopped"], "completion_tokens"].sum()
+    assert trained == sum(ds["n_completion_tokens"])
+
+
+def test_drop_shortest_fraction_by_characters_and_drop_length_stopped(tok):
+    samples, problems = _mixed(tok)
+    ds, rep = build(tok, samples, problems, drop_shortest_fraction=0.3)
+    # 7 non-empty candidates -> floor(0.3 * 7) = 2 dropped: the two shortest by characters.
+    assert rep["dropped"]["shortest"] == 2 and rep["dropped"]["empty"] == 1
+    cand = samples[samples.response != ""]
+    shortest = set(cand.assign(n=cand.response.str.len()).nsmallest(2, "n", keep="first").prompt_id)
+    assert shortest.isdisjoint(set(ds["prompt_id"])) and len(ds) == 5
+    # Their would-be tokens are counted under "dropped", not lost.
+    assert token_shares(rep).set_index("category").loc["dropped", "completion_tokens"] > 0
+    ds2, rep2 = build(tok, samples, problems, drop_length_stopped=True)
+    assert rep2["dropped"]["length_stopped"] == 2 and set(ds2["finish_reason"]) == {"stop"}
+    sh = token_shares(rep2).set_index("category")
+    assert sh.loc["length-stopped", "samples"] == 0
+    assert sh.loc["finished", "share_of_training_tokens"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="drop_shortest_fraction"):
+        build(tok, samples, problems, drop_shortest_fraction=1.0)

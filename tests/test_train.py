@@ -186,3 +186,15 @@ def test_fsdp_wrap_list_names_only_present_layers():
     assert "Qwen3_5VisionBlock" in set(model._no_split_modules)
     keep_present_no_split_modules(model)
     assert set(model._no_split_modules) == {"Qwen3_5DecoderLayer"}
+
+
+def test_token_weighted_length_figure_states_the_length_stopped_share():
+    from ssdlib.figures_train import token_weighted_length_figure
+
+    # 3 finished samples of 10 tokens, 1 length-stopped of 70, 1 dropped (empty).
+    report = {"all_completion_tokens": [10, 10, 10, 70, 0],
+              "all_category": ["finished", "finished", "finished", "length-stopped", "dropped"]}
+    fig = token_weighted_length_figure(report, bins=5, max_tokens=70)
+    assert fig.axes[0].get_title() == "Length-stopped traces are 20% of samples but 70% of trained tokens"
+    heights = sum(p.get_height() for p in fig.axes[0].patches)
+    assert heights == pytest.approx(100.0)  # bars are shares of all drawn tokens, in %
