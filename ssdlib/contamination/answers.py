@@ -12,6 +12,9 @@ the answers agree, a pair needs the higher similarity threshold.
 
 from __future__ import annotations
 
+import re
+from fractions import Fraction
+
 from .normalize import normalize_answer
 
 LAST_PATH: str = "none"  # "grading" | "inprocess" | "strings-only": which checker ran last
@@ -63,4 +66,42 @@ def _answers_agree(pairs: list[tuple[str, str]], timeout_s: float = 5.0) -> list
         res = _verify_inprocess(sub)
     for k, r in zip(todo, res):
         out[k] = r
+    return out
+
+
+_FRAC_ANS = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(\d+)\}$")
+_PLAIN_NUM = re.compile(r"^-?\d+(?:\.\d+)?(?:/\d+)?$")
+
+
+def numeric_value(answer) -> Fraction | None:
+    """The exact value of a plainly numeric answer ("12", "0.75", "3/4", "\\frac{3}{4}",
+    "\\boxed{12}", "$-5$"), else None (expressions, tuples, text: leave those to math-verify)."""
+    if not isinstance(answer, str) or not answer.strip():
+        return None
+    a = normalize_answer(answer)
+    m = _FRAC_ANS.match(a)
+    if m:
+        sign, p, q = m.groups()
+        return -Fraction(int(p), int(q)) if sign else Fraction(int(p), int(q)) if int(q) else None
+    if _PLAIN_NUM.match(a):
+        try:
+            return Fraction(a)
+        except (ValueError, ZeroDivisionError):
+            return None
+    return None
+
+
+def quick_agree(pairs: list[tuple]) -> list[bool | None]:
+    """Cheap verdicts without math-verify: True when the normalised strings or the exact numeric
+    values agree, False when both values are plain numbers that differ, None otherwise."""
+    out: list[bool | None] = []
+    for a, b in pairs:
+        if not isinstance(a, str) or not isinstance(b, str) or not a.strip() or not b.strip():
+            out.append(None)
+            continue
+        if normalize_answer(a) == normalize_answer(b):
+            out.append(True)
+            continue
+        va, vb = numeric_value(a), numeric_value(b)
+        out.append(None if va is None or vb is None else va == vb)
     return out

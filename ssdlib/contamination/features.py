@@ -11,8 +11,10 @@ For two raw problem texts a (train) and b (val), all on the math-aware canonical
                ``HashingVectorizer(analyzer="char_wb")``; no IDF, so the value does not depend
                on which corpus is scanned and a threshold measured on the labelled set transfers)
     sig_eq     numeric signatures equal and non-empty (``canon.signature``)
-    sig_sub    both signatures non-empty and one contains the other (a rewording often drops or
-               adds one number: "(0,0) to (5,4)" vs "the origin to (5,4)")
+    sig_sub    both signatures non-empty, one contains the other and they differ by at most one
+               number (a rewording often drops or adds one: "(0,0) to (5,4)" vs "the origin to
+               (5,4)"); the corpus scan finds exactly these pairs by hashing each signature
+               and its one-number-smaller subsets
     sig_a / sig_b  sizes of the two numeric signatures
     short      min(token count of a, of b) <= short_max_tokens
 """
@@ -61,7 +63,7 @@ def pair_features(a_texts: Sequence[str], b_texts: Sequence[str], *, short_max_t
         "j3": jaccard_many(a_texts, b_texts, 3, math_tokens),
         "char": char_cosine(a_texts, b_texts),
         "sig_eq": [bool(x) and x == y for x, y in zip(sa, sb)],
-        "sig_sub": [bool(x) and bool(y) and (x <= y or y <= x) for x, y in zip(sa, sb)],
+        "sig_sub": [bool(x) and bool(y) and (x <= y or y <= x) and len(x ^ y) <= 1 for x, y in zip(sa, sb)],
         "sig_a": [len(x) for x in sa],
         "sig_b": [len(y) for y in sb],
         "short": np.minimum(la, lb) <= short_max_tokens,

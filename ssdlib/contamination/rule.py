@@ -39,7 +39,7 @@ class RuleParams:
     """Thresholds of the #13 rule (similarities in [0, 1]; tokens are canonical tokens)."""
 
     same_answer: float = 0.3        # j5 when answers agree
-    signature_char: float = 0.1     # char cosine when answers agree and numbers match
+    signature_char: float = 0.05    # char cosine when answers agree and numbers match
     short_same_answer: float = 0.3  # j3 when answers agree and the statement is short
     unknown_answer: float = 0.4     # j5 when an answer is unknown and numbers do not conflict
     diff_answer: float = 0.9        # j5 when answers differ but the numbers are equal

@@ -29,6 +29,8 @@ from . import answers as _answers
 from .index import ScanResult, scan, self_join
 from .lsh import lsh_scan
 from .ngrams import jaccard_many, shingle
+from .report13 import report_v2
+from .rule import RuleParams
 
 REQUIRED = ("id", "source", "problem", "answer")
 
@@ -99,7 +101,7 @@ def _pairs_frame(train, val, tpos, vpos, jac, agree, rule) -> pd.DataFrame:
     return df.sort_values(["jaccard", "val_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
-def contamination_report(
+def _report_v1(
     train: pd.DataFrame,
     val: pd.DataFrame,
     *,
@@ -112,7 +114,7 @@ def contamination_report(
     chunk_rows: int | None = None,
     answer_timeout_s: float = 5.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One pass over train: (flagged pairs, best match per val row).
+    """Today's (pre-#13) rule: one pass over train: (flagged pairs, best match per val row).
 
     The two frames are those of ``find_duplicates`` and ``best_matches`` (parameters as there);
     with method="lsh" the best-match frame only covers LSH candidates. Both carry the same
@@ -181,6 +183,44 @@ def contamination_report(
     return flagged, best
 
 
+def contamination_report(
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    *,
+    ngram: int = NGRAM,
+    threshold_same_answer: float = THRESHOLD_SAME_ANSWER,
+    threshold_diff_answer: float = THRESHOLD_DIFF_ANSWER,
+    num_perm: int = NUM_PERM,
+    method: str = "auto",
+    lsh_threshold: float | None = None,
+    chunk_rows: int | None = None,
+    answer_timeout_s: float = 5.0,
+    rule: str = "v2",
+    rule_params: RuleParams | dict | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One pass over train: (flagged pairs, best match per val row).
+
+    rule="v2" (default, issue #13): math-aware canonical text, numeric signatures, the short-text
+    path and answer-aware thresholds from ``rule_params`` (``rule.RuleParams`` or a dict of its
+    fields; None = the defaults measured on the labelled set). ``ngram``, ``threshold_*``,
+    ``num_perm``, ``method`` and ``lsh_threshold`` then do not apply (they are the v1 rule's).
+    rule="v1": the pre-#13 rule (word n-gram Jaccard with two answer-aware thresholds),
+    kept for side-by-side measurement. Both return the same columns (v2 adds j3, char,
+    sig_eq, sig_sub); ``attrs`` carry skipped / skipped_ids / params / answer_checker.
+    """
+    if rule == "v1":
+        return _report_v1(train, val, ngram=ngram, threshold_same_answer=threshold_same_answer,
+                          threshold_diff_answer=threshold_diff_answer, num_perm=num_perm, method=method,
+                          lsh_threshold=lsh_threshold, chunk_rows=chunk_rows, answer_timeout_s=answer_timeout_s)
+    if rule != "v2":
+        raise ValueError(f"rule must be 'v1' or 'v2', got {rule!r}")
+    require_columns(train, REQUIRED, "train")
+    require_columns(val, REQUIRED, "val")
+    rp = rule_params if isinstance(rule_params, RuleParams) else RuleParams(**(rule_params or {}))
+    return report_v2(train.reset_index(drop=True), val.reset_index(drop=True), rp,
+                     chunk_rows=chunk_rows, answer_timeout_s=answer_timeout_s)
+
+
 def find_duplicates(
     train: pd.DataFrame,
     val: pd.DataFrame,
@@ -193,8 +233,10 @@ def find_duplicates(
     lsh_threshold: float | None = None,
     chunk_rows: int | None = None,
     answer_timeout_s: float = 5.0,
+    rule: str = "v2",
+    rule_params: RuleParams | dict | None = None,
 ) -> pd.DataFrame:
-    """Flagged (train, val) pairs, one row each, most similar first.
+    """Flagged (train, val) pairs, one row each, most similar first (``rule``: see contamination_report).
 
     Columns: train_id, val_id, jaccard (exact word-n-gram Jaccard, 0..1), answers_agree
     (True/False/<NA> unknown), rule ("exact" | "fuzzy_same_answer" | "fuzzy_diff_answer"),
@@ -213,6 +255,7 @@ def find_duplicates(
         train, val, ngram=ngram, threshold_same_answer=threshold_same_answer,
         threshold_diff_answer=threshold_diff_answer, num_perm=num_perm, method=method,
         lsh_threshold=lsh_threshold, chunk_rows=chunk_rows, answer_timeout_s=answer_timeout_s,
+        rule=rule, rule_params=rule_params,
     )[0]
 
 
@@ -225,8 +268,10 @@ def best_matches(
     threshold_diff_answer: float = THRESHOLD_DIFF_ANSWER,
     chunk_rows: int | None = None,
     answer_timeout_s: float = 5.0,
+    rule: str = "v2",
+    rule_params: RuleParams | dict | None = None,
 ) -> pd.DataFrame:
-    """For each usable val row: its most similar train row, flagged or not.
+    """For each usable val row: its most similar train row, flagged or not (``rule``: see contamination_report).
 
     Columns: val_id, train_id (None when no train row shares an n-gram), jaccard (0.0 then),
     answers_agree, val_problem, train_problem, val_answer, train_answer, flagged (True when
@@ -237,7 +282,7 @@ def best_matches(
     return contamination_report(
         train, val, ngram=ngram, threshold_same_answer=threshold_same_answer,
         threshold_diff_answer=threshold_diff_answer, method="inverted", chunk_rows=chunk_rows,
-        answer_timeout_s=answer_timeout_s,
+        answer_timeout_s=answer_timeout_s, rule=rule, rule_params=rule_params,
     )[1]
 
 
