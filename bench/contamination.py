@@ -11,6 +11,7 @@ optionally ``find_internal_duplicates`` on train. ``--quality`` adds the labelle
 
     python bench/contamination.py --sizes 10000,100000,860000
     python bench/contamination.py --sizes 10000 --quality        # quick
+    python bench/contamination.py --sizes 860000 --methods none --compare-rules   # #13: v1 vs v2
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def run_size(size, val, val_sh, args):
         assert np.allclose(chk, bj[:k]), "brute force disagrees with string n-gram Jaccard"
     methods = args.methods.split(",")
     for method in methods:
+        if method == "none":
+            continue
         if method.startswith("lsh") and size > args.lsh_max_rows:
             continue
         gc.collect()
@@ -107,6 +110,23 @@ def run_size(size, val, val_sh, args):
                      "seconds": round(dt, 1), "rows_per_s": int(size / dt), "pairs_found": len(flagged)})
         print(rows[-1], "rules:", flagged["rule"].value_counts().to_dict(), "checker:",
               flagged.attrs.get("answer_checker"), flush=True)
+    if args.compare_rules:
+        # Today's rule (v1) and the #13 rule (v2), end to end, same corpus, same run.
+        times = {}
+        for rule in ("v1", "v2"):
+            gc.collect()
+            t0 = time.perf_counter()
+            flagged, _ = contamination_report(train, val, rule=rule, ngram=args.ngram,
+                                              threshold_same_answer=thr_lo, threshold_diff_answer=thr_hi)
+            times[rule] = dt = time.perf_counter() - t0
+            planted_hit = flagged["train_id"].isin(set(train["id"].to_numpy()[planted])).sum()
+            rows.append({"train_rows": size, "method": f"contamination_report rule={rule} (end to end)",
+                         "seconds": round(dt, 1), "rows_per_s": int(size / dt), "pairs_found": len(flagged),
+                         "ratio_to_v1": round(dt / times["v1"], 2)})
+            print(rows[-1], "rules:", flagged["rule"].value_counts().to_dict(), "planted rows flagged:",
+                  int(planted_hit), "of", len(planted), "stats:", {k: v for k, v in flagged.attrs.items()
+                                                                    if k.startswith(("candidates", "n_cand", "signature"))},
+                  flush=True)
     if args.internal and size <= args.internal_max_rows:
         gc.collect()
         t0 = time.perf_counter()
@@ -151,6 +171,8 @@ def main():
     ap.add_argument("--brute-rows", type=int, default=20_000)
     ap.add_argument("--end-to-end", action="store_true")
     ap.add_argument("--internal", action="store_true")
+    ap.add_argument("--compare-rules", action="store_true",
+                    help="end-to-end contamination_report with rule=v1 (today) and rule=v2 (#13), side by side")
     ap.add_argument("--internal-max-rows", type=int, default=860_000)
     ap.add_argument("--quality", action="store_true")
     args = ap.parse_args()

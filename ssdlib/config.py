@@ -110,12 +110,25 @@ class Common(Strict):
 
 
 class SplitBudget(Strict):
-    budgets: dict[str, int]
+    budgets: dict[str, int] = Field(description="UP TO this many rows per source (a shortfall warns)")
+    min_rows: dict[str, int] = Field(default_factory=dict,
+                                     description="floor per source: fewer rows available stops the build")
 
 
 class TrainMix(Strict):
-    size: int = Field(gt=0)
+    size: int = Field(gt=0, description="rows wanted; each source gives up to its share of the mix")
     mix: dict[str, float]
+    min_rows: dict[str, int] = Field(default_factory=dict,
+                                     description="floor per source: fewer rows available stops the build")
+
+
+class TrainDedup(Strict):
+    """Exact + near-duplicate removal inside the train pools, before sampling (contamination engine)."""
+
+    enabled: bool = True
+    ngram: int = Field(5, ge=1)
+    threshold_same_answer: float = Field(0.4, gt=0, le=1)
+    threshold_diff_answer: float = Field(0.7, gt=0, le=1)
 
 
 class DataParams(Common):
@@ -123,9 +136,23 @@ class DataParams(Common):
     train: TrainMix
     val: SplitBudget
     val300: SplitBudget
+    train_dedup: TrainDedup = Field(default_factory=TrainDedup)
+
+
+class ContaminationRuleCfg(Strict):
+    """Thresholds of the #13 rule (ssdlib.contamination.rule.RuleParams); similarities in [0, 1]."""
+
+    same_answer: float = Field(gt=0, le=1, description="word-5-gram Jaccard when answers agree")
+    signature_char: float = Field(gt=0, le=1, description="char-n-gram cosine when answers agree and numbers match")
+    short_same_answer: float = Field(gt=0, le=1, description="word-3-gram Jaccard, answers agree, short statement")
+    unknown_answer: float = Field(gt=0, le=1, description="word-5-gram Jaccard when an answer is unknown")
+    diff_answer: float = Field(gt=0, le=1, description="word-5-gram Jaccard when answers differ, numbers equal")
+    short_max_tokens: int = Field(ge=1, description="statements up to this many tokens take the short path")
 
 
 class ContaminationParams(Common):
+    rule: Literal["v1", "v2"] = Field("v2", description="v2: issue #13 rule; v1: word n-grams only (before #13)")
+    rule_v2: ContaminationRuleCfg
     ngram: int = Field(5, ge=1)
     threshold_same_answer: float = Field(gt=0, le=1)
     threshold_diff_answer: float = Field(gt=0, le=1)
@@ -249,11 +276,27 @@ class LockForkCfg(Strict):
     equivalence_margin: float = Field(0.05, gt=0, description="nats: CI inside +-margin = unchanged")
 
 
+class CandidateCfg(Strict):
+    """Which screened checkpoints go on to confirmation; read from screening (val300) rows only."""
+
+    rule: Literal["best_screening", "last", "steps"] = "best_screening"
+    count: int = Field(1, ge=1, description="checkpoints carried to confirmation (best_screening / last)")
+    steps: list[int] = Field(default_factory=list, description="rule steps: the steps, fixed before the data")
+
+
+CONTRAST_NAMES = Literal["ssd_vs_baseline", "ssd_vs_base", "base_vs_baseline", "ssd_vs_control"]
+
+
 class EvalParams(Common):
     eval_decode: DecodeCfg
-    t_eval_sweep: list[float]
-    baseline: str = Field(description="03 preset (or sweep point, e.g. 'T=0.6') the checkpoints are compared against")
-    budgets: list[Literal["val300", "val"]]
+    t_eval_sweep: list[float] = Field(description="screening only: T_eval values tried on val300 (exploratory)")
+    baseline: str = Field(description="03 decode name (preset or sweep point, e.g. 'T=0.6') fixed before the data, "
+                                      "or 'best_screening' (03's best decode on val300, confirmed on val - val300)")
+    contrasts: list[CONTRAST_NAMES] = Field(
+        default_factory=lambda: ["ssd_vs_baseline", "ssd_vs_base", "base_vs_baseline"],
+        description="the pre-registered family; Holm runs over it within each tier")
+    alpha: float = Field(0.05, gt=0, lt=1, description="family-wise error rate of each tier's verdicts")
+    candidates: CandidateCfg = Field(default_factory=CandidateCfg)
     run_name: str = Field("ssd", pattern=r"^[A-Za-z0-9._-]+$", description="which 05 run's checkpoints")
     checkpoints: Literal["all", "last"] | list[int] = "all"
     limit_prompts: int | None = Field(None, ge=1)
@@ -499,6 +542,16 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
                 fail(("sources", name), str(exc))
         if abs(sum(p.train.mix.values()) - 1.0) > 1e-6:
             fail(("train", "mix"), f"fractions sum to {sum(p.train.mix.values()):g}, not 1")
+        for sec, wanted in (("val", p.val.budgets), ("val300", p.val300.budgets)):
+            for name, floor in getattr(p, sec).min_rows.items():
+                if name not in wanted or not 0 <= floor <= wanted[name]:
+                    fail((sec, "min_rows", name), f"floor {floor} must be between 0 and the budget "
+                                                  f"({wanted.get(name, 'none')})")
+        for name, floor in p.train.min_rows.items():
+            if name not in p.train.mix or floor < 0:
+                fail(("train", "min_rows", name), "must name a source of train.mix, with a floor >= 0")
+        if p.train_dedup.threshold_same_answer > p.train_dedup.threshold_diff_answer:
+            fail(("train_dedup", "threshold_same_answer"), "must not exceed threshold_diff_answer")
     if isinstance(p, ContaminationParams) and p.threshold_same_answer > p.threshold_diff_answer:
         fail(("threshold_same_answer",), "must not exceed threshold_diff_answer (agreeing answers lower the bar)")
     if isinstance(p, BaselinesParams):
@@ -537,6 +590,17 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
                 fail(("t_eval_sweep", str(i)), f"temperature {t} is negative")
         if isinstance(p.checkpoints, list) and (not p.checkpoints or min(p.checkpoints) < 1):
             fail(("checkpoints",), "a list of checkpoint steps must be non-empty and >= 1 (or all / last)")
+        c = p.candidates
+        if c.rule == "steps":
+            if not c.steps:
+                fail(("candidates", "steps"), "rule 'steps' needs the steps, fixed before the data")
+            elif isinstance(p.checkpoints, list) and set(c.steps) - set(p.checkpoints):
+                fail(("candidates", "steps"), f"{sorted(set(c.steps) - set(p.checkpoints))} are not screened "
+                                              f"(checkpoints: {p.checkpoints})")
+        elif c.steps:
+            fail(("candidates", "steps"), f"only used with rule 'steps' (rule is {c.rule!r})")
+        if len(set(p.contrasts)) != len(p.contrasts) or not p.contrasts:
+            fail(("contrasts",), "must list each declared contrast once, at least one")
         lf = p.lockfork
         if lf.lock_quantile >= lf.fork_quantile:
             fail(("lockfork", "lock_quantile"), "must be below fork_quantile")
@@ -547,6 +611,8 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
 
 def _check_baseline_name(p: "EvalParams", fail) -> None:
     """``baseline`` must name a decode of this profile's 03_baselines (a preset or a sweep point)."""
+    if p.baseline == "best_screening":
+        return
     try:
         base = load_params("03_baselines", p.profile)
     except ConfigError:
