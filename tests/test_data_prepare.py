@@ -12,9 +12,11 @@ from ssdlib.schema import PROBLEM_COLUMNS
 FIX = Path(__file__).parent / "fixtures" / "sources"
 
 SOURCES = {
-    "synthetic": {"loader": "synthetic", "n_train": 200, "n_val": 80, "n_planted": 6},
+    # 230 synthetic train rows: the within-train dedup removes templated near-duplicates first
+    "synthetic": {"loader": "synthetic", "n_train": 230, "n_val": 80, "n_planted": 6},
     "math": {"path": str(FIX / "math_algebra.parquet"), "role": "train"},
-    "numinamath": {"path": str(FIX / "numinamath.parquet"), "role": "train", "exclude_sources": ["synthetic_math"]},
+    "numinamath": {"path": str(FIX / "numinamath.parquet"), "role": "train", "sources": None,
+                   "exclude_sources": ["synthetic_math"]},
     "beyond_aime": {"path": str(FIX / "beyond_aime.jsonl")},  # role inferred from the val budgets
     "olympiadbench": {"path": str(FIX / "olympiadbench.parquet"), "role": "val"},
 }
@@ -43,10 +45,15 @@ def test_files_and_sizes(prepared):
 def test_report_table_accounts_for_every_row(prepared):
     report, _ = prepared
     t = report.table.set_index("source")
-    assert (t["n_raw"] == t["n_dropped"] + t["n_available"]).all()
-    assert t.loc["math", "n_dropped"] == 8 and t.loc["olympiadbench", "role"] == "val"
+    assert (t["n_raw"] == t["n_dropped"] + t["n_dedup"] + t["n_available"]).all()
+    assert t.loc["math", "n_dropped"] == 11 and t.loc["olympiadbench", "role"] == "val"
     assert t.loc["beyond_aime", "role"] == "val"
-    assert t.loc["synthetic", "n_available"] == 280 and t.loc["synthetic", "role"] == "train+val"
+    # 310 synthetic rows, minus the train near-duplicates the dedup removed
+    assert t.loc["synthetic", "n_dedup"] == len(report.duplicates) > 0
+    assert t.loc["synthetic", "n_available"] == 310 - t.loc["synthetic", "n_dedup"]
+    assert t.loc["synthetic", "role"] == "train+val"
+    assert (t["shortfall"] == "").all() and report.shortfalls == []
+    assert t.loc["synthetic", "want_train"] == 185 and t.loc["beyond_aime", "want_val300"] == 5
     assert t["n_train"].sum() == 200 and t["n_val"].sum() == 94 and t["n_val300"].sum() == 30
     assert report.drop_counters["numinamath"]["source_filtered"] == 2
     assert set(report.drops["source"]) == {"math", "numinamath", "beyond_aime", "olympiadbench"}
@@ -66,7 +73,7 @@ def test_planted_pairs_written_for_selected_rows(prepared):
 def test_rerun_gives_identical_bytes(prepared, tmp_path):
     _, out = prepared
     prepare_data(SOURCES, TRAIN, VAL, VAL300, seed=1, out_dir=tmp_path)
-    for name in ("train", "val", "val300", "planted_pairs"):
+    for name in ("train", "val", "val300", "planted_pairs", "train_duplicates"):
         assert (tmp_path / f"{name}.parquet").read_bytes() == (out / f"{name}.parquet").read_bytes(), name
 
 
@@ -115,3 +122,27 @@ def test_accepts_pydantic_style_sections(tmp_path):
         Section(size=20, mix={"synthetic": 1.0}), Section(budgets={"synthetic": 10}),
         Section(budgets={"synthetic": 4}), seed=0, out_dir=tmp_path)
     assert report.sizes == {"train": 20, "val": 10, "val300": 4}
+
+
+def test_train_mix_table_shows_numina_sources(prepared):
+    report, _ = prepared
+    mix = report.train_mix
+    numina = mix[mix["source"] == "numinamath"].set_index("origin")["n"].to_dict()
+    assert numina == {"olympiads": 3, "math": 2, "amc_aime": 1, "aops_forum": 1, "cn_k12": 1, "orca_math": 1}
+    assert mix["n"].sum() == report.sizes["train"] and abs(mix["share"].sum() - 1) < 1e-9
+
+
+def test_budget_shortfall_warns_and_is_shown(tmp_path):
+    """BeyondAIME-like: the val budget asks for every row and one row is dropped (8 kept of 10)."""
+    spec = {"beyond_aime": {"path": str(FIX / "beyond_aime.jsonl")}}
+    val = {"budgets": {"beyond_aime": 10}, "min_rows": {"beyond_aime": 8}}
+    val300 = {"budgets": {"beyond_aime": 10}}
+    with pytest.warns(UserWarning, match=r"val: 'beyond_aime' gives 8 of its budget 10 rows"):
+        report = prepare_data(spec, {"size": 0, "mix": {}}, val, val300, seed=0, out_dir=tmp_path, dedup={"enabled": False})
+    row = report.table.set_index("source").loc["beyond_aime"]
+    assert row["n_val"] == 8 and row["want_val"] == 10
+    assert row["shortfall"] == "val 8/10, val300 8/10"
+    assert len(report.shortfalls) == 2 and report.sizes["val"] == 8
+    with pytest.raises(ValueError, match=r"'beyond_aime' is 10 but only 8 rows are available, below its floor of 9"):
+        prepare_data(spec, {"size": 0, "mix": {}}, {**val, "min_rows": {"beyond_aime": 9}}, val300, seed=0,
+                     out_dir=tmp_path, dedup={"enabled": False})

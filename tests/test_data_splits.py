@@ -7,7 +7,7 @@ import pytest
 
 from ssdlib.data.base import LoadResult, problems_frame
 from ssdlib.data.io import read_problems, write_parquet
-from ssdlib.data.splits import build_splits, drops_table, mix_counts, split_report
+from ssdlib.data.splits import BudgetShortfall, build_splits, drops_table, mix_counts, split_report, wanted_counts
 
 
 def pool(source: str, n: int) -> pd.DataFrame:
@@ -60,16 +60,24 @@ def test_val_rows_never_enter_train_from_a_shared_pool():
     s = build_splits({"s": shared}, {"s": shared}, train_size=40, train_mix={"s": 1.0},
                      val_budgets={"s": 20}, quick_budgets={}, seed=0)
     assert not set(s["train"]["id"]) & set(s["val"]["id"])
-    with pytest.raises(ValueError, match=r"'s' is 41 but only 40"):
+    with pytest.warns(BudgetShortfall, match=r"train: 's' gives 40 of its budget 41"):
+        s = build_splits({"s": shared}, {"s": shared}, train_size=41, train_mix={"s": 1.0},
+                         val_budgets={"s": 20}, quick_budgets={}, seed=0)
+    assert len(s["train"]) == 40 and not set(s["train"]["id"]) & set(s["val"]["id"])
+    with pytest.raises(ValueError, match=r"'s' is 41 but only 40 rows are available, below its floor of 41"):
         build_splits({"s": shared}, {"s": shared}, train_size=41, train_mix={"s": 1.0},
-                     val_budgets={"s": 20}, quick_budgets={}, seed=0)
+                     val_budgets={"s": 20}, quick_budgets={}, seed=0, floors={"train": {"s": 41}})
 
 
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"val_budgets": {"x": 51, "y": 20}}, r"val budget for 'x' is 51 but only 50"),
-        ({"train_size": 300, "train_mix": {"a": 0.5, "b": 0.5}}, r"train budget for 'b' is 150 but only 100"),
+        ({"val_budgets": {"x": 51, "y": 20}, "floors": {"val": {"x": 51}}},
+         r"val budget for 'x' is 51 but only 50 rows are available, below its floor of 51 \(val.min_rows.x\)"),
+        ({"train_size": 300, "train_mix": {"a": 0.5, "b": 0.5}, "floors": {"train": {"b": 120}}},
+         r"train budget for 'b' is 150 but only 100 rows .* floor of 120"),
+        ({"quick_budgets": {"x": 10, "y": 5}, "val_budgets": {"x": 60, "y": 20}, "floors": {"val300": {"x": 10}}},
+         None),  # val300 floor met: no error
         ({"quick_budgets": {"x": 41, "y": 5}}, r"val300 budget for 'x' is 41 but its val budget is only 40"),
         ({"quick_budgets": {"q": 3}}, r"val300 budget for 'q'"),
         ({"train_mix": {"a": 0.6, "b": 0.3}}, r"sum to 1"),
@@ -78,8 +86,26 @@ def test_val_rows_never_enter_train_from_a_shared_pool():
     ],
 )
 def test_budget_validation(change, message):
+    if message is None:
+        with pytest.warns(BudgetShortfall):
+            build_splits(TRAIN, VAL, **{**ARGS, **change})
+        return
     with pytest.raises(ValueError, match=message):
         build_splits(TRAIN, VAL, **{**ARGS, **change})
+
+
+def test_budgets_are_up_to_n_with_the_shortfall_reported():
+    """One source short of its budget (BeyondAIME: 100 asked, 99 left) costs rows, not the run."""
+    val_budgets = {"x": 55, "y": 20}
+    with pytest.warns(BudgetShortfall, match=r"val: 'x' gives 50 of its budget 55 rows \(short by 5; floor 0\)"):
+        s = build_splits(TRAIN, VAL, **{**ARGS, "val_budgets": val_budgets, "quick_budgets": {"x": 10, "y": 5}})
+    assert Counter(s["val"]["source"]) == {"x": 50, "y": 20}
+    assert set(s["val300"]["id"]) <= set(s["val"]["id"]) and len(s["val300"]) == 15
+    loads = {k: LoadResult(v, Counter(), len(v)) for k, v in {**TRAIN, **VAL}.items()}
+    wanted = wanted_counts(150, {"a": 0.6, "b": 0.4}, val_budgets, {"x": 10, "y": 5})
+    rep = split_report(loads, s, wanted=wanted).set_index("source")
+    assert rep.loc["x", "want_val"] == 55 and rep.loc["x", "n_val"] == 50 and rep.loc["x", "shortfall"] == "val 50/55"
+    assert rep.loc["y", "shortfall"] == "" and rep.loc["a", "want_train"] == 90
 
 
 def test_duplicate_ids_in_a_pool_rejected():

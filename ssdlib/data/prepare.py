@@ -23,9 +23,10 @@ from typing import Any, Mapping
 import pandas as pd
 
 from ssdlib.data.base import LoadResult, concat_results
+from ssdlib.data.dedup import dedup_pools, dedup_summary
 from ssdlib.data.io import write_parquet
 from ssdlib.data.registry import SOURCES
-from ssdlib.data.splits import build_splits, drops_table, split_report
+from ssdlib.data.splits import BudgetShortfall, build_splits, drops_table, mix_table, split_report, wanted_counts
 from ssdlib.data.synthetic import make_pools
 
 ROLES = ("train", "val")
@@ -36,12 +37,18 @@ _SYNTHETIC_OPTS = {"n_train", "n_val", "n_planted", "seed", "families", "levels"
 class DataReport:
     """What ``prepare_data`` did.
 
-    table:    one row per source (see ``split_report``): raw, dropped, available, selected
+    table:    one row per source (see ``split_report``): raw, dropped, removed as within-train
+              duplicates, available, budget and selected per split, shortfall
     drops:    tidy (source, reason, count) table
     sizes:    rows per split
-    paths:    split name -> parquet written ("planted_pairs" when synthetic was used)
+    paths:    split name -> parquet written ("planted_pairs" when synthetic was used,
+              "train_duplicates" when the within-train dedup ran)
     planted:  planted near-duplicate pairs whose both rows were selected (train_id, val_id, kind)
     n_planted_total: planted pairs generated, before selection
+    train_mix: the train split by (source, origin) with shares (``splits.mix_table``)
+    duplicates: rows the within-train dedup removed, each with the row kept in its place
+    dedup:    ``duplicates`` counted by (pool, kept_pool, rule)
+    shortfalls: the warnings of sources that gave less than their budget
     """
 
     table: pd.DataFrame
@@ -51,6 +58,10 @@ class DataReport:
     planted: pd.DataFrame | None = None
     n_planted_total: int = 0
     drop_counters: dict[str, Counter] = field(default_factory=dict)
+    train_mix: pd.DataFrame | None = None
+    duplicates: pd.DataFrame | None = None
+    dedup: pd.DataFrame | None = None
+    shortfalls: list[str] = field(default_factory=list)
 
 
 def _plain(x: Any) -> dict:
@@ -140,30 +151,53 @@ def prepare_data(
     val300: Mapping[str, Any],
     seed: int,
     out_dir: str | Path,
+    dedup: Mapping[str, Any] | None = None,
 ) -> DataReport:
     """Load ``sources``, build the splits and write ``out_dir``/{train,val,val300}.parquet.
 
-    train = {"size": rows, "mix": {source: fraction}}; val = {"budgets": {source: rows}};
-    val300 = {"budgets": {source: rows}} (each <= that source's val budget); plain dicts or
-    pydantic models (``model_dump``) are accepted. A source without ``role`` gets it from the
-    train mix / val budgets (see the module docstring). With a synthetic
-    source, ``planted_pairs.parquet`` lists the planted near-duplicate pairs that made it into
-    both train and val. Same inputs and seed -> byte-identical files.
+    train = {"size": rows, "mix": {source: fraction}, "min_rows": {source: floor}};
+    val / val300 = {"budgets": {source: rows}, "min_rows": {source: floor}} (val300 <= val per
+    source). Budgets are "up to N": a shortfall warns and shows in ``report.table``; only a
+    source below its floor raises. dedup = {"enabled", "ngram", "threshold_same_answer",
+    "threshold_diff_answer"} (None: enabled with the contamination defaults) removes exact and
+    near-duplicates inside the train pools before sampling (``ssdlib.data.dedup``), preferring
+    the pool listed first in ``train.mix``. Plain dicts or pydantic models (``model_dump``) are
+    accepted. A source without ``role`` gets it from the train mix / val budgets (see the module
+    docstring). With a synthetic source, ``planted_pairs.parquet`` lists the planted near-duplicate
+    pairs that made it into both train and val. Same inputs and seed -> byte-identical files.
     """
+    import warnings
+
     sources = {name: _plain(spec) for name, spec in _plain(sources).items()}
     train, val, val300 = _plain(train), _plain(val), _plain(val300)
+    dd = {"enabled": True, **(_plain(dedup) if dedup is not None else {})}
     train_pools, val_pools, loads, roles, planted = _load_all(sources, seed, set(train["mix"]), set(val["budgets"]))
-    splits = build_splits(
-        train_pools,
-        val_pools,
-        train_size=int(train["size"]),
-        train_mix=dict(train["mix"]),
-        val_budgets={k: int(v) for k, v in val["budgets"].items()},
-        quick_budgets={k: int(v) for k, v in val300.get("budgets", {}).items()},
-        seed=seed,
-    )
+    duplicates = None
+    removed_by_source: dict[str, int] = {}
+    if dd.pop("enabled") and train_pools:
+        train_pools, duplicates = dedup_pools(train_pools, priority=list(train["mix"]), **dd)
+        removed_by_source = duplicates["pool"].value_counts().to_dict()
+    wanted = wanted_counts(int(train["size"]), dict(train["mix"]), val["budgets"], val300.get("budgets", {}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BudgetShortfall)
+        splits = build_splits(
+            train_pools,
+            val_pools,
+            train_size=int(train["size"]),
+            train_mix=dict(train["mix"]),
+            val_budgets=wanted["val"],
+            quick_budgets=wanted["val300"],
+            seed=seed,
+            floors={"train": train.get("min_rows", {}), "val": val.get("min_rows", {}),
+                    "val300": val300.get("min_rows", {})},
+        )
+    shortfalls = [str(w.message) for w in caught if issubclass(w.category, BudgetShortfall)]
+    for w in caught:  # re-raise everything so the notebook shows it (and other warnings are not lost)
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     out = Path(out_dir)
     paths = {name: write_parquet(df, out / f"{name}.parquet") for name, df in splits.items()}
+    if duplicates is not None:
+        paths["train_duplicates"] = write_parquet(duplicates, out / "train_duplicates.parquet")
     kept_planted = None
     n_planted_total = 0
     if planted:
@@ -173,11 +207,15 @@ def prepare_data(
         kept_planted = allp[both].sort_values(["val_id", "train_id"]).reset_index(drop=True)
         paths["planted_pairs"] = write_parquet(kept_planted, out / "planted_pairs.parquet")
     return DataReport(
-        table=split_report(loads, splits, roles),
+        table=split_report(loads, splits, roles, wanted, removed_by_source),
         drops=drops_table(loads),
         sizes={k: len(v) for k, v in splits.items()},
         paths=paths,
         planted=kept_planted,
         n_planted_total=n_planted_total,
         drop_counters={k: Counter(v.drops) for k, v in loads.items()},
+        train_mix=mix_table(splits["train"]),
+        duplicates=duplicates,
+        dedup=dedup_summary(duplicates) if duplicates is not None else None,
+        shortfalls=shortfalls,
     )

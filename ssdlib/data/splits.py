@@ -4,11 +4,17 @@ Selection is a seeded permutation of each pool *sorted by id*, so the input row 
 matters, and each (role, source) has its own random stream, so adding or resizing one source
 never changes what another source contributes. val300 takes the first ``quick`` rows of the
 same permutation that chose val, so it is a subset of val by construction.
+
+Budgets are "up to N": a source with fewer rows than its budget gives what it has, with a
+:class:`BudgetShortfall` warning, and the shortfall shows in :func:`split_report`. Only a source
+below its stated floor (``min_rows``) stops the build. BeyondAIME has exactly 100 rows and the
+real val budget asks for 100: one dropped row must cost one prompt, not the run.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 import zlib
 from collections import Counter
 from typing import Mapping
@@ -20,6 +26,10 @@ from ssdlib.data.base import LoadResult, problems_frame
 from ssdlib.schema import PROBLEM_COLUMNS, require_columns
 
 SPLITS = ("train", "val", "val300")
+
+
+class BudgetShortfall(UserWarning):
+    """A source has fewer rows than its budget (but not fewer than its floor)."""
 
 
 def _rng(seed: int, role: str, source: str) -> np.random.Generator:
@@ -41,6 +51,8 @@ def mix_counts(total: int, mix: Mapping[str, float]) -> dict[str, int]:
     Fractions must be >= 0 and sum to 1 (within 1e-6); ties in remainders go to the name first
     in sorted order so the result does not depend on dict order.
     """
+    if total == 0 and not mix:
+        return {}  # a val-only build
     if any(w < 0 for w in mix.values()) or not math.isclose(sum(mix.values()), 1.0, abs_tol=1e-6):
         raise ValueError(f"train mix fractions must be >= 0 and sum to 1, got {dict(mix)}")
     raw = {k: total * w for k, w in mix.items()}
@@ -51,11 +63,28 @@ def mix_counts(total: int, mix: Mapping[str, float]) -> dict[str, int]:
     return counts
 
 
-def _check_budget(what: str, source: str, wanted: int, have: int) -> None:
+def take(what: str, source: str, wanted: int, have: int, floor: int = 0) -> int:
+    """Rows to take from a source: ``min(wanted, have)``; warn on a shortfall, raise below ``floor``.
+
+    Raises ValueError naming the split, source, budget, rows available and floor.
+    """
     if wanted < 0:
         raise ValueError(f"{what} budget for {source!r} is negative ({wanted})")
-    if wanted > have:
-        raise ValueError(f"{what} budget for {source!r} is {wanted} but only {have} rows are available")
+    got = min(int(wanted), int(have))
+    if got < floor:
+        raise ValueError(f"{what} budget for {source!r} is {wanted} but only {have} rows are available, "
+                         f"below its floor of {floor} ({what}.min_rows.{source})")
+    if got < wanted:
+        warnings.warn(f"{what}: {source!r} gives {got} of its budget {wanted} rows "
+                      f"(short by {wanted - got}; floor {floor})", BudgetShortfall, stacklevel=3)
+    return got
+
+
+def wanted_counts(train_size: int, train_mix: Mapping[str, float], val_budgets: Mapping[str, int],
+                  quick_budgets: Mapping[str, int]) -> dict[str, dict[str, int]]:
+    """What each split asks of each source: {split: {source: rows}} (before any shortfall)."""
+    return {"train": mix_counts(int(train_size), train_mix), "val": {k: int(v) for k, v in val_budgets.items()},
+            "val300": {k: int(v) for k, v in quick_budgets.items()}}
 
 
 def build_splits(
@@ -66,27 +95,32 @@ def build_splits(
     val_budgets: Mapping[str, int],
     quick_budgets: Mapping[str, int],
     seed: int,
+    floors: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Select train (``train_size`` rows mixed by ``train_mix``), val (``val_budgets`` rows per
-    source) and val300 (``quick_budgets`` rows per source, a subset of val).
+    """Select train (up to ``train_size`` rows mixed by ``train_mix``), val (up to ``val_budgets``
+    rows per source) and val300 (up to ``quick_budgets`` rows per source, a subset of val).
 
-    Val is chosen first; a row chosen for val is never put in train even if the same id sits in
-    a train pool. Each split is returned sorted by id. Raises ValueError naming the source when a
-    budget exceeds its pool, a quick budget exceeds its val budget, or a named pool is missing.
+    ``floors`` = {split: {source: minimum rows}} (missing: 0). Val is chosen first; a row chosen
+    for val is never put in train even if the same id sits in a train pool. Each split is
+    returned sorted by id. A source short of its budget warns (:class:`BudgetShortfall`);
+    ValueError (naming the source) when a source falls below its floor, a quick budget exceeds
+    its val budget, or a named pool is missing.
     """
+    floors = {k: dict(v) for k, v in (floors or {}).items()}
     val_parts, quick_parts = [], []
     for name in sorted(val_budgets):
         if name not in val_pools:
             raise ValueError(f"val budget names {name!r} but there is no val pool of that name")
         pool = _sorted_pool(name, val_pools[name])
         budget = int(val_budgets[name])
-        _check_budget("val", name, budget, len(pool))
-        perm = _rng(seed, "val", name).permutation(len(pool))
-        val_parts.append(pool.iloc[perm[:budget]])
         quick = int(quick_budgets.get(name, 0))
         if quick > budget:
             raise ValueError(f"val300 budget for {name!r} is {quick} but its val budget is only {budget}")
-        quick_parts.append(pool.iloc[perm[:quick]])
+        n_val = take("val", name, budget, len(pool), floors.get("val", {}).get(name, 0))
+        perm = _rng(seed, "val", name).permutation(len(pool))
+        val_parts.append(pool.iloc[perm[:n_val]])
+        n_quick = take("val300", name, quick, n_val, floors.get("val300", {}).get(name, 0))
+        quick_parts.append(pool.iloc[perm[:n_quick]])
     extra = sorted(set(quick_budgets) - set(val_budgets))
     if extra and any(quick_budgets[k] > 0 for k in extra):
         raise ValueError(f"val300 budget for {extra[0]!r} but it has no val budget (val300 must be a subset of val)")
@@ -99,9 +133,9 @@ def build_splits(
             raise ValueError(f"train mix names {name!r} but there is no train pool of that name")
         pool = _sorted_pool(name, train_pools[name])
         pool = pool[~pool["id"].isin(val_ids)].reset_index(drop=True)
-        _check_budget("train", name, n, len(pool))
+        n_take = take("train", name, n, len(pool), floors.get("train", {}).get(name, 0))
         perm = _rng(seed, "train", name).permutation(len(pool))
-        train_parts.append(pool.iloc[perm[:n]])
+        train_parts.append(pool.iloc[perm[:n_take]])
     return {"train": _finish(train_parts), "val": val, "val300": _finish(quick_parts)}
 
 
@@ -118,29 +152,69 @@ def split_report(
     loads: Mapping[str, LoadResult],
     splits: Mapping[str, pd.DataFrame],
     roles: Mapping[str, str] | None = None,
+    wanted: Mapping[str, Mapping[str, int]] | None = None,
+    removed: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
-    """One row per source: n_raw, n_dropped, n_available, n_train, n_val, n_val300 (+ role).
+    """One row per source: n_raw, n_dropped, n_dedup, n_available, then per split the budget
+    (``want_<split>``, from ``wanted``; 0 when the source is not asked) and the rows selected
+    (``n_<split>``), and ``shortfall``: "" or e.g. "val 99/100" for every split that got less.
 
-    ``loads`` maps the source name used in the pools to what its loader returned; selected
+    ``loads`` maps the source name used in the pools to what its loader returned; ``removed``
+    the rows the within-train dedup removed per source (n_available is after it). Selected
     counts are found by id, so they are right even if two names share a ``source`` value.
     """
     rows = []
+    wanted = wanted or {}
     for name in sorted(loads):
         res = loads[name]
         ids = set(res.frame["id"])
+        n_dedup = int((removed or {}).get(name, 0))
         row = {
             "source": name,
             "role": (roles or {}).get(name, ""),
             "n_raw": int(res.n_raw),
             "n_dropped": int(sum(res.drops.values())),
-            "n_available": int(len(res.frame)),
+            "n_dedup": n_dedup,
+            "n_available": int(len(res.frame)) - n_dedup,
         }
+        short = []
         for split in SPLITS:
             df = splits.get(split)
-            row[f"n_{split}"] = int(df["id"].isin(ids).sum()) if df is not None else 0
+            got = int(df["id"].isin(ids).sum()) if df is not None else 0
+            want = int(wanted.get(split, {}).get(name, 0))
+            row[f"want_{split}"], row[f"n_{split}"] = want, got
+            if got < want:
+                short.append(f"{split} {got}/{want}")
+        row["shortfall"] = ", ".join(short)
         rows.append(row)
-    return pd.DataFrame(rows, columns=["source", "role", "n_raw", "n_dropped", "n_available",
-                                       *(f"n_{s}" for s in SPLITS)])
+    cols = ["source", "role", "n_raw", "n_dropped", "n_dedup", "n_available",
+            *(c for s in SPLITS for c in (f"want_{s}", f"n_{s}")), "shortfall"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _origin(meta: str) -> str:
+    """Where inside its source a row comes from: Numina's ``source``, MATH's subject, the family."""
+    import json
+
+    m = json.loads(meta) if meta else {}
+    for key in ("numina_source", "type", "family", "origin"):
+        if m.get(key):
+            return str(m[key])
+    return ""
+
+
+def mix_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a split by (source, origin) with their share: the per-source mix notebook 01 shows.
+
+    ``origin`` is Numina's own ``source`` column (olympiads, aops_forum, ...), MATH's subject, or
+    the synthetic family. Sorted by source, then count descending.
+    """
+    if df.empty:
+        return pd.DataFrame(columns=["source", "origin", "n", "share"])
+    t = (df.assign(origin=[_origin(m) for m in df["meta"]]).groupby(["source", "origin"], sort=True).size()
+         .rename("n").reset_index())
+    t["share"] = t["n"] / len(df)
+    return t.sort_values(["source", "n", "origin"], ascending=[True, False, True], kind="stable").reset_index(drop=True)
 
 
 def drops_table(loads: Mapping[str, LoadResult]) -> pd.DataFrame:

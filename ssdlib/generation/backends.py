@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg
+from ssdlib.generation.think import ResponseDecoder, require_think_marker
 
 
 @dataclass
@@ -96,6 +97,12 @@ class VLLMBackend(Backend):
         if backend.max_num_seqs:
             kwargs["max_num_seqs"] = backend.max_num_seqs
         self.llm = LLM(**kwargs)
+        # vLLM skips special tokens when it detokenises: if this tokenizer marks </think> special,
+        # the text would lose it, so responses are decoded from their token ids instead.
+        tokenizer = self.llm.get_tokenizer()
+        if model.thinking:
+            require_think_marker(tokenizer)
+        self.decoder = ResponseDecoder(tokenizer)
 
     def sampling_params(self, req: Request):
         from vllm import SamplingParams
@@ -137,7 +144,8 @@ class VLLMBackend(Backend):
                 outs = sorted(out.outputs, key=lambda c: c.index)
                 on_finished(
                     req,
-                    [Output(c.text, len(c.token_ids), str(c.finish_reason or "abort")) for c in outs],
+                    [Output(self.decoder.text(c.text, c.token_ids), len(c.token_ids), str(c.finish_reason or "abort"))
+                     for c in outs],
                 )
 
     def close(self) -> None:
@@ -173,6 +181,9 @@ class TransformersBackend(Backend):
         if self.device == "cpu" and dtype == "auto":
             dtype = torch.float32
         self.tok = AutoTokenizer.from_pretrained(model_path)
+        if model.thinking:
+            require_think_marker(self.tok)
+        self.decoder = ResponseDecoder(self.tok)  # skips special tokens except </think>
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device).eval()
         self.batch_size = backend.batch_size
         self.seed = seed
@@ -242,7 +253,7 @@ class TransformersBackend(Backend):
                         toks = seq if stop_at is None else seq[:stop_at]
                         reason = "stop" if stop_at is not None else ("length" if len(seq) >= d.max_tokens else "stop")
                         outs.append(
-                            Output(self.tok.decode(toks, skip_special_tokens=True), len(toks) + (stop_at is not None), reason)
+                            Output(self.decoder.decode(toks), len(toks) + (stop_at is not None), reason)
                         )
                     on_finished(r, outs)
 
