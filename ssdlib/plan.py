@@ -62,6 +62,15 @@ def plan_profile(profile: str, overrides: list[str] | None = None) -> pd.DataFra
                                  f"({t.num_processes} process{'es' if t.num_processes > 1 else ''})",
                      note=f"<= {t.max_steps * world_batch * t.max_length:,} training tokens; "
                           f"{math.ceil(t.max_steps / t.save_steps)} checkpoints"))
+    if tr.control.enabled:
+        # The control repeats sampling (T=1, untruncated) and the whole SFT run: it doubles 05.
+        c = tr.control_decode
+        rows.append(_row("05_train", f"control sampling ({c.config_id})", n_train, n_train * c.n, c.max_tokens,
+                         note="same prompts and cap as SSD, T=1 with truncation off"))
+        rows.append(_row("05_train", f"control SFT {t.max_steps} steps x global batch {world_batch} "
+                                     f"-> checkpoints/{tr.control_run_name}/",
+                         note=f"<= {t.max_steps * world_batch * t.max_length:,} training tokens; "
+                              f"{math.ceil(t.max_steps / t.save_steps)} checkpoints"))
 
     ev = load("06_eval")
     n_ckpt = math.ceil(t.max_steps / t.save_steps)

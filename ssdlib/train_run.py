@@ -32,6 +32,7 @@ CLEAN_TRAIN = "train_clean.parquet"
 RAW_TRAIN = "train.parquet"
 RUN_RECORD = "run.json"
 SSD_DATASET = "05_ssd_dataset.parquet"
+CONTROL_DATASET = "05_control_dataset.parquet"
 
 
 class RunMismatch(ValueError):
@@ -189,6 +190,37 @@ def find_control_run(checkpoints_root: str | Path, run_name: str) -> Path | None
     if len(found) > 1:
         raise ValueError(f"several control runs of {run_name!r}: {[str(f) for f in found]}")
     return found[0] if found else None
+
+
+def build_run_dataset(params: TrainParams, samples: pd.DataFrame, problems: pd.DataFrame, tokenizer):
+    """The training set of one run (SSD or control): ``build_ssd_dataset`` with the params' filters.
+
+    Checks first that every stored sample was drawn with ``params.ssd_decode``
+    (:func:`check_stored_decode`), and after that every training prompt is, by hash, the text
+    the sample was generated from. Returns ``(dataset, report)``.
+    """
+    from ssdlib.prompts import prompt_hash
+    from ssdlib.ssd import build_ssd_dataset
+
+    check_stored_decode(samples, params.ssd_decode)
+    extra = [c for c in ("source", "difficulty") if c in samples.columns]
+    dataset, report = build_ssd_dataset(
+        samples.drop(columns=extra), problems, tokenizer=tokenizer, render_prompt=params.prompt.render,
+        max_length=params.train.max_length, min_response_tokens=params.min_response_tokens,
+        chat_template_kwargs={"enable_thinking": params.model.thinking},
+        drop_shortest_fraction=params.drop_shortest_fraction, drop_length_stopped=params.drop_length_stopped,
+    )
+    gen_hash = samples.set_index(["prompt_id", "sample_idx"])["prompt_hash"]
+    mismatch = [pid for pid, idx, text in zip(dataset["prompt_id"], dataset["sample_idx"], dataset["prompt"])
+                if prompt_hash(text) != gen_hash[(pid, idx)]]
+    if mismatch:
+        raise ValueError(f"{len(mismatch)} training prompts differ from the generation prompts, e.g. {mismatch[:3]}")
+    return dataset, report
+
+
+def report_json(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without its per-sample lists (those stay in memory for tables and figures)."""
+    return {k: v for k, v in report.items() if not k.startswith("all_")}
 
 
 # ----------------------------------------------------------------------------- monitoring
