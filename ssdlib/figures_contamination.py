@@ -125,3 +125,73 @@ def plot_closest_pairs(best: pd.DataFrame):
         title = "Every val problem with a train match is flagged"
     fig.suptitle(title, fontweight="bold", fontsize=11)
     return fig
+
+
+def plot_category_recall(table: pd.DataFrame):
+    """Flag rate per labelled category, before (#13's predecessor) and after (held-out CV).
+
+    ``table`` is ``labelled_eval.before_after`` (or ``labelled_report``'s table). For duplicate
+    categories the flag rate is recall (right is good); for the others it is the false-positive
+    rate (left is good). The title states the pooled held-out recall / precision.
+    """
+    apply_style()
+    cats = table[~table["category"].str.startswith("pooled")].iloc[::-1]
+    pooled = table.set_index("category")
+    y = np.arange(len(cats))
+    fig, ax = plt.subplots(figsize=(9, 0.38 * len(cats) + 1.5))
+    ax.barh(y + 0.2, cats["before"], height=0.4, color="C7", label="before (word 5-grams, answer-aware)")
+    ax.barh(y - 0.2, cats["after"], height=0.4, color="C0", label="after (#13 rule, held-out CV)")
+    ax.set_yticks(y, [f"{c}  ({'dup' if lab == 'duplicate' else 'diff'})" for c, lab in zip(cats["category"], cats["label"])],
+                  fontsize=8)
+    ax.set_xlim(0, 1.02)
+    ax.axvline(0.85, color="C3", ls=":", lw=1)
+    ax.set_xlabel("share of pairs flagged (recall for 'dup' categories, false-positive rate for 'diff')")
+    ax.legend(loc="lower right", fontsize=8, frameon=True)
+    r, p = pooled.loc["pooled recall"], pooled.loc["pooled precision"]
+    ax.set_title(f"Recall {r['before']:.2f} -> {r['after']:.2f}, precision {p['before']:.2f} -> {p['after']:.2f} "
+                 "on the labelled set (held out)", fontsize=11)
+    return fig
+
+
+def gallery_pairs(pairs: pd.DataFrame, k: int = 3) -> dict[str, pd.DataFrame]:
+    """The hardest caught and hardest rejected labelled pairs under the profile's thresholds.
+
+    "caught": true duplicates that were flagged with the LEAST surface similarity (char cosine);
+    "rejected": non-duplicates left unflagged with the MOST surface similarity;
+    "missed": true duplicates left unflagged (most similar first), possibly empty.
+    """
+    dup = pairs["label"].astype(bool)
+    cols = ["category", "path", "char", "jaccard", "answers_agree", "problem_a", "problem_b", "answer_a", "answer_b"]
+    p = pairs.assign(jaccard=pairs["j5"])
+    return {
+        "caught": p[dup & p["flag"]].nsmallest(k, "char")[cols],
+        "rejected": p[~dup & ~p["flag"]].nlargest(k, "char")[cols],
+        "missed": p[dup & ~p["flag"]].nlargest(k, "char")[cols],
+    }
+
+
+def plot_pair_gallery(pairs: pd.DataFrame, k: int = 3):
+    """k hardest caught duplicates (left) and k hardest rejected non-duplicates (right), as text."""
+    apply_style()
+    g = gallery_pairs(pairs, k)
+    fig, axes = plt.subplots(k, 2, figsize=(13, 2.6 * k))
+    axes = np.atleast_2d(axes)
+    for col, name in enumerate(("caught", "rejected")):
+        rows = list(g[name].itertuples())
+        for r in range(k):
+            ax = axes[r, col]
+            ax.axis("off")
+            if r >= len(rows):
+                continue
+            x = rows[r]
+            head = (f"{name.upper()} [{x.category}] char={x.char:.2f} J5={x.jaccard:.2f} "
+                    f"answers {'agree' if x.answers_agree is True else 'differ' if x.answers_agree is False else 'unknown'}"
+                    + (f" -> {x.path}" if x.path else ""))
+            ax.set_title(head, fontsize=8, loc="left")
+            ax.text(0, 0.95, f"A ({x.answer_a}): {_wrap(x.problem_a, 85, 4)}\nB ({x.answer_b}): {_wrap(x.problem_b, 85, 4)}",
+                    va="top", ha="left", fontsize=7, family="monospace", transform=ax.transAxes, parse_math=False)
+    n_missed = int((pairs["label"].astype(bool) & ~pairs["flag"]).sum())
+    fig.suptitle(f"Caught with little text in common (left) vs rejected despite much (right); "
+                 f"{n_missed} labelled duplicates missed", fontweight="bold", fontsize=11)
+    fig.tight_layout()
+    return fig

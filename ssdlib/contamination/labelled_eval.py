@@ -94,3 +94,28 @@ def before_after(fp: pd.DataFrame, cv_pred: np.ndarray, *, old: dict | None = No
         out.loc[len(out)] = {"category": f"pooled {name}", "label": "", "pairs": len(fp),
                              "before": _prf(before, y)[fn], "after": _prf(cv_pred, y)[fn]}
     return out
+
+
+def labelled_report(seed: int = 0, params: RuleParams | None = None, folds: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Everything the 02 notebook shows about the labelled set, in one call.
+
+    Returns (pairs, table): ``pairs`` = labelled pairs with features, ``cv_flag`` (held-out flag
+    of grouped CV), ``flag`` and ``path`` (flag and firing path under ``params``, the profile's
+    thresholds); ``table`` = ``before_after`` with the CV flags plus an ``after_params`` column
+    (flag rates under ``params``: NOT held out when ``params`` are the CV-selected defaults).
+    """
+    from .labelled import labelled_pairs
+
+    fp = with_features(labelled_pairs(seed))
+    cv_pred, chosen = cross_validate(fp, folds=folds, seed=seed)
+    rp = params or RuleParams()
+    path = apply_rule(fp, fp["answers_agree"], rp)
+    fp = fp.assign(cv_flag=cv_pred, flag=path != "", path=path)
+    table = before_after(fp, cv_pred)
+    y = fp["label"].to_numpy(bool)
+    flag = fp["flag"].to_numpy(bool)
+    after_params = [float(fp.loc[fp["category"] == c, "flag"].mean()) for c in CATEGORIES]
+    after_params += list(_prf(flag, y))
+    table["after_params"] = after_params
+    table.attrs["chosen_per_fold"] = [c.as_dict() for c in chosen]
+    return fp, table
