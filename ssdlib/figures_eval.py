@@ -151,3 +151,81 @@ def plot_breakdown(by_source: pd.DataFrame, by_difficulty: pd.DataFrame, budget:
     fig.suptitle(title, fontsize=11, fontweight="bold")
     fig.tight_layout()
     return fig
+
+
+def plot_pass_at_k_by_difficulty(curves: pd.DataFrame, label: str):
+    """pass@k against k per model, over all prompts (left) and the hardest by base pass rate (right).
+
+    ``curves`` from :func:`ssdlib.difficulty.pass_at_k_by_bin` (one prompt set); bands are
+    +-1.96 per-prompt SE. Draw it only where every prompt has >= 2 samples (k >= 2): with one
+    sample pass@k is a single point. The title states the finding at the largest k on the
+    hardest prompts: which model solves most, against the base model.
+    """
+    apply_style()
+    subsets = list(dict.fromkeys(curves["subset"]))
+    fig, axes = plt.subplots(1, len(subsets), figsize=(5.4 * len(subsets), 4.2), squeeze=False, sharey=True)
+    colours = _colours(curves["model"].unique())
+    for ax, subset in zip(axes[0], subsets):
+        sub = curves[curves["subset"] == subset]
+        for model, m in sub.groupby("model", sort=False):
+            m = m.dropna(subset=["pass_at_k"]).sort_values("k")
+            if m.empty:
+                continue
+            k, v, se = m["k"].to_numpy(), m["pass_at_k"].to_numpy() * 100, m["se"].fillna(0).to_numpy() * 100
+            ax.plot(k, v, marker="o", label=model, color=colours[model])
+            ax.fill_between(k, v - 1.96 * se, v + 1.96 * se, alpha=0.12, color=colours[model], lw=0)
+        n = int(sub["n_prompts"].max()) if len(sub) else 0
+        ax.set_title(f"{subset} ({n} prompts)", fontsize=9)
+        ax.set_xlabel("k (samples per prompt)")
+        ax.set_xticks(sorted(sub["k"].unique()))
+    axes[0][0].set_ylabel("pass@k, % (unbiased; band 95%)")
+    axes[0][0].legend(fontsize=8, loc="best")
+    last = curves[curves["subset"] == subsets[-1]].dropna(subset=["pass_at_k"])
+    kmax = int(last["k"].max())
+    at = last[last["k"] == kmax].set_index("model")["pass_at_k"]
+    top = at.idxmax()
+    base = f" vs base {at['base']:.1%}" if "base" in at.index and top != "base" else ""
+    fig.suptitle(f"{label}: pass@{kmax} on {subsets[-1].split(':')[0]} prompts is highest for {top} "
+                 f"({at[top]:.1%}{base})", fontsize=10, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_by_difficulty(by_bin: pd.DataFrame, label: str, *, bin_col: str = "base_pass_bin",
+                                omni: pd.DataFrame | None = None, omni_label: str = "Omni-MATH"):
+    """Accuracy per model by base-pass-rate bin (left, hardest first), and, when given, by
+    Omni-MATH's native difficulty within Omni only (right). 95% CIs from per-prompt SEs."""
+    apply_style()
+    panels = [(by_bin, bin_col, "base model's pass rate in 03 (bin)")]
+    if omni is not None and len(omni):
+        panels.append((omni, "difficulty", f"{omni_label} native difficulty (within {omni_label} only)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.2), squeeze=False)
+    models = list(dict.fromkeys(by_bin["model"]))
+    colours = _colours(models)
+    for ax, (table, col, xlabel) in zip(axes[0], panels):
+        groups = list(dict.fromkeys(table[col])) if col == bin_col else sorted(table[col].dropna().unique())
+        width = 0.8 / max(len(models), 1)
+        for i, m in enumerate(models):
+            sub = table[table["model"] == m].set_index(col).reindex(groups)
+            a = sub["accuracy"].to_numpy(float) * 100
+            err = np.nan_to_num([a - sub["ci_low"].to_numpy(float) * 100, sub["ci_high"].to_numpy(float) * 100 - a])
+            ax.bar(np.arange(len(groups)) + i * width, a, width, yerr=np.clip(err, 0, None), capsize=2, label=m,
+                   color=BASELINE_COLOUR if _is_baseline(m) else colours[m])
+        ticks = [f"{g:g}" if isinstance(g, (float, np.floating)) else str(g) for g in groups]
+        ax.set_xticks(np.arange(len(groups)) + width * (len(models) - 1) / 2, ticks, fontsize=8)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("accuracy, % (95% CI)")
+        ax.set_ylim(bottom=0)
+    axes[0][0].legend(fontsize=8, loc="best")
+    d = by_bin.pivot_table(index=bin_col, columns="model", values="accuracy", observed=True)
+    others = [m for m in models if m != "base" and not _is_baseline(m)]
+    title = f"{label}: accuracy by the base model's own pass rate"
+    if others and "base" in d.columns and others[0] in d.columns:
+        both = d[[others[0], "base"]].dropna()
+        hardest = next((g for g in dict.fromkeys(by_bin[bin_col]) if g in both.index), None)
+        if hardest is not None:
+            gap = (both.loc[hardest, others[0]] - both.loc[hardest, "base"]) * 100
+            title += f"; on the hardest bin {hardest}, {others[0]} vs base {gap:+.1f} p.p."
+    fig.suptitle(title, fontsize=10, fontweight="bold")
+    fig.tight_layout()
+    return fig
