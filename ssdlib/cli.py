@@ -4,6 +4,7 @@
     ssd plan --profile qwen3.5-4b
     ssd run 03_baselines --profile smoke -p presets.general.n=8
     ssd pipeline --profile smoke [--from 02] [--to 04]
+    ssd report --profile smoke                 -> outputs/smoke/report/index.html (+ report.md)
     ssd fetch-model
 """
 
@@ -45,7 +46,8 @@ def cmd_plan(args) -> int:
 def cmd_run(args) -> int:
     from ssdlib import runs
 
-    res = runs.run_notebook(cfg.resolve_notebook(args.notebook), args.profile, args.p, log_output=args.verbose)
+    res = runs.run_notebook(cfg.resolve_notebook(args.notebook), args.profile, args.p, verbose=args.verbose,
+                            console=sys.stdout, errors=sys.stderr)
     return _report([res])
 
 
@@ -57,10 +59,9 @@ def cmd_pipeline(args) -> int:
         cfg.load_params(nb, args.profile, cfg.overrides_for(nb, args.p, nbs))
     results = []
     for nb in nbs:
-        print(f"[ssd] running {nb} on profile {args.profile} ...", flush=True)
-        res = runs.run_notebook(nb, args.profile, cfg.overrides_for(nb, args.p, nbs), log_output=args.verbose)
+        res = runs.run_notebook(nb, args.profile, cfg.overrides_for(nb, args.p, nbs), verbose=args.verbose,
+                                console=sys.stdout, errors=sys.stderr)
         results.append(res)
-        print(f"[ssd] {nb}: {res.status} in {res.seconds:.0f}s", flush=True)
         if res.status != "ok":
             break
     return _report(results)
@@ -76,9 +77,23 @@ def _report(results) -> int:
         print("figures:           ", paths.root / "figures")
         print("tables:            ", paths.root / "tables")
         print("manifests:         ", paths.root / "manifests")
+        print("logs:              ", paths.root / "logs")
     for r in failed:
-        print(f"\nFAILED {r.notebook}: {r.error}\n  see the executed notebook: {r.output}", file=sys.stderr)
+        print(f"\nFAILED {r.notebook}: {r.error}\n  log: {r.log}\n  executed notebook: {r.output}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def cmd_report(args) -> int:
+    from ssdlib.report import build_report
+
+    try:
+        index = build_report(args.profile, render_notebooks=not args.no_html)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"[ssd] report: {index}")
+    print(f"      (self-contained folder: zip {index.parent} to share it; report.md has the same content)")
+    return 0
 
 
 def cmd_fetch_model(args) -> int:
@@ -103,13 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plan)
     p = with_profile(sub.add_parser("run", help="execute one notebook with papermill"))
     p.add_argument("notebook", help="e.g. 03_baselines (or just 03)")
-    p.add_argument("-v", "--verbose", action="store_true", help="stream cell output")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="stream kernel, engine and cell output (default: to outputs/<profile>/logs/<notebook>.log)")
     p.set_defaults(func=cmd_run)
     p = with_profile(sub.add_parser("pipeline", help="execute the notebooks in order, stop at the first failure"))
     p.add_argument("--from", dest="from_", default=None, help="first notebook (e.g. 02)")
     p.add_argument("--to", default=None, help="last notebook (e.g. 04)")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="stream kernel, engine and cell output (default: to outputs/<profile>/logs/<notebook>.log)")
     p.set_defaults(func=cmd_pipeline)
+    p = sub.add_parser("report", help="build outputs/<profile>/report/ (index.html + report.md) from the runs")
+    p.add_argument("--profile", default="smoke", help="params/<profile>/ (default: smoke)")
+    p.add_argument("--no-html", action="store_true", help="link the executed .ipynb only (skip the nbconvert HTML)")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("fetch-model", help="convert the embedded SmolLM2 GGUF into a safetensors folder")
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=cmd_fetch_model)

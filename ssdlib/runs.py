@@ -1,7 +1,7 @@
 """Run folders, manifests and headless notebook execution (papermill).
 
 Layout per profile: ``outputs/<profile>/{notebooks,figures,tables,data,generations,checkpoints,
-manifests}``. Every notebook run writes a manifest (git sha and dirty flag, resolved params,
+manifests,logs,report}``. Every notebook run writes a manifest (git sha and dirty flag, resolved params,
 package versions, start/end time, status, the failing cell's error) next to the executed copy.
 """
 
@@ -11,12 +11,15 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TextIO
 
 from ssdlib import config as cfg
 
@@ -99,10 +102,28 @@ class RunResult:
     manifest: Path
     seconds: float
     error: str | None = None
+    log: Path | None = None
+    failure: str | None = None  # the failing cell, its error and traceback tail, the log path
+
+
+@dataclass
+class Execution:
+    """What :func:`execute` reports: ``status`` "ok" or "failed", wall seconds, the one-line
+    error (``Type: message (cell [n])``) and the multi-line failure description."""
+
+    status: str
+    seconds: float
+    error: str | None = None
+    failure: str | None = None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+TRACEBACK_LINES = 20  # tail of the traceback shown on the console (the notebook keeps all of it)
+SOURCE_LINES = 15  # lines of the failing cell shown on the console
 
 
 def _cell_error(exc: Exception) -> str:
-    """The failing cell's exception as one readable block (papermill's error carries it)."""
+    """The failing cell's exception as one readable line (papermill's error carries it)."""
     ename = getattr(exc, "ename", type(exc).__name__)
     evalue = getattr(exc, "evalue", str(exc))
     cell = getattr(exc, "exec_count", None)
@@ -110,11 +131,132 @@ def _cell_error(exc: Exception) -> str:
     return f"{ename}: {evalue}{where}"
 
 
-def run_notebook(notebook: str, profile: str, overrides: list[str] | None = None, *, log_output: bool = False) -> RunResult:
+def _traceback_summary(entries: list[str]) -> list[str]:
+    """IPython's traceback entries (one per frame) of the last exception in the chain: a cell's
+    frame with its context lines, a library frame as its location and the line that ran."""
+    entries = [_ANSI.sub("", e) for e in entries]
+    starts = [i for i, e in enumerate(entries) if "Traceback (most recent call last)" in e]
+    frames = entries[starts[-1] + 1 : -1] if starts else entries[:-1]
+    out: list[str] = []
+    for e in frames:
+        rows = [x for x in e.splitlines() if x.strip()]
+        if not rows:
+            continue
+        if rows[0].startswith("Cell In["):
+            out += rows
+        else:
+            out += [rows[0]] + [x for x in rows[1:] if x.lstrip().startswith(("->", "---->"))][:1]
+    return out
+
+
+def describe_failure(exc: Exception, log_file: Path, executed: Path) -> str:
+    """The failing cell's source, its error, the traceback's last lines, where the log is.
+
+    ``exc`` is papermill's ``PapermillExecutionError`` (cell index, execution count, source,
+    error name/value, traceback); anything else (a kernel that died, a timeout) is shown by type.
+    """
+    lines = []
+    source = getattr(exc, "source", None)
+    if source is not None:
+        index, count = getattr(exc, "cell_index", None), getattr(exc, "exec_count", None)
+        lines.append(f"failing cell [{count}] (cell {index} of the notebook, counting from 0):")
+        src = source.rstrip().splitlines()
+        shown = src[-SOURCE_LINES:]
+        if len(src) > len(shown):
+            lines.append(f"    | ... ({len(src) - len(shown)} lines above)")
+        lines += [f"    | {x}" for x in shown]
+        tb = _traceback_summary(getattr(exc, "traceback", None) or [])
+        if tb:
+            lines.append("traceback (the notebook's frames in full, library frames by location):")
+            lines += [f"    {x}" for x in tb[-TRACEBACK_LINES:]]
+    lines.append(f"error: {getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}")
+    lines.append(f"log:               {log_file}")
+    lines.append(f"executed notebook: {executed}")
+    return "\n".join(lines)
+
+
+def execute(
+    src: Path,
+    out: Path,
+    parameters: dict,
+    *,
+    log_file: Path,
+    verbose: bool = False,
+    console: TextIO | None = None,
+    errors: TextIO | None = None,
+    name: str | None = None,
+) -> Execution:
+    """Execute the notebook ``src`` into ``out`` with papermill, its chatter going to ``log_file``.
+
+    Quiet (default): the kernel's stdout/stderr, vLLM's logger and the cells' output streams
+    go to ``log_file`` (see :mod:`ssdlib.logs`); ``console`` (if given) shows one progress line
+    (bar + ETA of generation, grading, training) and ``[ssd] <name>: ok in <s>s`` at the end;
+    on failure ``errors`` (default: ``console``) gets the failing cell, its error and the log
+    path. ``verbose``: the kernel and cell output stream to the console as they come.
+    A failing cell does not raise: the returned :class:`Execution` says ``failed``.
+    """
+    import papermill as pm
+
+    from ssdlib import logs
+    from ssdlib.progress import ProgressLine
+
+    name = name or src.stem
+    prefix = f"[ssd] {name}"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    log_file.write_text(f"# {stamp} papermill {src} -> {out}\n")
+    progress_file = log_file.with_suffix(".progress.jsonl")
+    quiet = not verbose
+    env = logs.kernel_env(log_file, progress_file if quiet and console is not None else None, quiet)
+    progress = ProgressLine(progress_file, prefix, console) if quiet and console is not None else nullcontext()
+    t0 = time.monotonic()
+    status, error, failure = "ok", None, None
+    with open(log_file, "a", buffering=1) as cells, logs.papermill_logging(log_file, console if verbose else None):
+        try:
+            with progress:
+                pm.execute_notebook(
+                    str(src),
+                    str(out),
+                    parameters=parameters,
+                    cwd=str(src.parent),
+                    kernel_name="python3",
+                    progress_bar=False,
+                    log_output=verbose,
+                    stdout_file=cells,
+                    stderr_file=cells,
+                    kernel_manager_class=logs.kernel_manager_class(env, log_file if quiet else None),
+                )
+        except Exception as exc:  # papermill wraps the cell's exception; keep the run's record
+            status, error = "failed", _cell_error(exc)
+            failure = describe_failure(exc, log_file, out)
+            cells.write(f"\n# FAILED\n{failure}\n")
+    seconds = time.monotonic() - t0
+    if console is not None:
+        print(f"{prefix}: {status} in {seconds:.0f}s", file=console, flush=True)
+    if failure is not None and (errors or console) is not None:
+        print(_indent(failure), file=errors or console, flush=True)
+    return Execution(status, seconds, error, failure)
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {x}" for x in text.splitlines())
+
+
+def run_notebook(
+    notebook: str,
+    profile: str,
+    overrides: list[str] | None = None,
+    *,
+    verbose: bool = False,
+    console: TextIO | None = None,
+    errors: TextIO | None = None,
+) -> RunResult:
     """Validate params, execute ``notebooks/<notebook>.ipynb`` with papermill, write the manifest.
 
     Parameter problems raise :class:`ssdlib.config.ConfigError` before papermill starts (so before
     any model loads). A failing cell does not raise: the result has status ``failed`` and the error.
+    Logs go to ``outputs/<profile>/logs/<notebook>.log``; ``console``/``errors``/``verbose`` as
+    in :func:`execute` (None: print nothing, as the test fixtures want).
     """
     params = cfg.load_params(notebook, profile, overrides)
     src = notebook_path(notebook)
@@ -122,6 +264,7 @@ def run_notebook(notebook: str, profile: str, overrides: list[str] | None = None
         raise cfg.ConfigError(f"command line: notebook {notebook!r} does not exist yet ({src})")
     paths = profile_paths(profile)
     out = paths.notebooks / f"{notebook}.ipynb"
+    log_file = paths.logs / f"{notebook}.log"
     stamp = dt.datetime.now(dt.timezone.utc)
     manifest_path = paths.manifests / f"{notebook}.json"
     record = {
@@ -137,36 +280,23 @@ def run_notebook(notebook: str, profile: str, overrides: list[str] | None = None
         "started": stamp.isoformat(),
         "status": "running",
         "executed_notebook": str(out),
+        "log": str(log_file),
     }
     write_manifest(manifest_path, record)
-    import papermill as pm
-
-    t0 = time.monotonic()
-    error = None
-    try:
-        pm.execute_notebook(
-            str(src),
-            str(out),
-            parameters=cfg.injectable(params),
-            cwd=str(src.parent),
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=log_output,
-        )
-        status = "ok"
-    except Exception as exc:  # papermill wraps the cell's exception; keep the run's record
-        status, error = "failed", _cell_error(exc)
-    seconds = time.monotonic() - t0
+    if console is not None:
+        print(f"[ssd] running {notebook} on profile {profile} ...", file=console, flush=True)
+    run = execute(src, out, cfg.injectable(params), log_file=log_file, verbose=verbose, console=console,
+                  errors=errors, name=notebook)
     record.update(
-        status=status,
-        error=error,
+        status=run.status,
+        error=run.error,
         finished=dt.datetime.now(dt.timezone.utc).isoformat(),
-        seconds=round(seconds, 1),
+        seconds=round(run.seconds, 1),
     )
     write_manifest(manifest_path, record)
     history = paths.manifests / "history"
     write_manifest(history / f"{stamp.strftime('%Y%m%dT%H%M%S')}_{notebook}.json", record)
-    return RunResult(notebook, status, out, manifest_path, seconds, error)
+    return RunResult(notebook, run.status, out, manifest_path, run.seconds, run.error, log_file, run.failure)
 
 
 def select(start: str | None, stop: str | None) -> list[str]:

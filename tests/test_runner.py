@@ -55,6 +55,11 @@ def test_run_writes_an_ok_manifest(first_run):
     for name in SPLITS:
         assert (root / "data" / name).stat().st_size > 0
     assert str(root / "notebooks") in res.stdout
+    # Quiet: kernel and library chatter went to the log, not to the terminal.
+    assert m["log"] == str(root / "logs" / "01_data.log")
+    assert "Executing notebook with kernel" in (root / "logs" / "01_data.log").read_text()
+    for chatter in ("IPKernelApp", "WARNING", "Executing notebook"):
+        assert chatter not in res.stdout + res.stderr
 
 
 def test_pipeline_to_01_reproduces_the_splits_byte_for_byte(first_run, tmp_path):
@@ -82,6 +87,9 @@ def test_failing_cell_exits_1_prints_the_error_and_records_it(tmp_path):
     budget = config.load_params("01_data", "smoke").val.budgets["synthetic"]
     err = f"ValueError: val budget for 'synthetic' is {budget} but only 12 rows are available"
     assert f"FAILED 01_data: {err}" in res.stderr
+    # The failing cell's source, the error and where the full log is.
+    assert "failing cell [" in res.stderr and "    | " in res.stderr
+    assert f"log:               {tmp_path / 'smoke' / 'logs' / '01_data.log'}" in res.stderr
     m = json.loads((tmp_path / "smoke" / "manifests" / "01_data.json").read_text())
     assert m["status"] == "failed" and m["error"].startswith(err) and "(cell [" in m["error"]
     assert m["overrides"] == overrides and m["params"]["sources"]["synthetic"]["n_val"] == 12

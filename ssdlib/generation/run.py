@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ssdlib import progress
 from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg, PromptCfg
 from ssdlib.generation.backends import Output, Request, make_backend
 from ssdlib.generation.decode import distinct
@@ -146,6 +147,9 @@ def execute(
     stores: dict[str, GenerationStore] = {}
     hashes = {(r.decode.config_id, r.prompt_id): prompt_hash(r.prompt_text) for r in requests}
     written = 0
+    total = sum(r.n for r in requests)
+    label = model_id if shard is None else f"{model_id} {shard}"
+    progress.update("generate", 0, total, "samples", label)  # the clock includes the engine start
     t0 = time.monotonic()
 
     def on_finished(req: Request, outs: list[Output]) -> None:
@@ -156,6 +160,7 @@ def execute(
         written += stores[cid].append(
             _records(req, outs, model_id, hashes[(cid, req.prompt_id)], time.monotonic() - t0)
         )
+        progress.update("generate", written, total, "samples", label)
 
     try:
         with make_backend(model_path, model, backend, seed) as engine:

@@ -135,7 +135,7 @@ def _grade_rows(
         row_task.append(task_of[key])
     results = _run_with_retries(
         eq.check_answer, tasks, _timed_out_check, timeout_s=timeout_s, workers=workers,
-        memory_limit_mb=memory_limit_mb, retries=retries,
+        memory_limit_mb=memory_limit_mb, retries=retries, progress_step="grade",
     )
     for row, t in zip(rows, row_task, strict=True):
         if t is not None:

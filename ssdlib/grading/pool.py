@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
+from ssdlib import progress
+
 # Imported once by the forkserver (which warms math-verify up), so forked workers start warm.
 _PRELOAD = ["ssdlib.grading._preload"]
 
@@ -185,6 +187,7 @@ def run_killable(
     workers: int | None = None,
     memory_limit_mb: int | None = 4096,
     prefetch: int = 4,
+    progress_step: str | None = None,
 ) -> list[TaskResult]:
     """Run ``fn(*args)`` for every ``args`` in ``tasks`` in killable worker processes.
 
@@ -197,7 +200,8 @@ def run_killable(
     (None: no cap). Returns one TaskResult per task, in input order. Never hangs: the total
     time is bounded by about ``len(tasks) * timeout_s / workers`` plus worker start-up.
     Raises RuntimeError if workers keep dying before they are up (e.g. the main module
-    cannot be imported by multiprocessing).
+    cannot be imported by multiprocessing). ``progress_step``: name under which finished
+    tasks are reported to :mod:`ssdlib.progress` (the runner's console bar).
     """
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
@@ -225,6 +229,8 @@ def run_killable(
     try:
         pool = [new_worker() for _ in range(n_workers)]
         while pending or any(w.queue for w in pool):
+            if progress_step:
+                progress.update(progress_step, n - len(pending) - sum(len(w.queue) for w in pool), n, "checks")
             # Fill level by level (every worker gets a first task before any gets a second),
             # so that a few slow tasks at the front do not all queue behind one worker.
             for depth in range(1, prefetch + 1):
@@ -284,6 +290,8 @@ def run_killable(
             n_missing = sum(w is None for w in pool)
             pool = [w for w in pool if w is not None]
             pool += [new_worker() for _ in range(min(n_missing, len(pending)))]
+        if progress_step:
+            progress.update(progress_step, n, n, "checks")
     finally:
         for w in pool:
             if w is None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
+from ssdlib import progress
 from ssdlib.train.checkpoints import LOG_NAME, list_checkpoints
 
 # Files a checkpoint folder needs so that `from_pretrained(ckpt)` and vLLM load it as a model.
@@ -23,7 +24,8 @@ class JsonlLogCallback(TrainerCallback):
     (one more than the last session in the file, so a resume is visible), ``tokens_per_s``
     (non-padding input tokens, all ranks, per second since the previous event of this session;
     needs ``include_num_input_tokens_seen="non_padding"``) and, on GPU, ``max_memory_gib``
-    (peak allocated on this rank, GiB).
+    (peak allocated on this rank, GiB). Also reports each optimizer step to
+    :mod:`ssdlib.progress` (the runner's console bar; a no-op outside the runner).
     """
 
     def __init__(self, output_dir: str | Path):
@@ -40,6 +42,11 @@ class JsonlLogCallback(TrainerCallback):
             self.session = max(sessions, default=-1) + 1
         self._t0 = self._last_t = time.perf_counter()
         self._last_tokens = state.num_input_tokens_seen
+        progress.update("train", state.global_step, state.max_steps, "steps")  # a resume starts past 0
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            progress.update("train", state.global_step, state.max_steps, "steps")
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
