@@ -303,7 +303,7 @@ def _score_transformers(model_path, pairs, *, top_k, batch_size, dtype, device, 
     return [parts[i] for i in sorted(parts)]
 
 
-def _score_vllm(model_path, pairs, *, top_k, dtype, engine_kwargs):
+def _score_vllm(model_path, pairs, *, top_k, dtype, engine_kwargs, chunk_tokens=None):
     """Teacher forcing with vLLM ``prompt_logprobs`` over prompt+response token ids.
 
     vLLM returns, for every prompt position after the first, the actual token's logprob and
@@ -325,6 +325,10 @@ def _score_vllm(model_path, pairs, *, top_k, dtype, engine_kwargs):
         "seed": 0,
         "gpu_memory_utilization": 0.9 if _has_cuda() else 0.15,  # on CPU: share of RAM
     }
+    if chunk_tokens is not None:
+        # Chunked prefill: a 48k-token sequence is scored chunk_tokens at a time, which bounds
+        # the [tokens x vocab] logits vLLM materialises for prompt_logprobs.
+        kw.update(enable_chunked_prefill=True, max_num_batched_tokens=int(chunk_tokens))
     kw.update(engine_kwargs or {})
     kw["max_logprobs"] = max(int(kw.get("max_logprobs", 20)), top_k)
     if dtype not in (None, "auto"):
@@ -395,6 +399,7 @@ def score_positions(model_path, prompts: Sequence[str], responses: Sequence[str]
     ``max_positions`` is the scoring window: the first N response tokens (None = the whole
     response).
     ``backend="vllm"``: ``prompt_logprobs=top_k``; ``entropy_full`` is NaN;
+    ``chunk_tokens`` becomes vLLM's chunked-prefill budget (``max_num_batched_tokens``);
     ``engine_kwargs`` go to ``vllm.LLM`` (on CPU: run under the shared vLLM lock and pass
     ``enforce_eager=True``, which cut engine start from ~96 s to ~40 s here; never on GPU).
     Empty responses contribute no rows.
@@ -410,7 +415,7 @@ def score_positions(model_path, prompts: Sequence[str], responses: Sequence[str]
                                     chunk_tokens=chunk_tokens)
     elif backend == "vllm":
         parts = _score_vllm(model_path, pairs, top_k=top_k, dtype=dtype,
-                            engine_kwargs=engine_kwargs)
+                            engine_kwargs=engine_kwargs, chunk_tokens=chunk_tokens)
     else:
         raise ValueError(f"unknown backend {backend!r} (transformers | vllm)")
     df = _frame(parts)
