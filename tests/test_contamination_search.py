@@ -19,6 +19,8 @@ from ssdlib.contamination.synthetic import plant_near_duplicates, synthetic_prob
 
 # Thresholds used throughout (explicit, so the tests do not drift with the recommended defaults).
 P = {"ngram": 5, "threshold_same_answer": 0.4, "threshold_diff_answer": 0.7}
+# The pre-#13 rule (word n-grams + two answer-aware thresholds), still selectable as rule="v1".
+V1 = {**P, "rule": "v1"}
 
 BASE = ("A bag contains 5 red marbles, 4 blue marbles and 3 green marbles. Two marbles are drawn at "
         "random without replacement. What is the probability that both marbles are the same color? "
@@ -47,17 +49,17 @@ def test_borderline_pair_is_between_the_thresholds():
 
 def test_answer_aware_rule_flips_a_borderline_pair():
     val = frame([BASE], ["19/66"], "v")
-    same = find_duplicates(frame([EDITED, UNRELATED], [r"\frac{19}{66}", "24"], "t"), val, **P)
+    same = find_duplicates(frame([EDITED, UNRELATED], [r"\frac{19}{66}", "24"], "t"), val, **V1)
     assert same[["train_id", "val_id", "rule"]].values.tolist() == [["t0", "v0", "fuzzy_same_answer"]]
     assert bool(same["answers_agree"].iloc[0]) is True
     # The same text with a different answer needs the higher threshold: not flagged.
-    diff = find_duplicates(frame([EDITED, UNRELATED], ["47/66", "24"], "t"), val, **P)
+    diff = find_duplicates(frame([EDITED, UNRELATED], ["47/66", "24"], "t"), val, **V1)
     assert len(diff) == 0
     # ... and a train answer that is missing counts as "not known to agree".
-    unknown = find_duplicates(frame([EDITED], [""], "t"), val, **P)
+    unknown = find_duplicates(frame([EDITED], [""], "t"), val, **V1)
     assert len(unknown) == 0
     # Lowering the high threshold below J flags it whatever the answers.
-    low = find_duplicates(frame([EDITED], ["47/66"], "t"), val, ngram=5, threshold_same_answer=0.4,
+    low = find_duplicates(frame([EDITED], ["47/66"], "t"), val, rule="v1", ngram=5, threshold_same_answer=0.4,
                           threshold_diff_answer=0.45)
     assert low["rule"].tolist() == ["fuzzy_diff_answer"]
 
@@ -71,7 +73,7 @@ def test_exact_match_after_normalisation_is_flagged_whatever_the_answers():
 
 
 def test_output_columns_and_sources():
-    out = find_duplicates(frame([BASE], ["19/66"], "t", "numinamath"), frame([BASE], ["19/66"], "v", "aime"), **P)
+    out = find_duplicates(frame([BASE], ["19/66"], "t", "numinamath"), frame([BASE], ["19/66"], "v", "aime"), **V1)
     for col in ["train_id", "val_id", "jaccard", "answers_agree", "rule", "train_problem", "val_problem",
                 "train_source", "val_source"]:
         assert col in out.columns
@@ -112,9 +114,9 @@ def test_missing_column_raises_naming_it(side, column):
 def test_bad_parameters_raise():
     t, v = frame([BASE], ["1"], "t"), frame([BASE], ["1"], "v")
     with pytest.raises(ValueError, match="threshold"):
-        find_duplicates(t, v, ngram=5, threshold_same_answer=0.8, threshold_diff_answer=0.5)
+        find_duplicates(t, v, rule="v1", ngram=5, threshold_same_answer=0.8, threshold_diff_answer=0.5)
     with pytest.raises(ValueError, match="method"):
-        find_duplicates(t, v, method="bogus")
+        find_duplicates(t, v, method="bogus", rule="v1")
 
 
 def test_decontaminate_removes_flagged_train_rows_only():
@@ -169,8 +171,8 @@ def test_inverted_index_is_exact_and_lsh_recall_is_high(corpus):
 
 def test_find_duplicates_methods_agree_on_planted_pairs(corpus):
     train, val = corpus
-    inv = find_duplicates(train, val, method="inverted", **P)
-    lsh = find_duplicates(train, val, method="lsh", **P)
+    inv = find_duplicates(train, val, method="inverted", **V1)
+    lsh = find_duplicates(train, val, method="lsh", **V1)
     key = ["train_id", "val_id"]
     assert len(inv) > 20
     assert set(map(tuple, lsh[key].values)) <= set(map(tuple, inv[key].values))
