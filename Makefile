@@ -9,16 +9,22 @@ export PYTHONUNBUFFERED := 1
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv demo test test-fast fetch-model lab plan bench clean-outputs
+.PHONY: venv demo report test test-fast fetch-model lab plan bench clean-outputs
 
 venv:
 	@bash scripts/setup_venv.sh
 
 fetch-model: venv
-	$(VENV)/bin/ssd fetch-model
+	@echo "[setup] embedded model: $$($(VENV)/bin/ssd fetch-model)"
 
+# Quiet: one progress line per notebook; engine/kernel output goes to outputs/<profile>/logs/.
+# `make demo V=1` streams everything. A rerun only regenerates what is missing from the stores.
 demo: venv fetch-model
-	$(VENV)/bin/ssd pipeline --profile $(PROFILE)
+	@$(VENV)/bin/ssd pipeline --profile $(PROFILE) $(if $(V),-v,)
+	@$(VENV)/bin/ssd report --profile $(PROFILE)
+
+report: venv
+	@$(VENV)/bin/ssd report --profile $(PROFILE)
 
 test: venv fetch-model
 	$(PY) -m pytest -q tests

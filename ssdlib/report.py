@@ -159,6 +159,11 @@ def _short(manifest: dict | None) -> dict:
     }
 
 
+def _demote(markdown: str) -> str:
+    """Headings two levels down: a notebook's ``# Title`` sits under the report's ``## section``."""
+    return re.sub(r"^(#{1,4}) ", r"\1## ", markdown, flags=re.M)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -272,7 +277,7 @@ def _dump(obj) -> str:
 
 def render_html(profile: str, source: Path, sections: list[Section], verdict: list[Table], built: str) -> str:
     import jinja2
-    import mistune
+    from nbconvert.filters.markdown import markdown2html
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     view = []
@@ -281,7 +286,7 @@ def render_html(profile: str, source: Path, sections: list[Section], verdict: li
         view.append({
             "notebook": s.notebook,
             "short": _short(s.manifest),
-            "intro_html": mistune.html(s.intro) if s.intro else "",
+            "intro_html": markdown2html(_demote(s.intro)) if s.intro else "",
             "executed": s.executed.as_posix() if s.executed else "",
             "executed_html": s.executed_html.as_posix() if s.executed_html else "",
             "error": m.get("error") or "",
@@ -315,6 +320,8 @@ def render_markdown(profile: str, sections: list[Section], verdict: list[Table],
         lines.append(f"| {s.notebook} | {sh['status']} | {sh.get('git', '')} | {sh.get('started', '')} | {sh.get('seconds', '')} |")
     for s in sections:
         lines += ["", f"## {s.notebook}", ""]
+        if s.intro:
+            lines += [_demote(s.intro), ""]
         if s.executed:
             html_link = f"[HTML]({s.executed_html.as_posix()}) · " if s.executed_html else ""
             lines += [f"Executed notebook: {html_link}[.ipynb]({s.executed.as_posix()})", ""]
