@@ -274,6 +274,25 @@ class LockForkCfg(Strict):
     entropy_col: Literal["entropy_topk", "entropy_tail_lb", "entropy_full"] = "entropy_topk"
     n_boot: int = Field(2000, ge=100, description="cluster-bootstrap resamples (responses)")
     equivalence_margin: float = Field(0.05, gt=0, description="nats: CI inside +-margin = unchanged")
+    classify_on: Literal["mean", "base"] = Field(
+        "mean", description="class positions by the mean entropy of all compared models (base: biased, "
+                            "regresses to the mean; kept for comparison)")
+    chunk_tokens: int | None = Field(
+        None, ge=1, description="score sequences longer than this in chunks (memory-safe whole responses)")
+
+
+class PassAtKCfg(Strict):
+    """Extra samples for pass@k: ``n`` per prompt at eval_decode on val300 (screening prompts)
+    for the base model, the candidates and the control; pass@1..pass@n overall and on the
+    hardest prompts by base pass rate. The figure needs n >= 2."""
+
+    n: int = Field(8, ge=1, description="samples per prompt (the first eval_decode.n are reused)")
+
+
+class EvalControlCfg(Strict):
+    """Evaluate the 05 control run (the folder whose run.json says control_of: <run_name>)."""
+
+    enabled: bool = Field(True, description="06 fails if 05 trained no control run")
 
 
 class CandidateCfg(Strict):
@@ -301,6 +320,8 @@ class EvalParams(Common):
     checkpoints: Literal["all", "last"] | list[int] = "all"
     limit_prompts: int | None = Field(None, ge=1)
     lockfork: LockForkCfg
+    pass_at_k: PassAtKCfg = Field(default_factory=PassAtKCfg)
+    control: EvalControlCfg = Field(default_factory=lambda: EvalControlCfg(enabled=False))
 
 
 PARAM_MODELS: dict[str, type[Common]] = {

@@ -107,3 +107,35 @@ def plot_lock_tail_mass(base_scores: pd.DataFrame, ssd_scores: pd.DataFrame,
         ax.set_title("No lock positions to compare")
     fig.tight_layout()
     return fig
+
+
+def plot_deltas_side_by_side(side_by_side: pd.DataFrame, *, contrast_verdict: str = "",
+                             classes: tuple[str, ...] = ("lock", "middle", "fork")):
+    """Entropy change vs base (nats, cluster-bootstrap CI) per class, one bar per model (SSD,
+    control) on the SAME classes (:func:`ssdlib.lockfork.lock_fork_compare`). The title states
+    each model's reading at locks and forks; ``contrast_verdict`` (SSD minus control) goes below."""
+    apply_style()
+    models = list(dict.fromkeys(side_by_side["model"]))
+    colours = {m: ("C1" if i == 0 else "0.45") for i, m in enumerate(models)}
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    width = 0.8 / max(len(models), 1)
+    sbs = side_by_side.set_index(["model", "class"])
+    for i, m in enumerate(models):
+        d = np.array([sbs.loc[(m, c), "delta_entropy"] for c in classes], float)
+        lo = np.array([sbs.loc[(m, c), "delta_entropy_lo"] for c in classes], float)
+        hi = np.array([sbs.loc[(m, c), "delta_entropy_hi"] for c in classes], float)
+        ax.bar(np.arange(len(classes)) + i * width, d, width, color=colours[m], label=m,
+               yerr=np.nan_to_num(np.clip([d - lo, hi - d], 0, None)), capsize=3)
+    ax.axhline(0, color="black", lw=0.8)
+    n = [int(sbs.loc[(models[0], c), "n_positions"]) for c in classes]
+    ax.set_xticks(np.arange(len(classes)) + width * (len(models) - 1) / 2,
+                  [f"{c}s\n({k:,} positions)" for c, k in zip(classes, n)])
+    ax.set_ylabel("entropy change vs base, nats (95% CI)")
+    ax.legend(fontsize=8, loc="best")
+    parts = [f"{m}: locks {sbs.loc[(m, 'lock'), 'reading']}, forks {sbs.loc[(m, 'fork'), 'reading']}"
+             for m in models]
+    fig.suptitle("; ".join(parts), fontsize=10, fontweight="bold")
+    if contrast_verdict:
+        ax.set_title(contrast_verdict, fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -82,6 +82,24 @@ def plan_profile(profile: str, overrides: list[str] | None = None) -> pd.DataFra
     e = ev.eval_decode
     rows.append(_row("06_eval", f"{models} models x T_eval {temps}", n_eval,
                      models * len(temps) * n_eval * e.n, e.max_tokens))
-    rows.append(_row("06_eval", f"lock/fork scoring of {ev.lockfork.n_responses} responses x 2 models",
-                     note=f"top-{ev.lockfork.top_k} logprobs, teacher forcing"))
+    # #11: control evaluation, pass@k draws, lock/fork teacher forcing (SSD + control beside base).
+    n_cand_models = len(ev.candidates.steps) if ev.candidates.rule == "steps" else ev.candidates.count
+    control_on = ev.control.enabled and tr.control.enabled
+    if control_on:
+        rows.append(_row("06_eval", f"control at the candidates' steps ({n_cand_models}) at eval decode, "
+                                    "val300 + val - val300", n_val, n_cand_models * n_val * e.n, e.max_tokens,
+                         note=f"checkpoints/{tr.control_run_name}/"))
+    pk_models = 1 + n_cand_models * (2 if control_on else 1)
+    extra = max(ev.pass_at_k.n - e.n, 0)
+    rows.append(_row("06_eval", f"pass@k: {pk_models} models x n={max(ev.pass_at_k.n, e.n)} on val300 "
+                                f"(+{extra} samples per prompt beyond eval_decode.n)",
+                     n_val300, pk_models * n_val300 * extra, e.max_tokens,
+                     note="pass@1..n overall and on the hardest prompts by base pass rate"))
+    lf = ev.lockfork
+    window = lf.max_positions or e.max_tokens
+    scored = 2 + (1 if control_on else 0)
+    rows.append(_row("06_eval", f"lock/fork teacher forcing: {lf.n_responses} responses x {scored} models "
+                                f"(window {'whole response' if lf.max_positions is None else lf.max_positions})",
+                     note=f"<= {lf.n_responses * scored * window:,} scored positions; top-{lf.top_k} logprobs"
+                          + (f"; chunks of {lf.chunk_tokens:,} tokens" if lf.chunk_tokens else "")))
     return pd.DataFrame(rows)

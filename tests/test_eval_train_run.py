@@ -192,3 +192,32 @@ def test_control_samples_are_drawn_at_t1_untruncated(tmp_path):
         tr.check_stored_decode(ctrl.assign(top_k=20), c.ssd_decode.model_copy(update=small))
     # vLLM spells "off" as -1: the same distribution.
     tr.check_stored_decode(ctrl.assign(top_k=-1), c.ssd_decode.model_copy(update=small))
+
+
+def test_06_finds_control_checkpoints_and_compares_paired(tmp_path):
+    from ssdlib import control as ctl
+
+    p = cfg.load_params("05_train", "smoke")
+    c = tr.control_params(p)
+    rec = tr.run_record(c, _problems(5), "train_clean.parquet", role="control", control_of=p.run_name)
+    ctrl_dir = tr.prepare_run_dir(tmp_path, rec)
+    for s in (3, 6):
+        (ctrl_dir / f"checkpoint-{s}").mkdir()
+    found = tr.find_control_run(tmp_path, p.run_name)
+    t = ctl.control_model_table(found, [6])
+    assert t.to_dict("records") == [{"model": "control-6", "step": 6, "model_id": f"ssd-control-{rec['hash'][:8]}-ckpt-6",
+                                     "path": str(ctrl_dir / "checkpoint-6")}]
+    with pytest.raises(ValueError, match="no checkpoint at steps"):
+        ctl.control_model_table(found, [9])
+
+    # Paired accuracy on shared prompts: 4 prompts, 2 samples each.
+    def rows(model, correct):
+        return pd.DataFrame([{"model": model, "prompt_id": f"p{i // 2}", "sample_idx": i % 2, "correct": c,
+                              "config_id": "eval", "model_id": model} for i, c in enumerate(correct)])
+    s = pd.concat([rows("base", [0, 0, 1, 0, 0, 0, 1, 1]), rows("ckpt-6", [1, 1, 1, 1, 0, 1, 1, 1]),
+                   rows("control-6", [0, 1, 1, 0, 0, 0, 1, 1])])
+    acc = ctl.control_accuracy_table(s, [("ckpt-6", "control-6")], tier="screening").iloc[0]
+    assert acc["base_accuracy"] == pytest.approx(0.375) and acc["ssd_accuracy"] == pytest.approx(0.875)
+    assert acc["control_accuracy"] == pytest.approx(0.5)
+    assert acc["ssd_minus_control"] == pytest.approx(0.375) and acc["control_minus_base"] == pytest.approx(0.125)
+    assert acc["ssd_minus_control_ci_low"] < acc["ssd_minus_control"] < acc["ssd_minus_control_ci_high"]

@@ -409,3 +409,20 @@ def test_chunked_teacher_forcing_matches_one_forward(tiny_model):
     for col in ("token_logprob", "entropy_topk", "entropy_full", "mass_outside_topk"):
         np.testing.assert_allclose(chunked[col], full[col], atol=2e-5, err_msg=col)
     assert (chunked["token_rank"] == full["token_rank"]).all()
+
+
+def test_side_by_side_figure_states_each_reading():
+    import matplotlib.pyplot as plt
+
+    from ssdlib.figures_lockfork import plot_deltas_side_by_side
+
+    a, b = _noisy_copies(4, n_resp=30, n_pos=30)
+    ssd = b.copy()
+    ssd.loc[ssd["entropy_topk"] < ssd["entropy_topk"].quantile(0.5), "entropy_topk"] *= 0.5
+    cmp = lf.lock_fork_compare(a, {"SSD": ssd, "control": b}, {"n_boot": 200}, treatment="SSD", reference="control")
+    fig = plot_deltas_side_by_side(cmp.side_by_side, contrast_verdict=cmp.contrast_verdict)
+    sbs = cmp.side_by_side.set_index(["model", "class"])["reading"]
+    assert fig._suptitle.get_text() == (f"SSD: locks {sbs[('SSD', 'lock')]}, forks {sbs[('SSD', 'fork')]}; "
+                                        f"control: locks {sbs[('control', 'lock')]}, forks {sbs[('control', 'fork')]}")
+    assert sbs[("SSD", "lock")] == "sharper"
+    plt.close(fig)
