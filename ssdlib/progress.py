@@ -133,6 +133,10 @@ class ProgressLine:
             self.stream.flush()
             self._width = 0
 
+    def _clocked(self, now: float) -> str:
+        """The prefix and the notebook's own clock: ``[ssd] 03_baselines 2:41``."""
+        return f"{self.prefix} {_clock(now - self._t0)}"
+
     def _loop(self) -> None:
         while not self._stop.wait(self.poll_s):
             self._poll()
@@ -156,15 +160,15 @@ class ProgressLine:
         if last is None or done or now - last >= self.every_s:
             if done and last == float("inf"):
                 return
-            self.stream.write(format_event(self.prefix, ev, now, ascii_bar=True) + "\n")
+            self.stream.write(format_event(self._clocked(now), ev, now, ascii_bar=True) + "\n")
             self.stream.flush()
             self._printed[key] = float("inf") if done else now
 
     def _draw(self, now: float) -> None:
         if self._current is None:
-            line = f"{self.prefix} running {_clock(now - self._t0)}"
+            line = f"{self._clocked(now)} running"
         else:
-            line = format_event(self.prefix, self._current, now, ascii_bar=False)
+            line = format_event(self._clocked(now), self._current, now, ascii_bar=False)
         pad = max(0, self._width - len(line))
         self.stream.write("\r" + line + " " * pad)
         self.stream.flush()

@@ -80,7 +80,7 @@ def test_quiet_console_has_progress_and_no_chatter(tmp_path, capfd):
         assert marker not in console, f"{marker!r} reached the console:\n{console}"
     lines = [x for x in console.splitlines() if x.strip()]
     assert all(x.startswith("[ssd] chatty") for x in lines), console
-    assert re.search(r"\[ssd\] chatty generate tiny: +100%\|#+\| 20/20 \[", console), console
+    assert re.search(r"\[ssd\] chatty \d+:\d\d generate tiny: +100%\|#+\| 20/20 \[", console), console
     assert re.search(r"\[ssd\] chatty: ok in \d+s", lines[-1])
     # Everything went to the log instead: the vLLM records with their level, raw prints, cells.
     text = log.read_text()
@@ -196,10 +196,21 @@ def test_progress_line_draws_from_events(tmp_path, monkeypatch, stream_cls):
         progress.update("generate", 4, 4, "samples", "m")
         time.sleep(0.3)
     text = stream.getvalue()
-    assert "[ssd] nb generate m:" in text and "4/4" in text and "0/4" in text
+    assert re.search(r"\[ssd\] nb 0:0\d generate m:", text) and "4/4" in text and "0/4" in text
     if stream_cls is Tty:
         assert "\r" in text and "\n" not in text  # redrawn in place, erased at the end
         assert text.endswith("\r")
     else:
         assert "\r" not in text
         assert sum("4/4" in x for x in text.splitlines()) == 1  # the end is printed once
+
+
+@pytest.mark.slow
+def test_real_engine_records_go_to_the_log_not_the_notebook(smoke_pipeline):
+    # 03 starts vLLM engines: their start-up records (config dump included) are in the log.
+    log = (smoke_pipeline / "logs" / "03_baselines.log").read_text()
+    assert re.search(r"INFO .*Initializing a V1 LLM engine", log), log[-3000:]
+    assert "Initializing a V1 LLM engine" not in executed_text(smoke_pipeline / "notebooks" / "03_baselines.ipynb")
+    for nb in runs.available_notebooks():
+        m = json.loads((smoke_pipeline / "manifests" / f"{nb}.json").read_text())
+        assert m["log"] == str(smoke_pipeline / "logs" / f"{nb}.log")
