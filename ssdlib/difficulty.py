@@ -47,9 +47,12 @@ def base_pass_rates(graded03: pd.DataFrame, model_id: str, *,
 
 
 def bin_labels(edges: Sequence[float] = PASS_RATE_EDGES) -> list[str]:
-    """``["0 (never solved)", "(0, 25%]", ...]``: hardest first."""
-    labels = ["0 (never solved)"]
-    labels += [f"({a:.0%}, {b:.0%}]".replace("(0%", "(0") for a, b in zip(edges[:-1], edges[1:])]
+    """``["0 (never)", "0-25%", "25-50%", ...]``: hardest first; the labels also SORT hardest first
+    as plain strings, so a table or an axis sorted by label keeps the difficulty order."""
+    labels = ["0 (never)"]
+    labels += [f"{a * 100:.0f}-{b * 100:.0f}%" for a, b in zip(edges[:-1], edges[1:])]
+    if sorted(labels) != labels:
+        raise ValueError(f"bin labels {labels} do not sort in difficulty order")
     return labels
 
 

@@ -31,8 +31,8 @@ def test_pass_rates_pool_decodes_exclude_the_compared_one_and_bin_on_one_scale()
     assert r.loc["a", "pass_rate"] == 0 and r.loc["b", "pass_rate"] == 0.25 and r.loc["c", "pass_rate"] == 1
     assert r.loc["d", "pass_rate"] == 0.75 and (r["n_samples"] == 4).all()  # the baseline's rows are out
     bins = dif.pass_rate_bins(r.reset_index())
-    assert bins["a"] == "0 (never solved)" and bins["b"] == "(0, 25%]" and bins["d"] == "(50%, 75%]"
-    assert bins["c"] == "(75%, 100%]" and list(bins.cat.categories)[0] == "0 (never solved)"
+    assert bins["a"] == "0 (never)" and bins["b"] == "0-25%" and bins["d"] == "50-75%"
+    assert bins["c"] == "75-100%" and list(bins.cat.categories)[0] == "0 (never)"
     with pytest.raises(ValueError, match="no graded samples"):
         dif.base_pass_rates(g03, "other")
 
@@ -48,7 +48,7 @@ def test_pass_at_k_by_bin_shows_diversity_on_hard_prompts():
         _graded("base", "eval", {"h1": [0] * 4, "h2": [0, 0, 1, 0], "e1": [1] * 4, "e2": [1] * 4}),
     ])
     c = dif.pass_at_k_by_bin(s, bins, k_max=4).set_index(["model", "subset", "k"])["pass_at_k"]
-    hard = "hardest: base pass rate 0 (never solved)"
+    hard = "hardest: base pass rate 0 (never)"
     assert c[("greedyish", hard, 1)] == pytest.approx(0.5) and c[("diverse", hard, 1)] == pytest.approx(0.25)
     assert c[("diverse", hard, 4)] == pytest.approx(1.0) and c[("greedyish", hard, 4)] == pytest.approx(0.5)
     assert c[("diverse", "all prompts", 4)] == pytest.approx(1.0)
@@ -68,8 +68,8 @@ def test_accuracy_by_bin_and_omni_native_only_within_omni():
         _graded("ckpt-6", "eval", {"p3": [1, 1], "p9": [0, 0]}, source="aime", difficulty=np.nan),
     ])
     t = dif.accuracy_by_bin(s, bins, ["base", "ckpt-6"])
-    assert list(t[t.model == "base"][dif.BIN_COLUMN]) == ["0 (never solved)", "(25%, 50%]", "(75%, 100%]"]
-    assert t.set_index(["model", dif.BIN_COLUMN]).loc[("ckpt-6", "0 (never solved)"), "accuracy"] == 0.5
+    assert list(t[t.model == "base"][dif.BIN_COLUMN]) == ["0 (never)", "25-50%", "75-100%"]
+    assert t.set_index(["model", dif.BIN_COLUMN]).loc[("ckpt-6", "0 (never)"), "accuracy"] == 0.5
     assert dif.with_bins(s, bins).attrs["n_unbinned_prompts"] == 1  # p9: never sampled in 03
     omni = dif.native_difficulty_within(s, "omni_math", ["base", "ckpt-6"])
     assert set(omni["difficulty"]) == {7.0} and omni["n_prompts"].tolist() == [2, 2]
@@ -77,6 +77,6 @@ def test_accuracy_by_bin_and_omni_native_only_within_omni():
     from ssdlib.figures_eval import plot_accuracy_by_difficulty
 
     fig = plot_accuracy_by_difficulty(t, "confirmation", omni=omni)
-    assert "on the hardest bin 0 (never solved), ckpt-6 vs base +50.0 p.p." in fig._suptitle.get_text()
+    assert "on the hardest bin 0 (never), ckpt-6 vs base +50.0 p.p." in fig._suptitle.get_text()
     assert len(fig.axes) == 2
     plt.close(fig)
