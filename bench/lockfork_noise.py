@@ -1,12 +1,18 @@
 """Noise-only lock/fork check on a real model: BEFORE (classes by the base model's entropy) vs
 AFTER (classes by the mean entropy of both models), printed side by side in one run.
 
-The "SSD" model is the base model with a tiny weight perturbation (``--rel-std`` of each
-tensor's std): nothing was trained, so any "sharpened"/"flattened" reading is the analysis's
-own bias. Responses are the base model's own samples (T=1, transformers ``generate``) to
+Two pairs, nothing trained in either:
+
+* ``base vs perturbed``: the base model against a copy with a tiny weight perturbation
+  (``--rel-std`` of each tensor's std), the issue's noise-only check. The copy is a (slightly)
+  different model -- random weight noise flattens confident positions a little -- so a small,
+  real lock flattening can remain under the unbiased classes as the perturbation grows.
+* ``perturbed A vs B``: two independent perturbations of the same size (``--rel-std-pair``): the
+  two models are exchangeable, so the true change at every class is exactly zero and any
+  reading is the analysis's own bias. Responses are the base model's own samples (T=1, transformers ``generate``) to
 hand-written arithmetic prompts; prompts are rendered with the chat template.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/lockfork_noise.py [--model PATH] [--rel-std 0.02]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/lockfork_noise.py [--model PATH] [--rel-std 0.02] [--rel-std-pair 0.05]
 """
 
 from __future__ import annotations
@@ -43,26 +49,31 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(embedded_model_path()))
     ap.add_argument("--rel-std", type=float, default=0.02)
+    ap.add_argument("--rel-std-pair", type=float, default=0.05)
     ap.add_argument("--max-new-tokens", type=int, default=96)
     ap.add_argument("--n-boot", type=int, default=2000)
     args = ap.parse_args()
     responses = sample_responses(args.model, PROMPTS, args.max_new_tokens, seed=0)
+    kw = dict(top_k=20, device="cpu", batch_size=4)
     with tempfile.TemporaryDirectory() as tmp:
-        lf.perturbed_copy(args.model, tmp, rel_std=args.rel_std, seed=1)
-        kw = dict(top_k=20, device="cpu", batch_size=4)
-        a = lf.score_positions(args.model, PROMPTS, responses, **kw)
-        b = lf.score_positions(tmp, PROMPTS, responses, **kw)
-    print(f"{len(responses)} responses, {len(a)} positions; perturbation {args.rel_std} x std per tensor")
-    print(f"{'classes by':<12} {'class':<6} {'delta entropy (nats)':>22} {'95% CI':>20}")
-    for on in ("base", "mean"):
-        s = lf.lock_fork_summary(a, b, {"n_boot": args.n_boot, "classify_on": on})
-        c = s.comparison.set_index("class")
-        for cls in ("lock", "fork"):
-            r = c.loc[cls]
-            print(f"{on:<12} {cls:<6} {r['delta_entropy']:>+22.4f} "
-                  f"[{r['delta_entropy_lo']:+.4f}, {r['delta_entropy_hi']:+.4f}]")
-        print(f"{on:<12} verdict: {s.verdict}")
-
+        lf.perturbed_copy(args.model, f"{tmp}/p", rel_std=args.rel_std, seed=1)
+        lf.perturbed_copy(args.model, f"{tmp}/a", rel_std=args.rel_std_pair, seed=2)
+        lf.perturbed_copy(args.model, f"{tmp}/b", rel_std=args.rel_std_pair, seed=3)
+        base = lf.score_positions(args.model, PROMPTS, responses, **kw)
+        pairs = {f"base vs perturbed ({args.rel_std})": (base, lf.score_positions(f"{tmp}/p", PROMPTS, responses, **kw)),
+                 f"perturbed A vs B ({args.rel_std_pair})": (lf.score_positions(f"{tmp}/a", PROMPTS, responses, **kw),
+                                                             lf.score_positions(f"{tmp}/b", PROMPTS, responses, **kw))}
+    print(f"{len(responses)} responses, {len(base)} positions; perturbation x std per tensor")
+    print(f"{'pair':<28} {'classes by':<11} {'class':<6} {'delta (nats)':>13} {'95% CI':>20}")
+    for name, (a, b) in pairs.items():
+        for on in ("base", "mean"):
+            s = lf.lock_fork_summary(a, b, {"n_boot": args.n_boot, "classify_on": on})
+            c = s.comparison.set_index("class")
+            for cls in ("lock", "fork"):
+                r = c.loc[cls]
+                print(f"{name:<28} {on:<11} {cls:<6} {r['delta_entropy']:>+13.4f} "
+                      f"[{r['delta_entropy_lo']:+.4f}, {r['delta_entropy_hi']:+.4f}]")
+            print(f"{name:<28} {on:<11} verdict: {s.verdict.split('; tail')[0]}")
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,9 @@
 """Figures for the lock/fork test (see :mod:`ssdlib.lockfork`). Each returns a Figure, unsaved.
 
 Inputs are the base and SSD score frames from :func:`ssdlib.lockfork.score_positions` and the
-labels from :func:`ssdlib.lockfork.classify_positions` (classes fixed under the BASE model).
+labels from :func:`ssdlib.lockfork.classify_positions` (by default classed by the mean entropy of
+all compared models, so neither model is favoured), or the side-by-side table of
+:func:`ssdlib.lockfork.lock_fork_compare` (SSD and control on the same classes).
 Every title states the finding, computed from the data passed in. Entropies in nats.
 """
 

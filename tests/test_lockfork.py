@@ -426,3 +426,25 @@ def test_side_by_side_figure_states_each_reading():
                                         f"control: locks {sbs[('control', 'lock')]}, forks {sbs[('control', 'fork')]}")
     assert sbs[("SSD", "lock")] == "sharper"
     plt.close(fig)
+
+
+# Hand-written worked answers (about 40-60 tokens each) in the shape of model responses.
+NOISE_PROMPTS = [f"Compute {a} * {b} + {c}." for a, b, c in
+                 [(12, 7, 5), (23, 4, 19), (9, 9, 9), (31, 3, 2), (15, 6, 11), (8, 27, 4), (44, 2, 13), (17, 5, 30)]]
+NOISE_RESPONSES = [f"First multiply: {a} * {b} = {a * b}. Then add {c}: {a * b} + {c} = {a * b + c}. "
+                   f"Check: {a * b + c} - {c} = {a * b}, and {a * b} / {b} = {a}. The answer is \\boxed{{{a * b + c}}}."
+                   for a, b, c in [(12, 7, 5), (23, 4, 19), (9, 9, 9), (31, 3, 2), (15, 6, 11), (8, 27, 4),
+                                   (44, 2, 13), (17, 5, 30)]]
+
+
+@pytest.mark.slow
+def test_noise_only_real_model_copy_is_not_sharpened_or_flattened(tmp_path):
+    """The real embedded model against a copy with a tiny weight perturbation (2% of each tensor's
+    std): nothing was trained, so the lock/fork analysis must read neither class as changed."""
+    copy = lf.perturbed_copy(MODEL, tmp_path / "copy", rel_std=0.02, seed=1)
+    kw = dict(top_k=20, device="cpu", batch_size=4)
+    a = lf.score_positions(MODEL, NOISE_PROMPTS, NOISE_RESPONSES, **kw)
+    b = lf.score_positions(copy, NOISE_PROMPTS, NOISE_RESPONSES, **kw)
+    assert len(a) > 300 and not np.allclose(a["entropy_topk"], b["entropy_topk"])  # the copy does differ
+    after = lf.lock_fork_summary(a, b, {"n_boot": 1000})
+    assert not any(w in after.verdict for w in FLAGGED), after.verdict
