@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -25,24 +26,28 @@ MIN_INTERVAL_S = 0.5  # at most two events per second per step (the last one is 
 
 _last_write: dict[str, float] = {}
 _started: dict[str, tuple[float, int]] = {}  # step key -> (unix s it began, done at that moment)
+_last_done: dict[str, int] = {}
 
 
 def update(step: str, done: int, total: int, unit: str, label: str = "") -> None:
     """Report that ``done`` of ``total`` ``unit`` of ``step`` are finished.
 
     Call with ``done=0`` when the step begins (its clock starts then, so the ETA includes
-    warm-up such as an engine start); calls closer than :data:`MIN_INTERVAL_S` are dropped
-    except the final one (``done >= total``). Never raises: progress must not break a run.
+    warm-up such as an engine start); a step begins with its first call or when ``done`` goes
+    back (the same step run again). Calls closer than :data:`MIN_INTERVAL_S` are dropped except
+    the first and the final one (``done >= total``). Never raises: progress must not break a run.
     """
     path = os.environ.get(PROGRESS_ENV)
     if not path:
         return
     key = f"{step}|{label}|{os.getpid()}"
     now = time.time()
-    if done == 0 or key not in _started:
+    begins = key not in _started or done < _last_done.get(key, 0)  # new step, or the same step again
+    if begins:
         _started[key] = (now, int(done))  # a resumed step begins past 0: its rate counts new work only
+    _last_done[key] = done
     finished = done >= total
-    if not finished and done and now - _last_write.get(key, 0.0) < MIN_INTERVAL_S:
+    if not (begins or finished) and now - _last_write.get(key, 0.0) < MIN_INTERVAL_S:
         return
     _last_write[key] = now
     t0, initial = _started[key]
@@ -80,14 +85,14 @@ def read_events(path: Path, offset: int) -> tuple[list[dict], int]:
     return events, offset + end
 
 
-def format_event(prefix: str, ev: dict, now: float, ascii_bar: bool) -> str:
+def format_event(prefix: str, ev: dict, now: float, ascii_bar: bool, ncols: int = 110) -> str:
     """``prefix generate smollm2:  40%|####      | 40/120 [00:21<00:32, 1.90 samples/s]`` (tqdm's meter)."""
     from tqdm import tqdm
 
     name = " ".join(x for x in (ev["step"], ev.get("label", "")) if x)
     elapsed = max(0.0, (ev["t"] if ev["done"] >= ev["total"] else now) - ev["t0"])
     return tqdm.format_meter(
-        ev["done"], ev["total"], elapsed, ncols=110, prefix=f"{prefix} {name}", ascii=ascii_bar,
+        ev["done"], ev["total"], elapsed, ncols=ncols, prefix=f"{prefix} {name}", ascii=ascii_bar,
         unit=f" {ev['unit']}", initial=ev.get("initial", 0),
     )
 
@@ -168,7 +173,9 @@ class ProgressLine:
         if self._current is None:
             line = f"{self._clocked(now)} running"
         else:
-            line = format_event(self._clocked(now), self._current, now, ascii_bar=False)
+            # One column short of the terminal: a line that wraps cannot be redrawn in place.
+            ncols = min(110, shutil.get_terminal_size((110, 24)).columns - 1)
+            line = format_event(self._clocked(now), self._current, now, ascii_bar=False, ncols=ncols)[:ncols]
         pad = max(0, self._width - len(line))
         self.stream.write("\r" + line + " " * pad)
         self.stream.flush()
