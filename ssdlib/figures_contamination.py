@@ -174,7 +174,7 @@ def plot_pair_gallery(pairs: pd.DataFrame, k: int = 3):
     """k hardest caught duplicates (left) and k hardest rejected non-duplicates (right), as text."""
     apply_style()
     g = gallery_pairs(pairs, k)
-    fig, axes = plt.subplots(k, 2, figsize=(13, 2.6 * k))
+    fig, axes = plt.subplots(k, 2, figsize=(13, 1.5 * k + 0.6))
     axes = np.atleast_2d(axes)
     for col, name in enumerate(("caught", "rejected")):
         rows = list(g[name].itertuples())
