@@ -228,7 +228,7 @@ TEMPLATE = """<!doctype html>
 <h2 id="runs">Runs</h2>
 <table class="meta"><tr><th>notebook</th><th>status</th><th>git</th><th>started (UTC)</th><th>seconds</th>
 <th>figures</th><th>tables</th></tr>
-{% for s in sections %}<tr><th><a href="#{{ s.notebook }}">{{ s.notebook }}</a></th>
+{% for s in sections if s.notebook != "other" %}<tr><th><a href="#{{ s.notebook }}">{{ s.notebook }}</a></th>
 <td class="{{ 'failed' if s.short.status not in ('ok',) else '' }}">{{ s.short.status }}</td>
 <td>{{ s.short.git }}</td><td>{{ s.short.started }}</td><td>{{ s.short.seconds }}</td>
 <td>{{ s.figures|length }}</td><td>{{ s.tables|length }}</td></tr>
@@ -316,6 +316,8 @@ def render_markdown(profile: str, sections: list[Section], verdict: list[Table],
         lines += [f"> {NO_VERDICT.format(profile=profile)}", ""]
     lines += ["## Runs", "", "| notebook | status | git | started (UTC) | seconds |", "|---|---|---|---|---|"]
     for s in sections:
+        if s.notebook == "other":
+            continue
         sh = _short(s.manifest)
         lines.append(f"| {s.notebook} | {sh['status']} | {sh.get('git', '')} | {sh.get('started', '')} | {sh.get('seconds', '')} |")
     for s in sections:

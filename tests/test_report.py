@@ -135,6 +135,7 @@ def outputs(tmp_path) -> Path:
     _table(root / "tables", _verdict_rows("val"), "06_verdict_val", next(t))
     _table(root / "tables", _verdict_rows("val300"), "06_verdict_val300", next(t))
     _figure(root / "figures", "06_accuracy_by_step_val", "No checkpoint beats the baseline", next(t))
+    _figure(root / "figures", "overview", "A figure no notebook number claims", next(t))  # goes under "other"
     return root
 
 
@@ -172,7 +173,7 @@ def test_verdict_first_then_notebooks_in_order_with_provenance(outputs):
     text = index.read_text()
     sections = parse(index).sections
     assert sections[0] == "verdict"
-    assert [s for s in sections if s[:2].isdigit()] == ["01_data", "03_baselines", "06_eval"]
+    assert sections == ["verdict", "runs", "01_data", "03_baselines", "06_eval", "other"]
     verdict = text[text.index('id="verdict"'):text.index('id="runs"')]
     assert "06_verdict_val<" in verdict and "06_verdict_val300<" in verdict
     assert "val300: ckpt-6 vs general_no_pp: +2.1 p.p." in verdict
