@@ -2,11 +2,14 @@
 
 - ``answers``       last ``\\boxed{}`` extraction (dependency-free; reused by grading)
 - ``base``          LoadResult, the shared open/map/count-drops machinery
-- ``filters``       proof / multiple-choice / multiple-answer rules for scraped sources
+- ``filters``       proof / multiple-choice / multiple-answer / restated-claim / prose rules
 - ``loaders_train`` MATH, NuminaMath-CoT;  ``loaders_eval``: BeyondAIME, Omni-MATH(-2),
                     OlympiadBench, AIME archives, HMMT;  ``registry``: SOURCES, load_source
 - ``synthetic``     offline seeded problem generator and train/val pools with planted pairs
-- ``splits``        train/val/val300 mixing and the per-source report;  ``io``: stable parquet
+- ``dedup``         exact + near-duplicate removal inside train (the contamination engine)
+- ``hub``           what each source asks of the hub (repo, config, split, columns); ``ssd doctor``
+- ``splits``        train/val/val300 mixing ("up to N" budgets, floors), the per-source report and
+                    train mix;  ``io``: stable parquet
 - ``prepare``       prepare_data (what notebook 01 calls);  ``figures``: plot_source_counts
 
 Only ``answers`` is imported eagerly; ``datasets`` is imported only when a source is opened.
