@@ -1,7 +1,10 @@
-"""Figures of 06_eval. Each takes ONE budget's tables (budgets are never mixed in a plot), returns
-a Figure whose title states the finding, and is saved by the caller with ``plots.save_figure``.
+"""Figures of 06_eval. Each takes ONE tier's tables (screening on val300, confirmation on val minus
+val300; never mixed in a plot), returns a Figure whose title states the finding and names the tier
+and prompt set, and is saved by the caller with ``plots.save_figure``. No screening title names a
+winner: screening only hands candidates to confirmation.
 
-Accuracies are fractions (axes in %), differences in percentage points, CIs are 95%.
+Accuracies are fractions (axes in %), differences in percentage points. Accuracy CIs are 95%;
+difference CIs are at the row's Holm level (see :mod:`ssdlib.stats.multiplicity`).
 """
 
 from __future__ import annotations
@@ -34,9 +37,12 @@ def _pp(x: float) -> str:
     return f"{x * 100:+.1f}"
 
 
-def plot_accuracy_by_step(results: pd.DataFrame, budget: str):
-    """Accuracy at eval_decode across training steps (step 0 = base model), with the baseline band;
-    below, each model's paired difference to the baseline with its 95% CI."""
+def plot_accuracy_by_step(results: pd.DataFrame, contrasts: pd.DataFrame, label: str, candidates=()):
+    """Screening: accuracy at eval_decode across training steps (step 0 = base model) with the
+    baseline band; below, each model's paired difference to the baseline with its Holm-level CI.
+
+    Exploratory by design: the title names the candidates it hands to confirmation, never a winner.
+    """
     apply_style()
     base_row = results[results["model"].map(_is_baseline)].iloc[0]
     rows = results[~results["model"].map(_is_baseline)].sort_values("step")
@@ -49,18 +55,43 @@ def plot_accuracy_by_step(results: pd.DataFrame, budget: str):
     ax.set_ylabel("accuracy, % (95% CI)")
     ax.set_ylim(bottom=0)  # normal-approximation CIs can reach below 0%: not a possible accuracy
     ax.legend(fontsize=8, loc="best")
-    d = rows["diff"].to_numpy(float) * 100
+    vs = contrasts[contrasts["reference"].map(_is_baseline)].set_index("challenger").reindex(rows["model"])
+    d = vs["diff"].to_numpy(float) * 100
     ax_d.axhline(0, color=BASELINE_COLOUR, lw=1)
-    ax_d.errorbar(step, d, yerr=[d - rows["diff_ci_low"] * 100, rows["diff_ci_high"] * 100 - d], marker="o",
-                  capsize=4, color="C2", ls="none")
-    ax_d.set_ylabel("vs baseline, p.p.\n(paired 95% CI)")
+    ax_d.errorbar(step, d, yerr=[d - vs["ci_adj_low"].to_numpy(float) * 100, vs["ci_adj_high"].to_numpy(float) * 100 - d],
+                  marker="o", capsize=4, color="C2", ls="none")
+    ax_d.set_ylabel("vs baseline, p.p.\n(paired, Holm-level CI)")
     ax_d.set_xlabel("training step (0 = base model)")
     ax_d.set_xticks(step)
-    best = rows.loc[rows["accuracy"].idxmax()]
-    fig.suptitle(f"{budget}: best is {best['model']} at {best['accuracy']:.1%} vs {base_row['model']} "
-                 f"{best['baseline_accuracy']:.1%} ({_pp(best['diff'])} p.p., 95% CI "
-                 f"[{_pp(best['diff_ci_low'])}, {_pp(best['diff_ci_high'])}]: {best['verdict']})",
-                 fontsize=10, fontweight="bold")
+    n_sig = int(vs["verdict"].isin(["better", "worse"]).sum())
+    picked = f"; candidates for confirmation: {', '.join(candidates)}" if len(candidates) else ""
+    fig.suptitle(f"{label}, exploratory: {n_sig} of {len(vs)} models differ from {base_row['model']} after Holm"
+                 f"{picked}", fontsize=10, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def plot_contrasts(contrasts: pd.DataFrame, title: str):
+    """Forest plot of one tier's declared contrasts: paired difference (p.p.) with its Holm-level CI,
+    coloured by verdict. ``title`` states the finding (e.g. :func:`ssdlib.contrasts.headline`)."""
+    apply_style()
+    rows = contrasts.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(rows) + 1.6))
+    colour = {"better": "C2", "worse": "C3", "no detectable difference": "0.3", "undetermined": "0.7"}
+    y = np.arange(len(rows))[::-1]
+    for yi, r in zip(y, rows.itertuples(index=False)):
+        d = r.diff * 100
+        if np.isfinite(d):
+            lo, hi = r.ci_adj_low * 100, r.ci_adj_high * 100
+            ax.errorbar([d], [yi], xerr=[[d - lo], [hi - d]] if np.isfinite(lo) else None, marker="o", capsize=4,
+                        color=colour.get(r.verdict, "0.3"), ls="none")
+        ax.text(1.01, yi, f"{r.verdict} (Holm p {r.p_holm:.2g})", transform=ax.get_yaxis_transform(),
+                va="center", fontsize=8, color=colour.get(r.verdict, "0.3"))
+    ax.axvline(0, color=BASELINE_COLOUR, lw=1)
+    ax.set_yticks(y, [f"{r.contrast}\n{r.challenger} vs {r.reference} (n={r.n_shared})"
+                      for r in rows.itertuples(index=False)], fontsize=8)
+    ax.set_xlabel("paired difference, p.p. (CI at each row's Holm level)")
+    fig.suptitle(title, fontsize=10, fontweight="bold", wrap=True)
     fig.tight_layout()
     return fig
 
@@ -108,9 +139,9 @@ def plot_temperature_sweep(sweep: pd.DataFrame, baseline_row: pd.Series, budget:
     ax.set_ylabel("accuracy, % (95% CI)")
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="best")
-    best = sweep.loc[sweep["accuracy"].idxmax()]
-    ax.set_title(f"{budget}: best is {best['model']} at T={best['temperature']:g} ({best['accuracy']:.1%}; "
-                 f"{_pp(best['diff'])} p.p. vs {baseline_row['model'].removeprefix('baseline: ')})")
+    n_sig = int(sweep["verdict"].isin(["better", "worse"]).sum()) if "verdict" in sweep else 0
+    ax.set_title(f"{budget}, exploratory: {n_sig} of {len(sweep)} (model, T_eval) points differ from "
+                 f"{baseline_row['model'].removeprefix('baseline: ')} after Holm", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -75,13 +75,20 @@ def plan_profile(profile: str, overrides: list[str] | None = None) -> pd.DataFra
     ev = load("06_eval")
     n_ckpt = math.ceil(t.max_steps / t.save_steps)
     models = 1 + (n_ckpt if ev.checkpoints == "all" else 1 if ev.checkpoints == "last" else len(ev.checkpoints))
-    n_eval = n_val if "val" in ev.budgets else n_val300
+    # Screening: every model x T_eval on val300. Confirmation: base + candidates at the eval decode
+    # on val - val300 (disjoint prompts, so nothing is shared with screening).
+    n_screen, n_confirm = n_val300, n_val - n_val300
     if ev.limit_prompts:
-        n_eval = min(n_eval, ev.limit_prompts)
+        n_screen, n_confirm = min(n_screen, ev.limit_prompts), min(n_confirm, ev.limit_prompts)
     temps = sorted(set(ev.t_eval_sweep) | {ev.eval_decode.temperature})
     e = ev.eval_decode
-    rows.append(_row("06_eval", f"{models} models x T_eval {temps}", n_eval,
-                     models * len(temps) * n_eval * e.n, e.max_tokens))
+    rows.append(_row("06_eval", f"screening: {models} models x T_eval {temps} on val300", n_screen,
+                     models * len(temps) * n_screen * e.n, e.max_tokens, note="exploratory; picks candidates"))
+    n_cand = len(ev.candidates.steps) if ev.candidates.rule == "steps" else ev.candidates.count
+    n_cand = min(n_cand, models - 1)
+    rows.append(_row("06_eval", f"confirmation: base + {n_cand} candidate(s) at eval decode on val - val300",
+                     n_confirm, (1 + n_cand) * n_confirm * e.n, e.max_tokens,
+                     note=f"contrasts {', '.join(ev.contrasts)}; Holm at alpha {ev.alpha:g}"))
     # #11: control evaluation, pass@k draws, lock/fork teacher forcing (SSD + control beside base).
     n_cand_models = len(ev.candidates.steps) if ev.candidates.rule == "steps" else ev.candidates.count
     control_on = ev.control.enabled and tr.control.enabled

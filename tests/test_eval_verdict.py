@@ -101,45 +101,22 @@ def test_engine_model_cfg_gives_an_explicit_dtype_on_gpu(tmp_path):
     assert v.engine_model_cfg(model, BackendCfg(device="cuda"), str(tmp_path)).dtype == "bfloat16"
 
 
-# ----------------------------------------------------------------------------- statistics
+# ----------------------------------------------------------------------------- tables
 
 
-def test_compare_to_baseline_matches_stats(case):
-    samples, baseline, _ = case
-    out = v.compare_to_baseline(samples, baseline, ["base", "ckpt-6"])
-    for row in out.itertuples():
-        ref = paired_comparison(baseline, samples[samples.model == row.model])
-        assert row.diff == pytest.approx(ref["diff"])
-        assert row.se_paired == pytest.approx(ref["se_paired"])
-        assert (row.diff_ci_low, row.diff_ci_high) == pytest.approx((ref["ci_low"], ref["ci_high"]))
-        assert row.p_value == pytest.approx(ref["p_value"])
-        assert row.n_shared == 6
-    # By hand for the checkpoint: per-prompt means minus the baseline's.
-    ck = np.array([0.75, 0.25, 1.0, 0.5, 0.25, 0.75]) - np.array([0.5, 0, 1, 0.5, 0, 0.5])
-    row = out.set_index("model").loc["ckpt-6"]
-    assert row["diff"] == pytest.approx(ck.mean())
-    assert row["se_paired"] == pytest.approx(ck.std(ddof=1) / math.sqrt(6))
-    # Holm over the two comparisons: the smaller p doubled, the larger max(p, that).
-    p = np.sort(out.p_value.to_numpy())
-    assert sorted(out.p_holm) == pytest.approx([min(1, 2 * p[0]), min(1, max(2 * p[0], p[1]))])
-    assert row["verdict"] == v.verdict_word(row["diff_ci_low"], row["diff_ci_high"])
-
-
-def test_verdict_word():
-    assert v.verdict_word(0.01, 0.05) == "better"
-    assert v.verdict_word(-0.05, -0.01) == "worse"
-    assert v.verdict_word(-0.01, 0.05) == "no detectable difference"
-    assert v.verdict_word(float("nan"), 0.1) == "undetermined"
+def _arms(samples, baseline):
+    return {"baseline: b": baseline, "base": samples[samples.model == "base"],
+            "ckpt-6": samples[samples.model == "ckpt-6"]}
 
 
 def test_results_table_rows_columns_and_pass_at_k(case):
     samples, baseline, m1 = case
-    table = v.results_table(samples, baseline, baseline_name="general_no_pp", k_max=4)
-    assert list(table.model) == ["baseline: general_no_pp", "base", "ckpt-6"]
+    table = v.results_table(_arms(samples, baseline), k_max=4, steps={"base": 0, "ckpt-6": 6},
+                            tier="screening", prompt_set="val300")
+    assert list(table.model) == ["baseline: b", "base", "ckpt-6"]
     assert table.step.tolist()[1:] == [0, 6] and np.isnan(table.step.iloc[0])
-    assert table.verdict.iloc[0] is None or pd.isna(table.verdict.iloc[0])
-    assert {"diff", "se_paired", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "think_close_rate",
-            "boxed_rate", "length_stop_rate", "pass@1", "pass@4"} <= set(table.columns)
+    assert table.tier.eq("screening").all() and table.prompt_set.eq("val300").all()
+    assert {"think_close_rate", "boxed_rate", "length_stop_rate", "pass@1", "pass@4", "se"} <= set(table.columns)
     # pass@k is the unbiased estimator, checked against the closed form 1 - C(n-c,k)/C(n,k).
     ck = table.set_index("model").loc["ckpt-6"]
     for k in (1, 2, 3, 4):
@@ -147,25 +124,35 @@ def test_results_table_rows_columns_and_pass_at_k(case):
         assert ck[f"pass@{k}"] == pytest.approx(closed)
     assert ck["pass@1"] == pytest.approx(ck["accuracy"])
     # The baseline has 2 samples per prompt: pass@3 cannot be estimated, it is NaN, not a guess.
-    assert np.isnan(table.set_index("model").loc["baseline: general_no_pp", "pass@3"])
-    # Verdict rows and sentences.
-    vt = v.verdict_table({"val300": table})
-    assert list(vt.model) == ["base", "ckpt-6"] and vt.budget.eq("val300").all()
-    assert vt.summary.iloc[1].startswith("val300: ckpt-6") and "p.p." in vt.summary.iloc[1]
+    assert np.isnan(table.set_index("model").loc["baseline: b", "pass@3"])
     with pytest.raises(ValueError, match="one decode config"):
-        v.results_table(pd.concat([samples, samples.assign(config_id="x")]), baseline,
-                        baseline_name="b", k_max=1)
+        v.results_table({"x": pd.concat([samples, samples.assign(config_id="x")])}, k_max=1)
 
 
-def test_sweep_table_and_curves(case):
+def test_sweep_table_is_holm_adjusted_and_curves(case):
     samples, baseline, _ = case
     hot = samples.assign(temperature=1.0, config_id="hot")
     sweep = v.sweep_table(pd.concat([samples, hot]), baseline, baseline_name="b")
     assert len(sweep) == 4 and set(sweep.temperature) == {0.7, 1.0}
     row = sweep[(sweep.model == "ckpt-6") & (sweep.temperature == 0.7)].iloc[0]
-    assert row["diff"] == pytest.approx(paired_comparison(baseline, samples[samples.model == "ckpt-6"])["diff"])
+    ref = paired_comparison(baseline, samples[samples.model == "ckpt-6"], test="t")
+    assert row["diff"] == pytest.approx(ref["diff"]) and row["p_value"] == pytest.approx(ref["p_value"])
+    assert (sweep.family_size == 4).all() and (sweep.p_holm >= sweep.p_value - 1e-12).all()
     curves = v.pass_at_k_curves(samples, baseline, baseline_name="b")
     assert curves.groupby("model").k.max().to_dict() == {"base": 4, "ckpt-6": 4, "baseline: b": 2}
+
+
+def test_baseline_rows_are_read_from_03_by_name(case):
+    _, baseline, _ = case
+    g03 = pd.concat([baseline.assign(config_name="general_no_pp,T=1"),
+                     baseline.assign(config_id="other", config_name="precise")])
+    assert v.decode_names(g03) == {"general_no_pp": BASE.config_id, "T=1": BASE.config_id, "precise": "other"}
+    got = v.baseline_rows(g03, "T=1", "m")
+    assert set(got.config_id) == {BASE.config_id} and len(got) == len(baseline)
+    with pytest.raises(ValueError, match="no decode named 'nope'"):
+        v.baseline_rows(g03, "nope", "m")
+    with pytest.raises(ValueError, match="rerun 03_baselines"):
+        v.baseline_rows(g03, "precise", "other-model")
 
 
 def test_pick_responses_spreads_over_prompts_and_skips_empty(case):
@@ -187,28 +174,35 @@ def test_figures_have_titles_and_save(case, tmp_path):
     import matplotlib.pyplot as plt
 
     from ssdlib import figures_eval as fe
+    from ssdlib.contrasts import contrast_table, family, headline
     from ssdlib.metrics import summarize
     from ssdlib.plots import save_figure
 
     samples, baseline, _ = case
-    table = v.results_table(samples, baseline, baseline_name="b", k_max=4)
+    arms = _arms(samples, baseline)
+    table = v.results_table(arms, k_max=4, steps={"base": 0, "ckpt-6": 6})
+    con = contrast_table(arms, family(["ssd_vs_baseline", "ssd_vs_base", "base_vs_baseline"], ["ckpt-6"],
+                                      baseline_label="baseline: b"), tier="screening", prompt_set="val300")
     sweep = v.sweep_table(pd.concat([samples, samples.assign(temperature=1.0, config_id="hot")]), baseline,
                           baseline_name="b")
     both = pd.concat([samples, baseline.assign(model="baseline: b")])
+    label = "screening (val300, 6 prompts)"
     figs = {
-        "steps": fe.plot_accuracy_by_step(table, "val300"),
-        "passk": fe.plot_pass_at_k(v.pass_at_k_curves(samples, baseline, baseline_name="b"), "val300"),
-        "sweep": fe.plot_temperature_sweep(sweep, table.iloc[0], "val300"),
+        "steps": fe.plot_accuracy_by_step(table, con, label, ["ckpt-6"]),
+        "passk": fe.plot_pass_at_k(v.pass_at_k_curves(samples, baseline, baseline_name="b"), label),
+        "sweep": fe.plot_temperature_sweep(sweep, table.iloc[0], label),
         "breakdown": fe.plot_breakdown(summarize(both, by=["model", "source"]),
-                                       summarize(both, by=["model", "difficulty"]), "val300"),
+                                       summarize(both, by=["model", "difficulty"]), label),
+        "contrasts": fe.plot_contrasts(con, "screening (val300): " + headline(con)),
     }
     for name, fig in figs.items():
         paths = save_figure(fig, tmp_path, name)
         assert all(p.exists() and p.stat().st_size > 0 for p in paths)
         title = fig._suptitle.get_text() if fig._suptitle else fig.axes[0].get_title()
-        assert title.startswith("val300")
+        assert title.startswith("screening (val300")
         plt.close(fig)
-    assert "ckpt-6" in figs["steps"]._suptitle.get_text()
+    steps_title = figs["steps"]._suptitle.get_text()
+    assert "exploratory" in steps_title and "best" not in steps_title  # screening never names a winner
 
 
 # ----------------------------------------------------------------------------- config
@@ -237,6 +231,11 @@ def test_train_cfg_maps_to_train_sft_arguments():
         ("05_train", ["run_name=a/b"], "run_name"),
         ("06_eval", ["baseline=nope"], "baseline"),
         ("06_eval", ["checkpoints=[0]"], "checkpoints"),
+        ("06_eval", ["candidates.rule=steps"], "candidates.steps"),
+        ("06_eval", ["candidates.steps=[3]"], "candidates.steps"),
+        ("06_eval", ["contrasts=[ssd_vs_baseline,ssd_vs_baseline]"], "contrasts"),
+        ("06_eval", ["contrasts=[ssd_vs_nothing]"], "contrasts.0"),
+        ("06_eval", ["alpha=1.5"], "alpha"),
         ("06_eval", ["lockfork.backend=vllm", "lockfork.entropy_col=entropy_full"], "lockfork.entropy_col"),
         ("06_eval", ["lockfork.n_boot=5"], "lockfork.n_boot"),
     ],
