@@ -148,6 +148,7 @@ class ContaminationRuleCfg(Strict):
     unknown_answer: float = Field(gt=0, le=1, description="word-5-gram Jaccard when an answer is unknown")
     diff_answer: float = Field(gt=0, le=1, description="word-5-gram Jaccard when answers differ, numbers equal")
     short_max_tokens: int = Field(ge=1, description="statements up to this many tokens take the short path")
+    signature_min_digits: int = Field(3, ge=1, description="digits the shared numbers must carry (signature path)")
 
 
 class ContaminationParams(Common):

@@ -15,6 +15,8 @@ For two raw problem texts a (train) and b (val), all on the math-aware canonical
                number (a rewording often drops or adds one: "(0,0) to (5,4)" vs "the origin to
                (5,4)"); the corpus scan finds exactly these pairs by hashing each signature
                and its one-number-smaller subsets
+    sig_digits total digits of the numbers the two signatures share (information carried by the
+               match: {2, 3} has 2, {13, 14, 15} has 6, {2024} has 4)
     sig_a / sig_b  sizes of the two numeric signatures
     short      min(token count of a, of b) <= short_max_tokens
 """
@@ -64,6 +66,7 @@ def pair_features(a_texts: Sequence[str], b_texts: Sequence[str], *, short_max_t
         "char": char_cosine(a_texts, b_texts),
         "sig_eq": [bool(x) and x == y for x, y in zip(sa, sb)],
         "sig_sub": [bool(x) and bool(y) and (x <= y or y <= x) and len(x ^ y) <= 1 for x, y in zip(sa, sb)],
+        "sig_digits": [sum(len(n.replace(".", "")) for n in x & y) for x, y in zip(sa, sb)],
         "sig_a": [len(x) for x in sa],
         "sig_b": [len(y) for y in sb],
         "short": np.minimum(la, lb) <= short_max_tokens,

@@ -7,8 +7,9 @@ path that fires, in this order:
     exact                  canonical statements equal (answers not consulted: a copy with a
                            noisy gold answer is still a copy)
     fuzzy_same_answer      answers agree and word-5-gram Jaccard j5 >= same_answer
-    signature_same_answer  answers agree, the numeric signatures match (one contains the other)
-                           and char-n-gram cosine >= signature_char: a REWORDED copy keeps its
+    signature_same_answer  answers agree, the numeric signatures match (equal; or one contains the
+                           other and the shared numbers have >= signature_min_digits digits) and
+                           char-n-gram cosine >= signature_char: a REWORDED copy keeps its
                            numbers and its answer even when no 5-gram survives
     short_same_answer      answers agree, a short statement (<= short_max_tokens) and word-3-gram
                            Jaccard j3 >= short_same_answer
@@ -43,6 +44,12 @@ class RuleParams:
     short_same_answer: float = 0.3  # j3 when answers agree and the statement is short
     unknown_answer: float = 0.4     # j5 when an answer is unknown and numbers do not conflict
     diff_answer: float = 0.9        # j5 when answers differ but the numbers are equal
+    # When the signatures differ by one number (containment, not equality), the shared numbers
+    # must carry this many digits in all: "What is 3+2?" and "f(x)=x^2-4, find f(-3)" share
+    # {2, 3} and the answer 5 by coincidence (seen on the smoke data); at 860k train rows small
+    # signatures and small answers coincide often. Fixed a priori, NOT chosen by CV (the
+    # labelled set has no such coincidences to penalise a lower value).
+    signature_min_digits: int = 3
     short_max_tokens: int = 25      # "short": the shorter statement has at most this many tokens
 
     def as_dict(self) -> dict:
@@ -62,7 +69,8 @@ def apply_rule(f: pd.DataFrame, agree, p: RuleParams) -> np.ndarray:
     paths = [
         ("exact", f["exact"].to_numpy(bool)),
         ("fuzzy_same_answer", yes & (j5 >= p.same_answer)),
-        ("signature_same_answer", yes & sig_sub & (ch >= p.signature_char)),
+        ("signature_same_answer", yes & (sig_eq | (sig_sub & (f["sig_digits"].to_numpy() >= p.signature_min_digits)))
+                                  & (ch >= p.signature_char)),
         ("short_same_answer", yes & short & (j3 >= p.short_same_answer)),
         ("fuzzy_unknown_answer", unk & (sig_eq | no_nums) & (j5 >= p.unknown_answer)),
         ("near_copy_diff_answer", no & sig_eq & (j5 >= p.diff_answer)),
