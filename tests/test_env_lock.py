@@ -63,7 +63,10 @@ def test_environment_and_lock_name_the_same_packages_at_the_same_versions():
         m = re.match(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==(\S+)$", entry)
         assert m, f"environment.yml: {entry!r} is not pinned with =="
         pinned[_name(m.group(1))] = (m.group(2) or "", m.group(3))
-    assert set(pinned) == set(direct), "environment.yml and requirements/gpu.in list different packages"
+    assert set(pinned) == set(direct), (
+        f"environment.yml and requirements/gpu.in list different packages: only in environment.yml "
+        f"{sorted(set(pinned) - set(direct))}, only in gpu.in {sorted(set(direct) - set(pinned))}. Add a new "
+        "dependency to requirements/gpu.in, re-run the uv command in gpu-lock.txt, then scripts/pin_gpu_env.py")
     for name, (extras, version) in pinned.items():
         assert name in lock, f"{name} is not in gpu-lock.txt"
         assert version == lock[name], f"{name}: environment.yml pins {version}, the lock {lock[name]}"
