@@ -173,6 +173,11 @@ class BaselinesParams(Common):
     min_p_sweep: SweepCfg
     budgets: list[Literal["val300", "val"]]
     limit_prompts: int | None = Field(None, ge=1, description="debug: first N prompts per budget")
+    findings: list[tuple[str, str]] = Field(
+        default_factory=lambda: [("general", "precise"), ("general", "general_no_pp")],
+        description="the seeds' claims, declared before the data: (challenger, reference) decode names, "
+                    "each a paired test per budget, Holm within the budget")
+    alpha: float = Field(0.05, gt=0, lt=1)
 
 
 class VarianceParams(Common):
@@ -184,6 +189,10 @@ class VarianceParams(Common):
     target_delta: float = Field(gt=0, lt=1)
     alpha: float = Field(0.05, gt=0, lt=1)
     power: float = Field(0.8, gt=0, lt=1)
+    correlation_pair: tuple[str, str] = Field(
+        ("general_no_pp", "general"), description="two 03 decodes whose between-prompt correlation is measured")
+    assumed_correlations: list[float] = Field(default_factory=lambda: [0.5, 0.8, 0.9])
+    seeds_between_share: float = Field(0.85, gt=0, le=1, description="seeds: share of variance between prompts")
 
 
 class TrainCfg(Strict):
@@ -583,8 +592,23 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
             sweep = getattr(p, sweep_name)
             if sweep.base not in p.presets:
                 fail((sweep_name, "base"), f"{sweep.base!r} is not one of presets ({', '.join(p.presets)})")
-    if isinstance(p, VarianceParams) and any(k < 1 for k in p.k_grid):
-        fail(("k_grid",), "every K must be >= 1")
+        from ssdlib.generation.decode import baseline_decodes
+
+        known = list(baseline_decodes(p))
+        for i, pair in enumerate(p.findings):
+            for name in pair:
+                if name not in known:
+                    fail(("findings", str(i)), f"{name!r} is not a decode of this notebook ({', '.join(known)})")
+            if pair[0] == pair[1]:
+                fail(("findings", str(i)), "compares a decode with itself")
+    if isinstance(p, VarianceParams):
+        if any(k < 1 for k in p.k_grid):
+            fail(("k_grid",), "every K must be >= 1")
+        for i, r in enumerate(p.assumed_correlations):
+            if not -1 < r < 1:
+                fail(("assumed_correlations", str(i)), f"{r} is not a correlation in (-1, 1)")
+        if p.correlation_pair[0] == p.correlation_pair[1]:
+            fail(("correlation_pair",), "needs two different 03 decodes")
     if isinstance(p, TrainParams):
         check_decode(("ssd_decode",), p.ssd_decode)
         t = p.train

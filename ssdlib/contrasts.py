@@ -139,13 +139,13 @@ def headline(table: pd.DataFrame, alpha: float = 0.05) -> str:
 
 def simulate_noise_family(n_checkpoints: int, n_prompts: int, *, reps: int = 1000, K: int = 1,
                           contrasts: Sequence[str] = ("ssd_vs_baseline", "ssd_vs_base", "base_vs_baseline"),
-                          alpha: float = 0.05, mean: float = 0.45, sd: float = 0.2,
+                          alpha: float = 0.05, mean: float = 0.45, var_between: float = 0.215,
                           seed: int = 0) -> dict[str, float]:
     """Family-wise false-positive rate of the declared family when nothing differs.
 
     Every arm (baseline, base, ``n_checkpoints`` checkpoints) draws K samples per prompt from the
-    SAME per-prompt success probabilities (Beta with ``mean``/``sd``: mostly between-prompt
-    variance, as the seeds measured), the family is built by :func:`family`, each row is the same
+    SAME per-prompt success probabilities (Beta with ``mean`` and ``var_between``; the default
+    puts 87% of the variance between prompts, as the seeds measured), the family is built by :func:`family`, each row is the same
     paired t test as :func:`contrast_table`, and decisions come from
     :func:`ssdlib.stats.multiplicity.adjust_family`. Returns ``holm`` (share of replications with any
     better/worse verdict), ``unadjusted`` (share with any row whose own 95% CI excludes 0),
@@ -164,7 +164,7 @@ def simulate_noise_family(n_checkpoints: int, n_prompts: int, *, reps: int = 100
     crit95 = sps.t.ppf(0.975, n_prompts - 1)
     any_holm = any_raw = 0
     for _ in range(reps):
-        p = beta_prompt_means(n_prompts, mean, sd, rng)
+        p = beta_prompt_means(n_prompts, mean, var_between, rng)
         m = rng.binomial(K, np.broadcast_to(p, (len(labels), n_prompts))) / K
         d = m[ch] - m[ref]
         diff, se = d.mean(1), d.std(1, ddof=1) / np.sqrt(n_prompts)

@@ -173,3 +173,30 @@ def plot_required_n_vs_delta(
         title += f" ({verdict} the {name} budget of {top:,})"
     ax.set_title(title)
     return fig
+
+
+def plot_paired_vs_unpaired(table: pd.DataFrame, delta: float, budgets: Mapping[str, int] | None = None,
+                            title_prefix: str = ""):
+    """Prompts needed for ``delta`` (fraction) by test design: unpaired, then paired at each
+    correlation (rows of :func:`ssdlib.power.paired_vs_unpaired`); budgets as lines. The title
+    states how many prompts the paired test that 06 runs needs at the measured correlation."""
+    apply_style()
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    labels = ["unpaired" if np.isnan(r) else f"paired\nrho={r:.2f}\n({src})"
+              for r, src in zip(table["correlation"], table["correlation_source"])]
+    colours = ["0.55" if np.isnan(r) else "C0" for r in table["correlation"]]
+    bars = ax.bar(range(len(table)), table["n_t"], color=colours)
+    for b, n in zip(bars, table["n_t"]):
+        ax.annotate(f"{int(n):,}", (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom", fontsize=8)
+    for label, n in _budgets(budgets).items():
+        ax.axhline(n, color="0.3", ls=":", lw=1)
+        ax.annotate(f"{label} ({n:,})", (1.0, n), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(table)), labels, fontsize=8)
+    ax.set_ylabel(f"prompts needed for {delta * PP:g} p.p.\n(t test, power and alpha as planned)")
+    measured = table[table["correlation_source"].str.startswith("measured")]
+    row = measured.iloc[0] if len(measured) else table.iloc[-1]
+    un = int(table["n_t"].iloc[0])
+    ax.set_title(f"{title_prefix}the paired test needs {int(row['n_t']):,} prompts at rho={row['correlation']:.2f} "
+                 f"({row['correlation_source']}) vs {un:,} unpaired", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -47,6 +47,8 @@ def paired_diff_variance(
     """
     var_between_b = var_between_a if var_between_b is None else var_between_b
     var_within_b = var_within_a if var_within_b is None else var_within_b
+    _check_finite(var_between_a=var_between_a, var_between_b=var_between_b, cov_between=cov_between,
+                  var_within_a=var_within_a, var_within_b=var_within_b, K_a=K_a, K_b=K_b)
     K_a, K_b = np.asarray(K_a, dtype=float), np.asarray(K_b, dtype=float)
     if np.any(K_a <= 0) or np.any(K_b <= 0):
         raise ValueError("K_a and K_b must be positive")
@@ -225,3 +227,133 @@ def budget_planner(
     if len(feasible):
         table.loc[feasible[0], "cheapest_feasible"] = True
     return table
+
+
+# ----------------------------------------------------------------------------- plan the test 06 runs
+
+
+def _check_finite(**values) -> None:
+    bad = {k: v for k, v in values.items() if not np.all(np.isfinite(np.asarray(v, dtype=float)))}
+    if bad:
+        raise ValueError(f"power inputs must be finite numbers, got {bad}: a pilot with one sample per prompt "
+                         "or with no spread cannot estimate them (see planning_variances)")
+
+
+def planning_variances(components: pd.Series | dict) -> tuple[float, float, str]:
+    """``(var_between, var_within, note)`` to plan with, from one row of
+    :func:`ssdlib.stats.variance_components`.
+
+    With K >= 2 the measured components are used. A K = 1 pilot cannot separate the two (both come
+    back NaN): all the variance of the prompt means is treated as between-prompt and within as 0,
+    which the note states. A pilot with no variance at all (every sample scored the same) falls back
+    to the largest variance a 0/1 score can have, 0.25, all between-prompt, and says so.
+    """
+    vb, vw = float(components["var_between"]), float(components["var_within"])
+    if np.isfinite(vb) and np.isfinite(vw) and vb + vw > 0:
+        return vb, vw, f"measured (K = {float(components['K']):g})"
+    vpm = float(components.get("var_prompt_means", np.nan))
+    if float(components["K"]) <= 1 and np.isfinite(vpm) and vpm > 0:
+        return vpm, 0.0, "K = 1 pilot: between = variance of prompt means, within = 0 (not separable)"
+    return 0.25, 0.0, "assumed: Bernoulli maximum 0.25, all between-prompt (the pilot had zero variance)"
+
+
+def between_prompt_correlation(a: pd.DataFrame, b: pd.DataFrame, score: str = "correct") -> dict[str, float]:
+    """Correlation of two configs' TRUE prompt means, estimated on the prompts both were run on.
+
+    Cov of observed prompt means estimates Cov(xA, xB) without bias (the two configs' sampling
+    noise is independent); dividing by the between-prompt SDs (within noise removed, per
+    :func:`ssdlib.stats.variance_components`) gives the correlation of true means. With K = 1 the
+    within part is not separable and the raw correlation of prompt means is returned instead: it is
+    attenuated toward 0, so the paired plan it gives is conservative (more prompts). Returns
+    ``corr``, ``corr_raw`` (of observed prompt means), ``n_shared`` and ``method``.
+    """
+    from ssdlib.stats import prompt_means, variance_components
+
+    pa = prompt_means(a, score).set_index("prompt_id")["mean"]
+    pb = prompt_means(b, score).set_index("prompt_id")["mean"]
+    shared = pa.index.intersection(pb.index)
+    if len(shared) < 3:
+        raise ValueError(f"need at least 3 shared prompts to estimate a correlation, got {len(shared)}")
+    xa, xb = pa.loc[shared].to_numpy(float), pb.loc[shared].to_numpy(float)
+    if xa.std() == 0 or xb.std() == 0:
+        raise ValueError("one config scored the same on every shared prompt: no correlation to estimate")
+    raw = float(np.corrcoef(xa, xb)[0, 1])
+    cov = float(np.cov(xa, xb, ddof=1)[0, 1])
+    ca = variance_components(a[a["prompt_id"].isin(shared)], score).iloc[0]
+    cb = variance_components(b[b["prompt_id"].isin(shared)], score).iloc[0]
+    vb_a, vb_b = float(ca["var_between"]), float(cb["var_between"])
+    if np.isfinite(vb_a) and np.isfinite(vb_b) and vb_a > 0 and vb_b > 0:
+        corr, method = float(np.clip(cov / np.sqrt(vb_a * vb_b), -1, 1)), "true prompt means (within noise removed)"
+    else:
+        corr, method = raw, "observed prompt means (K = 1: attenuated, conservative)"
+    return {"corr": corr, "corr_raw": raw, "n_shared": int(len(shared)), "method": method}
+
+
+def paired_vs_unpaired(delta: float, var_between: float, var_within: float, correlations: dict[str, float], *,
+                       K: int = 1, alpha: float = 0.05, power: float = 0.8) -> pd.DataFrame:
+    """Prompts needed to detect ``delta`` (fraction) with the unpaired test and with the paired
+    test 06 actually runs, at each between-prompt correlation in ``correlations`` (label -> rho).
+
+    Both arms share ``var_between``/``var_within`` and use K samples per prompt. Unpaired: per-arm
+    variance s^2 = vb + vw/K, two-sample t (statsmodels ``TTestIndPower``, n per arm). Paired:
+    V = 2 vb (1 - rho) + 2 vw / K, one-sample t on the per-prompt differences (``TTestPower``).
+    ``n_normal`` is the closed form (z_a/2 + z_b)^2 V / delta^2 (Miller); ``n_t`` the t-based
+    solution. Columns: ``design``, ``correlation``, ``correlation_source``, ``var_diff``,
+    ``n_normal``, ``n_t`` (ceil), ``vs_unpaired`` (n_t / unpaired n_t).
+    """
+    from statsmodels.stats.power import TTestIndPower, TTestPower
+
+    _check_finite(delta=delta, var_between=var_between, var_within=var_within, **correlations)
+    if delta == 0 or var_between + var_within <= 0 or K < 1:
+        raise ValueError(f"need delta != 0, positive variance and K >= 1 (got {delta}, {var_between}, {var_within}, {K})")
+    s2 = var_between + var_within / K
+    z2 = z_sum(alpha, power) ** 2
+    rows = [{"design": "unpaired (two independent arms)", "correlation": np.nan, "correlation_source": "",
+             "var_diff": 2 * s2, "n_normal": z2 * 2 * s2 / delta**2,
+             "n_t": math.ceil(TTestIndPower().solve_power(abs(delta) / math.sqrt(s2), alpha=alpha, power=power,
+                                                          ratio=1.0) - 1e-9)}]
+    for label, rho in correlations.items():
+        if not -1 <= rho <= 1:
+            raise ValueError(f"correlation {label!r} = {rho} is outside [-1, 1]")
+        v = 2 * var_between * (1 - rho) + 2 * var_within / K
+        if v <= 0:
+            raise ValueError(f"correlation {label!r} = {rho} leaves no variance in the differences")
+        n_t = TTestPower().solve_power(abs(delta) / math.sqrt(v), alpha=alpha, power=power)
+        rows.append({"design": "paired (same prompts)", "correlation": float(rho), "correlation_source": label,
+                     "var_diff": v, "n_normal": z2 * v / delta**2, "n_t": math.ceil(n_t - 1e-9)})
+    out = pd.DataFrame(rows)
+    out["vs_unpaired"] = out["n_t"] / out["n_t"].iloc[0]
+    return out
+
+
+def seeds_settings(between_share: float = 0.85, var_total: float = 0.25) -> tuple[float, float]:
+    """``(var_between, var_within)`` at the seeds' numbers: > 85% of a 0/1 score's variance between
+    prompts, total p(1-p) = 0.25 at the largest (accuracy ~50%)."""
+    return between_share * var_total, (1 - between_share) * var_total
+
+
+def variance_headline(samples: pd.DataFrame, components: pd.Series, *, budget: str, preset: str,
+                      budget_sizes: dict[str, int], target_delta: float, alpha: float = 0.05,
+                      power: float = 0.8) -> pd.DataFrame:
+    """04's one-row headline: accuracy and per-prompt SE of the pilot, the variance used to plan
+    (and where it came from), prompts for ``target_delta`` at K = 1 in Miller's form and in the seed
+    post's form (both UNPAIRED: the paired plan is :func:`paired_vs_unpaired`), and the MDE (p.p.)
+    of each budget at K = 1."""
+    from ssdlib.stats import clustered_se
+
+    vb, vw, note = planning_variances(components)
+    k = samples.groupby("prompt_id").size()
+    se_cluster = clustered_se(samples, cluster="source") if samples["source"].nunique() > 1 else np.nan
+    pp = f"{target_delta * 100:g}pp"
+    row = {
+        "budget": budget, "preset": preset, "variance_source": note, "n_prompts": int(k.size), "K": int(k.min()),
+        "accuracy": float(components["mean"]), "se": float(components["se"]),
+        "se_clustered_by_source": se_cluster, "var_between": vb, "var_within": vw,
+        "between_share": vb / (vb + vw),
+        f"n_for_{pp}_K1_unpaired": required_prompts(target_delta, alpha, power, var_between_a=vb, var_within_a=vw),
+        f"n_for_{pp}_seed_form": required_prompts_simple(vb + vw, target_delta, alpha, power),
+        **{f"mde_pp_{b}_K1_unpaired": 100 * minimum_detectable_effect(m, alpha, power, var_between_a=vb,
+                                                                       var_within_a=vw)
+           for b, m in budget_sizes.items()},
+    }
+    return pd.DataFrame([row])

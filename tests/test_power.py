@@ -136,3 +136,52 @@ def test_budget_planner_when_few_prompts_forces_larger_k_or_nothing():
     assert plan.loc[8, "tokens"] == plan.loc[8, "n_required"] * 8 * 1000 * 2
     none = budget_planner(0.01, 0.2, 0.05, 1000, max_prompts=100)
     assert not none["fits"].any() and not none["cheapest_feasible"].any()
+
+
+# ----------------------------------------------------------------------------- plan the test 06 runs
+
+
+def test_paired_vs_unpaired_at_the_seeds_settings():
+    from statsmodels.stats.power import TTestIndPower
+
+    from ssdlib.power import paired_vs_unpaired, seeds_settings
+
+    vb, vw = seeds_settings()  # 85% of 0.25 between prompts
+    t = paired_vs_unpaired(0.05, vb, vw, {"0.5": 0.5, "0.8": 0.8, "0.9": 0.9})
+    # Closed forms: unpaired 2 * 0.25 * 7.849 / 0.0025 = 1,570; paired at rho: (2 vb (1 - rho) + 2 vw) * 7.849 / 0.0025.
+    assert t.n_normal.round().tolist() == [1570, 903, 502, 369]
+    assert t.n_t.iloc[0] == math.ceil(TTestIndPower().solve_power(0.1, alpha=0.05, power=0.8))
+    assert (t.n_t >= t.n_normal).all() and (t.n_t - t.n_normal < 4).all()  # t costs a few prompts at this n
+    assert t.n_t.is_monotonic_decreasing  # stronger pairing, fewer prompts
+
+
+def test_k1_pilot_is_planned_from_prompt_means_and_nan_inputs_raise():
+    from ssdlib.power import planning_variances
+    from ssdlib.stats import variance_components
+
+    rng = np.random.default_rng(0)
+    k1 = simulate_samples(beta_prompt_means(200, 0.4, 0.2, rng), 1, rng)
+    comp = variance_components(k1).iloc[0]
+    assert np.isnan(comp.var_between) and np.isnan(comp.var_within)
+    with pytest.raises(ValueError, match="finite"):
+        required_prompts(0.05, var_between_a=comp.var_between, var_within_a=comp.var_within)
+    vb, vw, note = planning_variances(comp)
+    assert vb == pytest.approx(comp.var_prompt_means) and vw == 0 and "K = 1" in note
+    assert math.isfinite(required_prompts(0.05, var_between_a=vb, var_within_a=vw))
+    flat = simulate_samples(np.zeros(50), 2, rng)
+    assert planning_variances(variance_components(flat).iloc[0])[:2] == (0.25, 0.0)
+
+
+def test_between_prompt_correlation_recovers_the_truth():
+    from ssdlib.power import between_prompt_correlation
+
+    rng = np.random.default_rng(4)
+    x = beta_prompt_means(3000, 0.45, 0.2, rng)
+    y = np.clip(0.8 * x + 0.2 * rng.permutation(x), 0, 1)  # true corr of means well below 1
+    truth = np.corrcoef(x, y)[0, 1]
+    a, b = simulate_samples(x, 4, rng, config_id="a"), simulate_samples(y, 4, rng, config_id="b")
+    est = between_prompt_correlation(a, b)
+    assert est["corr"] == pytest.approx(truth, abs=0.05)
+    assert est["corr_raw"] < est["corr"]  # within noise attenuates the raw correlation
+    one = between_prompt_correlation(a[a.sample_idx == 0], b[b.sample_idx == 0])
+    assert "K = 1" in one["method"] and one["corr"] == one["corr_raw"] < truth

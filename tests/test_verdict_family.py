@@ -196,3 +196,25 @@ def test_data_chosen_baseline_is_chosen_on_val300_only():
             rows += [{"config_id": cid, "prompt_id": p, "sample_idx": 0, "correct": float(rng.random() < a)} for p in ids]
     g03 = pd.DataFrame(rows)
     assert choose_baseline(g03, {"precise": "c-precise", "general": "c-general"}, s_ids) == "general"
+
+
+# ----------------------------------------------------------------------------- 03: the seeds' findings
+
+
+def test_findings_table_tests_each_declared_claim_paired_with_holm():
+    from ssdlib.baseline_findings import findings_table
+
+    rng = np.random.default_rng(11)
+    p = beta_prompt_means(300, 0.45, 0.2, rng)
+    graded = pd.concat([
+        simulate_samples(p, 1, rng, config_id="c-precise"),
+        simulate_samples(np.clip(p + 0.2, 0, 1), 1, rng, config_id="c-general"),
+        simulate_samples(np.clip(p + 0.2, 0, 1), 1, rng, config_id="c-nopp"),
+    ])
+    names = {"precise": "c-precise", "general": "c-general", "general_no_pp": "c-nopp"}
+    t = findings_table(graded, names, [("general", "precise"), ("general", "general_no_pp")], budget="val300")
+    assert list(t.contrast) == ["general vs precise", "general vs general_no_pp"]
+    assert (t.family_size == 2).all() and (t.prompt_set == "val300").all()
+    assert t.verdict.tolist() == ["better", "no detectable difference"]
+    with pytest.raises(ValueError, match="no decode named 'x'"):
+        findings_table(graded, names, [("general", "x")], budget="val")
