@@ -95,6 +95,12 @@ def test_03_baselines_samples_grades_and_tables(smoke_pipeline):
         assert (t.n_prompts == expected_prompts).all()  # the two budgets are never mixed
         for fig in ("temperature_sweep", "min_p_sweep", "rates", "lengths"):
             _figure(smoke_pipeline, f"03_{fig}_{budget}")
+        # The seeds' findings: declared pairs, paired on every prompt of the budget, Holm per budget.
+        f = pd.read_csv(smoke_pipeline / "tables" / f"03_findings_{budget}.csv")
+        assert list(zip(f.challenger, f.reference)) == [tuple(x) for x in p.findings]
+        assert (f.n_shared == expected_prompts).all() and (f.prompt_set == budget).all()
+        assert (f.verdict.isin(["better", "worse"]) == (f.p_holm < p.alpha)).all()
+    _figure(smoke_pipeline, "03_main_results")
 
 
 def test_04_variance_headline_and_planner(smoke_pipeline):
@@ -104,11 +110,21 @@ def test_04_variance_headline_and_planner(smoke_pipeline):
     assert overall.var_between >= 0 and overall.var_within >= 0
     head = pd.read_csv(smoke_pipeline / "tables" / f"04_headline_{p.budget}.csv").iloc[0]
     assert 0 <= head.between_share <= 1
+    # 04 plans the paired test 06 runs: unpaired first, then paired at the measured and assumed rho,
+    # for this pilot's variances and at the seeds' settings (where the numbers are known in closed form).
+    d = pd.read_csv(smoke_pipeline / "tables" / f"04_paired_vs_unpaired_{p.budget}.csv").fillna({"correlation_source": ""})
+    seeds = d[d.variances.str.startswith("seeds")].reset_index(drop=True)
+    assert seeds.correlation_source.tolist() == ["", "measured (smoke pilot)"] + [f"assumed {r:g}" for r in p.assumed_correlations]
+    assert round(seeds.n_normal.iloc[0]) == 1570
+    assumed = seeds[seeds.correlation_source.str.startswith("assumed")]
+    assert assumed.n_normal.round().tolist() == [903, 502, 369]
+    for which in ("pilot", "seeds"):
+        _figure(smoke_pipeline, f"04_paired_vs_unpaired_{which}_{p.budget}")
     planner = pd.read_csv(smoke_pipeline / "tables" / f"04_budget_planner_{p.budget}.csv")
     assert set(planner.K) == set(p.k_grid) and planner.cheapest_feasible.sum() <= 1
     for name in ("04_se_vs_k", "04_mde_vs_n", "04_required_n_vs_delta"):
         _figure(smoke_pipeline, f"{name}_{p.budget}")
-    measured = head.variance_source == "measured"
+    measured = head.variance_source.startswith("measured")
     # the decomposition figure exists exactly when there were measured components to show
     assert (smoke_pipeline / "figures" / f"04_variance_components_{p.budget}.png").exists() == measured
     if not measured:  # a degenerate pilot is planned with the stated conservative variance
