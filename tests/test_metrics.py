@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssdlib.metrics import Z95, pass_at_k, pass_at_k_curve, summarize
+from ssdlib.metrics import Z95, pass_at_k, pass_at_k_curve, summarize, t95
 
 
 def _frame(correct_by_prompt: dict[str, list[int]], config_id: str = "cfg", **extra) -> pd.DataFrame:
@@ -34,9 +34,21 @@ def test_per_prompt_se_matches_hand_computation_and_differs_from_pooled():
     pooled = np.std(df["correct"].astype(float), ddof=1) / math.sqrt(len(df))
     assert pooled == pytest.approx(0.15075567)
     assert row["se"] > 1.9 * pooled  # pooling 12 samples as independent badly understates it
-    assert row["ci_low"] == pytest.approx(0.5 - Z95 * hand)
-    assert row["ci_high"] == pytest.approx(0.5 + Z95 * hand)
-    assert Z95 == pytest.approx(1.959964, abs=1e-6)
+    assert row["ci_low"] == pytest.approx(0.5 - t95(4) * hand)
+    assert row["ci_high"] == pytest.approx(0.5 + t95(4) * hand)
+    assert t95(4) == pytest.approx(3.182446, abs=1e-6) and t95(10_000) == pytest.approx(Z95, abs=1e-3)
+
+
+def test_small_breakdown_ci_covers_95_percent():
+    """30 prompts at 10% accuracy (a small per-source cell): the normal interval covers ~0.8; t ~0.95."""
+    rng = np.random.default_rng(0)
+    hits = 0
+    reps = 400
+    for r in range(reps):
+        c = rng.binomial(1, 0.1, 30)
+        row = summarize(_frame({f"p{i}": [int(v)] for i, v in enumerate(c)})).iloc[0]
+        hits += row["ci_low"] <= 0.1 <= row["ci_high"]
+    assert hits / reps >= 0.92
 
 
 def test_unbalanced_prompts_are_weighted_equally():
