@@ -103,3 +103,40 @@ def test_transformers_backend_keeps_a_special_marker(embedded_model):
         backend.decoder = ResponseDecoder(backend.tok, keep=(piece,))
         backend.run([Request("p", list(ids), decode, [0])], lambda r, outs: got.update(second=outs[0].text))
     assert got["second"].startswith(piece) and got["second"] == first
+
+
+@pytest.mark.slow
+def test_vllm_backend_redecodes_from_token_ids_when_the_marker_is_special(embedded_model, monkeypatch):
+    """vLLM detokenises with special tokens skipped; with a special marker the backend rebuilds the
+    text from the output's token ids (all of them, FINAL_ONLY). Same trick as above: the greedy
+    first token is re-registered special in a copy of the engine's tokenizer (ids unchanged)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    from ssdlib.generation.backends import VLLMBackend
+
+    smoke = load_params("03_baselines", "smoke")
+    decode = DecodeCfg(temperature=0.0, max_tokens=6)
+    with VLLMBackend(embedded_model, smoke.model, smoke.backend, seed=0) as backend:
+        assert not backend.decoder.needed  # SmolLM2: no special think marker, engine text used
+        tok = AutoTokenizer.from_pretrained(embedded_model)
+        ids = tok.apply_chat_template([{"role": "user", "content": "What is 2 + 3?"}],
+                                      add_generation_prompt=True, tokenize=True)
+        ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+        got = {}
+        backend.run([Request("p", ids, decode, [0])], lambda r, outs: got.update(first=outs[0].text))
+        piece = tok.decode(tok.encode(got["first"], add_special_tokens=False)[:1])
+        tok.add_tokens([AddedToken(piece, special=True)])
+        assert tok.decode(tok.encode(piece, add_special_tokens=False), skip_special_tokens=True) == ""
+        seen = []
+
+        class Recording(ResponseDecoder):  # instrumentation: which ids the backend decoded
+            def decode(self, token_ids):
+                seen.append(list(token_ids))
+                return super().decode(token_ids)
+
+        backend.decoder = Recording(tok, keep=(piece,))
+        assert backend.decoder.needed
+        backend.run([Request("p", ids, decode, [0])], lambda r, outs: got.update(second=outs[0].text,
+                                                                                  n=outs[0].n_tokens))
+    marker_id = tok.convert_tokens_to_ids(tok.tokenize(piece))[0]
+    assert len(seen) == 1 and len(seen[0]) == got["n"] and seen[0][0] == marker_id  # every generated id
+    assert got["second"] == got["first"] and got["second"].startswith(piece)
