@@ -80,6 +80,7 @@ def test_is_multiple_choice(problem, answer, expected):
         ("$\\boxed{11,\\! 111,\\! 100}$", "11,\\! 111,\\! 100", False),
         ("$\\boxed{\\$32,\\!348}$", "\\$32,\\!348", False),
         ("$\\boxed{1,\\!2}$", "1,\\!2", True),  # not a thousands group
+        ("$\\boxed{2, 345}$", "2, 345", True),  # a comma and a space: two answers, not 2345
         # the same value boxed in two forms (math-verify decides)
         ("$\\boxed{15\\frac{39}{40}}$, i.e. $\\boxed{\\frac{639}{40}}$", "\\frac{639}{40}", False),
         ("$\\boxed{10,\\!080}$ ways, or $\\boxed{10080}$", "10080", False),

@@ -36,7 +36,8 @@ _LINE_OPTION = {k: re.compile(rf"(?:^|\s)\$?{k}\s*[.:：．、]\s*\S") for k in 
 # Separators that make an answer a list of answers when they occur outside any bracket.
 _WORD_SEPARATORS = re.compile(r"\\text\s*\{\s*(?:and|or)\s*\}|\\q?quad|\bor\b|\band\b")
 # "10,000", and MATH's "10,\\!080" / "11,\\! 111,\\! 100" (a negative thin space after the comma).
-_THOUSANDS = re.compile(r"(?<=\d),(?:\\[!,;: ]|\s)*(?=\d{3}(?!\d))")
+# A bare space after the comma is NOT a thousands separator: "2, 345" lists two answers.
+_THOUSANDS = re.compile(r"(?<=\d),(?:\\[!,;:]\s*)?(?=\d{3}(?!\d))")
 # Diagram code (MATH, AoPS): "dot(A); dot(B);" must not read as options or separators.
 _ASY = re.compile(r"\[asy\].*?(?:\[/asy\]|$)", re.DOTALL | re.IGNORECASE)
 # A gold answer that states a relation: what a proof's claim looks like when put in an answer column.
