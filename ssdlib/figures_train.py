@@ -131,7 +131,7 @@ def token_weighted_length_figure(report: dict, *, bins: int = 30, max_tokens: in
         ax.hist([tok[cat == c] for c in CATEGORIES], bins=edges, stacked=True,
                 weights=[tok[cat == c] / total * 100 for c in CATEGORIES],
                 color=[_CATEGORY_COLOURS[c] for c in CATEGORIES],
-                label=[f"{c} ({float(s.sum()):.0%} of tokens)" for c, s in zip(CATEGORIES, stack)])
+                label=[f"{c} ({float(s.sum()):.0%} of drawn tokens)" for c, s in zip(CATEGORIES, stack)])
     if max_tokens:
         ax.axvline(max_tokens, ls="--", color="black", lw=1, label=f"generation cap {max_tokens:,}")
     ax.set_xlabel("completion tokens per sample")

@@ -59,8 +59,26 @@ def test_05_train_leaves_a_loadable_checkpoint_and_its_evidence(smoke_pipeline):
     assert table.step.tolist() == [s for s, _ in ckpts] and table.weights.all()
     log = read_log(run)
     assert log.loss.notna().sum() == p.train.max_steps
-    for name in ("05_ssd_lengths", "05_training_curve"):
+    for name in ("05_ssd_lengths", "05_training_curve", "05_ssd_token_weighted_lengths", "05_training_curve_control"):
         _figure(out, name)
+    # Token shares: each category's share of samples and of tokens, each column summing to 1.
+    shares = pd.read_csv(out / "tables" / "05_ssd_token_shares.csv").set_index("category")
+    cats = ["finished", "length-stopped", "dropped"]
+    assert shares.loc[cats, "share_of_samples"].sum() == pytest.approx(1.0)
+    assert shares.loc[cats, "share_of_tokens"].sum() == pytest.approx(1.0)
+    assert shares.loc[cats, "samples"].sum() == report["n_samples"]
+    # The control: same steps, its own folder marked as the control, data drawn at T=1 untruncated.
+    from ssdlib.train_run import find_control_run
+
+    ctrl = find_control_run(out / "checkpoints", p.run_name)
+    assert ctrl is not None and ctrl.name == p.control_run_name
+    assert [s for s, _ in list_checkpoints(ctrl)] == [s for s, _ in ckpts]
+    crec = json.loads((ctrl / "run.json").read_text())
+    assert crec["ssd_config_id"] == p.control_decode.config_id and crec["train"] == record["train"]
+    d = crec["ssd_decode"]
+    assert (d["temperature"], d["top_p"], d["top_k"], d["min_p"]) == (1.0, 1.0, 0, 0.0)
+    creport = json.loads((out / "data" / "05_control_report.json").read_text())
+    assert creport["config_id"] == p.control_decode.config_id and creport["n_samples"] == report["n_samples"]
 
 
 def test_05_rerun_resumes_instead_of_redoing(smoke_pipeline):
