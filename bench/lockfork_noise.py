@@ -9,7 +9,9 @@ Two pairs, nothing trained in either:
   real lock flattening can remain under the unbiased classes as the perturbation grows.
 * ``perturbed A vs B``: two independent perturbations of the same size (``--rel-std-pair``): the
   two models are exchangeable, so the true change at every class is exactly zero and any
-  reading is the analysis's own bias. Responses are the base model's own samples (T=1, transformers ``generate``) to
+  reading is the analysis's own bias -- over perturbation draws. One drawn pair is two fixed
+  models, and at a larger ``--rel-std-pair`` one can be sharper than the other everywhere (the
+  ``all`` row shows such an overall offset, which no choice of classes can or should remove). Responses are the base model's own samples (T=1, transformers ``generate``) to
 hand-written arithmetic prompts; prompts are rendered with the chat template.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/lockfork_noise.py [--model PATH] [--rel-std 0.02] [--rel-std-pair 0.05]
@@ -69,7 +71,7 @@ def main() -> None:
         for on in ("base", "mean"):
             s = lf.lock_fork_summary(a, b, {"n_boot": args.n_boot, "classify_on": on})
             c = s.comparison.set_index("class")
-            for cls in ("lock", "fork"):
+            for cls in ("lock", "fork", "all"):
                 r = c.loc[cls]
                 print(f"{name:<28} {on:<11} {cls:<6} {r['delta_entropy']:>+13.4f} "
                       f"[{r['delta_entropy_lo']:+.4f}, {r['delta_entropy_hi']:+.4f}]")
