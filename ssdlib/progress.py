@@ -93,7 +93,7 @@ def format_event(prefix: str, ev: dict, now: float, ascii_bar: bool, ncols: int 
     elapsed = max(0.0, (ev["t"] if ev["done"] >= ev["total"] else now) - ev["t0"])
     return tqdm.format_meter(
         ev["done"], ev["total"], elapsed, ncols=ncols, prefix=f"{prefix} {name}", ascii=ascii_bar,
-        unit=f" {ev['unit']}", initial=ev.get("initial", 0),
+        unit=ev["unit"], initial=ev.get("initial", 0),
     )
 
 
