@@ -335,20 +335,18 @@ def seeds_settings(between_share: float = 0.85, var_total: float = 0.25) -> tupl
 def variance_headline(samples: pd.DataFrame, components: pd.Series, *, budget: str, preset: str,
                       budget_sizes: dict[str, int], target_delta: float, alpha: float = 0.05,
                       power: float = 0.8) -> pd.DataFrame:
-    """04's one-row headline: accuracy and per-prompt SE of the pilot, the variance used to plan
+    """04's one-row headline: accuracy and per-prompt SE of the pilot (no SE clustered by source: with
+    a handful of fixed sources it is not a usable error bar; sources are strata), the variance used to plan
     (and where it came from), prompts for ``target_delta`` at K = 1 in Miller's form and in the seed
     post's form (both UNPAIRED: the paired plan is :func:`paired_vs_unpaired`), and the MDE (p.p.)
     of each budget at K = 1."""
-    from ssdlib.stats import clustered_se
-
     vb, vw, note = planning_variances(components)
     k = samples.groupby("prompt_id").size()
-    se_cluster = clustered_se(samples, cluster="source") if samples["source"].nunique() > 1 else np.nan
     pp = f"{target_delta * 100:g}pp"
     row = {
         "budget": budget, "preset": preset, "variance_source": note, "n_prompts": int(k.size), "K": int(k.min()),
         "accuracy": float(components["mean"]), "se": float(components["se"]),
-        "se_clustered_by_source": se_cluster, "var_between": vb, "var_within": vw,
+        "var_between": vb, "var_within": vw,
         "between_share": vb / (vb + vw),
         f"n_for_{pp}_K1_unpaired": required_prompts(target_delta, alpha, power, var_between_a=vb, var_within_a=vw),
         f"n_for_{pp}_seed_form": required_prompts_simple(vb + vw, target_delta, alpha, power),
