@@ -18,7 +18,7 @@ import time
 import nbformat
 import pytest
 
-from ssdlib import progress, runs
+from ssdlib import failures, progress, runs
 
 # What an engine start looks like from the kernel: vLLM configures its logging the way LLM()
 # does and logs its config; an engine-core child process does the same and also prints raw
@@ -216,3 +216,30 @@ def test_real_engine_records_go_to_the_log_not_the_notebook(smoke_pipeline):
     for nb in runs.available_notebooks():
         m = json.loads((smoke_pipeline / "manifests" / f"{nb}.json").read_text())
         assert m["log"] == str(smoke_pipeline / "logs" / f"{nb}.log")
+
+
+def test_traceback_summary_keeps_the_cells_frames_of_the_last_exception():
+    # IPython's traceback entries as papermill hands them over (ANSI colours, a chained KeyError).
+    red = "\x1b[0;31m"
+    entries = [
+        f"{red}---------------------------------------------------------------------------\x1b[0m",
+        f"{red}KeyError\x1b[0m                                  Traceback (most recent call last)",
+        "File \x1b[0;32m/venv/pandas/core/indexes/base.py:3816\x1b[0m, in Index.get_loc(self, key)\n"
+        "   3815 try:\n-> 3816     return self._engine.get_loc(casted_key)\n   3817 except KeyError as err:\n",
+        f"{red}KeyError\x1b[0m: 'missing'",
+        "\nThe above exception was the direct cause of the following exception:\n",
+        f"{red}KeyError\x1b[0m                                  Traceback (most recent call last)",
+        "Cell \x1b[0;32mIn[3], line 4\x1b[0m\n      1 import pandas as pd\n      3     return x['missing']\n"
+        "----> 4 f(pd.DataFrame({'a':[1]}))\n",
+        "Cell In[3], line 3, in f(x)\n      2 def f(x):\n----> 3     return x['missing']\n",
+        "File /venv/pandas/core/frame.py:4330, in DataFrame.__getitem__(self, key)\n   4329 \n"
+        "-> 4330             indexer = self.columns.get_loc(key)\n   4331 \n",
+        f"{red}KeyError\x1b[0m: 'missing'",
+    ]
+    assert failures._traceback_summary(entries) == [
+        "Cell In[3], line 4", "      1 import pandas as pd", "      3     return x['missing']",
+        "----> 4 f(pd.DataFrame({'a':[1]}))",
+        "Cell In[3], line 3, in f(x)", "      2 def f(x):", "----> 3     return x['missing']",
+        "File /venv/pandas/core/frame.py:4330, in DataFrame.__getitem__(self, key)",
+        "-> 4330             indexer = self.columns.get_loc(key)",
+    ]
