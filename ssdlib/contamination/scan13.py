@@ -12,28 +12,36 @@ computed on them afterwards (search.py).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-from .canon import math_tokens, signature_key
+from .canon import _canon_number, math_tokens
 from .index import build_index, chunk_rows_for, intersections
 from .ngrams import Shingled, shingle, tokenize
 
+_NUM_TOKEN = re.compile(r"(?<!\S)\d[\d.]*")
+
+
 def _sig_from_norm(norm: str) -> frozenset[str]:
-    out = set()
-    for t in norm.split():
-        if t[0].isdigit():
-            if "." in t:
-                t = t.rstrip("0").rstrip(".")
-            out.add(t.lstrip("0") or "0")
-    return frozenset(out)
+    """``canon.signature`` computed from an already canonical token string (one regex call)."""
+    nums = _NUM_TOKEN.findall(norm)
+    if not nums:
+        return frozenset()
+    return frozenset(n if n[0] != "0" and "." not in n else _canon_number(n) for n in nums)
 
 
 def _sig_keys(sig: frozenset[str], max_size: int = 12) -> tuple[int, list[int]]:
-    """(full key, keys of the one-smaller subsets); huge signatures only match in full."""
-    full = signature_key(sig)
+    """(key of the signature, keys of its one-smaller subsets); 0 = empty signature.
+
+    Keys are Python's frozenset hashes: stable within one process, which is all a scan needs
+    (val and train are keyed in the same call). Huge signatures only match in full.
+    """
+    if not sig:
+        return 0, []
     if len(sig) < 2 or len(sig) > max_size:
-        return full, []
-    return full, [signature_key(sig - {x}) for x in sig]
+        return hash(sig), []
+    return hash(sig), [hash(sig - {x}) for x in sig]
 
 
 def scan_candidates(train_texts, val_texts, *, min_j5: float, min_j3: float, short_max_tokens: int,
