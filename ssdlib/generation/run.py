@@ -265,6 +265,8 @@ def generate_samples(
             execute_data_parallel(plan.requests, backend=backend, **kwargs)
         else:
             execute(plan.requests, backend=backend, **kwargs)
+    else:  # say so on the console: a rerun reads the store and starts no engine
+        progress.update("generate", plan.n_samples_total, plan.n_samples_total, "samples", f"{model_id} (all stored)")
     return collect_samples(problems, decodes, store_root, model_id)
 
 
