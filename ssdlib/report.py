@@ -42,6 +42,7 @@ class Section:
     manifest: dict | None
     figures: list[Path] = field(default_factory=list)  # SVGs, relative to the report folder
     tables: list[Table] = field(default_factory=list)
+    items: list[Path | Table] = field(default_factory=list)  # figures and tables in the order written
     executed: Path | None = None  # .ipynb, relative
     executed_html: Path | None = None
     intro: str = ""  # the notebook's first markdown cell (its title and question)
@@ -119,19 +120,22 @@ def collect(root: Path, report_dir: Path, render_notebooks: bool = True) -> tupl
             sections[nb].intro = _intro(ex)
             if render_notebooks and _render_notebook(ex, nb_dir / f"{nb}.html"):
                 sections[nb].executed_html = Path("notebooks") / f"{nb}.html"
-    for svg in _in_order(list((root / "figures").glob("*.svg"))):
-        shutil.copy2(svg, fig_dir / svg.name)
-        png = svg.with_suffix(".png")
-        if png.exists():
-            shutil.copy2(png, fig_dir / png.name)
-        section_of(svg.stem).figures.append(Path("figures") / svg.name)
     tables: dict[str, Table] = {}
-    for csv in _in_order(list((root / "tables").glob("*.csv"))):
-        shutil.copy2(csv, tab_dir / csv.name)
-        df = _read_table(csv)
-        t = Table(csv.stem, Path("tables") / csv.name, df, len(df))
-        tables[csv.name] = t
-        section_of(csv.stem).tables.append(t)
+    for path in _in_order(list((root / "figures").glob("*.svg")) + list((root / "tables").glob("*.csv"))):
+        sec = section_of(path.stem)
+        if path.suffix == ".svg":
+            shutil.copy2(path, fig_dir / path.name)
+            png = path.with_suffix(".png")
+            if png.exists():
+                shutil.copy2(png, fig_dir / png.name)
+            sec.figures.append(Path("figures") / path.name)
+            sec.items.append(sec.figures[-1])
+        else:
+            shutil.copy2(path, tab_dir / path.name)
+            df = _read_table(path)
+            tables[path.name] = Table(path.stem, Path("tables") / path.name, df, len(df))
+            sec.tables.append(tables[path.name])
+            sec.items.append(tables[path.name])
     verdict = []
     for pattern in VERDICT_PATTERNS:
         verdict += [tables[p.name] for p in _in_order(list((root / "tables").glob(pattern))) if p.name in tables]
@@ -177,6 +181,15 @@ def _html_table(t: Table) -> str:
     more = f" (first {len(shown)} of {t.n_rows} rows)" if t.n_rows > len(shown) else ""
     return (f'<figure class="table" id="t-{_slug(t.name)}"><figcaption><code>{html.escape(t.name)}</code>{more} '
             f'&middot; <a href="{t.csv.as_posix()}">CSV</a></figcaption>{body}</figure>')
+
+
+def _html_figure(svg: Path, report_dir: Path) -> str:
+    """An SVG figure with links to the SVG and, when there is one, the PNG."""
+    src = html.escape(svg.as_posix())
+    png = svg.with_suffix(".png")
+    png_link = f' &middot; <a href="{html.escape(png.as_posix())}">PNG</a>' if (report_dir / png).exists() else ""
+    return (f'<figure id="f-{html.escape(svg.stem)}"><img src="{src}" alt="{html.escape(svg.stem)}">'
+            f'<figcaption><code>{html.escape(svg.stem)}</code> &middot; <a href="{src}">SVG</a>{png_link}</figcaption></figure>')
 
 
 def _md_table(t: Table) -> str:
@@ -239,10 +252,8 @@ TEMPLATE = """<!doctype html>
 {% if s.intro_html %}<div class="intro">{{ s.intro_html | safe }}</div>{% endif %}
 {% if s.executed %}<p>Executed notebook: {% if s.executed_html %}<a href="{{ s.executed_html }}">HTML</a> &middot; {% endif %}<a href="{{ s.executed }}">.ipynb</a></p>{% endif %}
 {% if s.error %}<p class="failed">Failed: {{ s.error }}</p>{% endif %}
-{% for f in s.figures %}<figure id="f-{{ f.stem }}"><img src="{{ f.svg }}" alt="{{ f.stem }}">
-<figcaption><code>{{ f.stem }}</code> &middot; <a href="{{ f.svg }}">SVG</a>{% if f.png %} &middot; <a href="{{ f.png }}">PNG</a>{% endif %}</figcaption></figure>
+{% for item in s.items_html %}{{ item | safe }}
 {% endfor %}
-{% for t in s.tables_html %}{{ t | safe }}{% endfor %}
 {% if s.manifest %}<details><summary>Provenance (manifest)</summary>
 <table class="meta">{% for k, v in s.provenance %}<tr><th>{{ k }}</th><td style="text-align:left">{{ v }}</td></tr>{% endfor %}</table>
 <p>Parameters:</p><pre>{{ s.params }}</pre><p>Packages:</p><pre>{{ s.packages }}</pre></details>{% endif %}
@@ -290,11 +301,10 @@ def render_html(profile: str, source: Path, sections: list[Section], verdict: li
             "executed": s.executed.as_posix() if s.executed else "",
             "executed_html": s.executed_html.as_posix() if s.executed_html else "",
             "error": m.get("error") or "",
-            "figures": [{"stem": f.stem, "svg": f.as_posix(),
-                         "png": f.with_suffix(".png").as_posix() if (source / "report" / f.with_suffix(".png")).exists() else ""}
-                        for f in s.figures],
+            "figures": s.figures,
             "tables": s.tables,
-            "tables_html": [_html_table(t) for t in s.tables],
+            "items_html": [_html_table(x) if isinstance(x, Table) else _html_figure(x, source / "report")
+                           for x in s.items],
             "manifest": bool(s.manifest),
             "provenance": _provenance(m) if s.manifest else [],
             "params": _dump(m.get("params")),
@@ -329,10 +339,8 @@ def render_markdown(profile: str, sections: list[Section], verdict: list[Table],
             lines += [f"Executed notebook: {html_link}[.ipynb]({s.executed.as_posix()})", ""]
         if s.manifest and s.manifest.get("error"):
             lines += [f"**Failed:** {s.manifest['error']}", ""]
-        for f in s.figures:
-            lines += [f"![{f.stem}]({f.as_posix()})", ""]
-        for t in s.tables:
-            lines += [_md_table(t)]
+        for item in s.items:
+            lines += [_md_table(item)] if isinstance(item, Table) else [f"![{item.stem}]({item.as_posix()})", ""]
         if s.manifest:
             lines += ["<details><summary>Provenance (manifest)</summary>", ""]
             lines += [f"- {k}: `{v}`" for k, v in _provenance(s.manifest)]

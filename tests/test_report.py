@@ -181,6 +181,9 @@ def test_verdict_first_then_notebooks_in_order_with_provenance(outputs):
     assert text.index("03_temperature_sweep_val.svg") < text.index("03_rates_val.svg")
     assert text.index("01_source_counts.svg") < text.index("03_temperature_sweep_val.svg") < text.index(
         "06_accuracy_by_step_val.svg")
+    # Figures and tables interleaved as written: 06 saved its verdict tables before its figure.
+    sec06 = text[text.index('<h2 id="06_eval"'):]
+    assert sec06.index("tables/06_verdict_val.csv") < sec06.index("figures/06_accuracy_by_step_val.svg")
     # Each run's provenance: sha, dirty flag, params, packages, time; a failure is visible.
     sec03 = text[text.index('<h2 id="03_baselines"'):text.index('<h2 id="06_eval"')]
     assert "f" * 40 in sec03 and "presets.general.n=2" in sec03 and "max_model_len: 1024" in sec03
