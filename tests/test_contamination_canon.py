@@ -17,6 +17,7 @@ from ssdlib.contamination.normalize import normalize_text
         (r"$\left(a+b\right)^{3}$", "$(a + b)^3$"),
         (r"Problem 12. Find $n$. Express your answer as a common fraction.", "Find $n$."),
         (r"(5 points) Find the value of $k$.", "Find the value of $k$."),
+        ("Question. Compute $7+5$.", "Compute $7 + 5$."),
         (r"\(x \leq 3\)", r"$x\le 3$"),
     ],
 )

@@ -18,6 +18,7 @@ VAL = [
     ("v_sys", r"If $x+y=12$ and $xy=35$, what is $x^{2}+y^{2}$?", "74"),
     ("v_tri", "Triangle $PQR$ has sides $PQ=9$, $QR=40$ and $RP=41$. Find its area.", "180"),
     ("v_coin", "A fair coin is tossed $6$ times. Find the probability of exactly $2$ heads.", "15/64"),
+    ("v_lcm", "What is the least common multiple of the numbers $90$ and $30$?", "90"),
 ]
 TRAIN = [
     # reworded by another author: same numbers, same answer written differently -> duplicate
@@ -32,6 +33,8 @@ TRAIN = [
     ("t_coin_renum", "A fair coin is tossed $6$ times. Find the probability of exactly $3$ heads.", "5/16"),
     # unrelated problem that happens to have the answer 60 -> not a duplicate
     ("t_unrel", "A rectangle has perimeter $34$ and diagonal $13$. What is its area?", "60"),
+    # renumbered, and the new numbers happen to give the same answer -> not a duplicate
+    ("t_lcm_renum", "Question. What is the least common multiple of the numbers $18$ and $15$?", "90"),
 ]
 DUPLICATES = {("t_div", "v_div"), ("t_prob", "v_prob"), ("t_sys", "v_sys")}
 

@@ -36,7 +36,7 @@ from .normalize import _BINOM, _RELATIONS, _UNWRAP
 
 _MINUS = re.compile(r"[\u2212\u2013\u2014]")
 _HEADER = re.compile(
-    r"^\s*(?:\*\*)?(?:(?:problem|question|exercise|example|task)\s*\d+[a-z]?\s*[.:)]?|\d{1,3}\s*[.)])\s*(?:\*\*)?\s+",
+    r"^\s*(?:\*\*)?(?:(?:problem|question|exercise|example|task)\s*(?:\d+[a-z]?\s*[.:)]?|[.:])|\d{1,3}\s*[.)])\s*(?:\*\*)?\s+",
     re.I,
 )
 _POINTS = re.compile(r"[(\[（]\s*\d+\s*(?:points?|pts?|marks?|分)\s*[)\]）]", re.I)

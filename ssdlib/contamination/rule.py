@@ -6,13 +6,16 @@ path that fires, in this order:
 
     exact                  canonical statements equal (answers not consulted: a copy with a
                            noisy gold answer is still a copy)
-    fuzzy_same_answer      answers agree and word-5-gram Jaccard j5 >= same_answer
+    fuzzy_same_answer      answers agree, the numeric signatures do not conflict (equal, one
+                           number apart, or both empty) and word-5-gram Jaccard j5 >= same_answer
+                           ("lcm of 18 and 15" vs "lcm of 90 and 30", both 90, is a renumbered
+                           problem whose answer coincides, not a copy)
     signature_same_answer  answers agree, the numeric signatures match (equal; or one contains the
                            other and the shared numbers have >= signature_min_digits digits) and
                            char-n-gram cosine >= signature_char: a REWORDED copy keeps its
                            numbers and its answer even when no 5-gram survives
-    short_same_answer      answers agree, a short statement (<= short_max_tokens) and word-3-gram
-                           Jaccard j3 >= short_same_answer
+    short_same_answer      answers agree, signatures do not conflict (as above), a short
+                           statement (<= short_max_tokens) and word-3-gram Jaccard j3 >= short_same_answer
     fuzzy_unknown_answer   an answer is missing / unparseable, the signatures do not conflict
                            (equal, or both empty) and j5 >= unknown_answer
     near_copy_diff_answer  answers differ but the signatures are equal and j5 >= diff_answer:
@@ -68,10 +71,10 @@ def apply_rule(f: pd.DataFrame, agree, p: RuleParams) -> np.ndarray:
     short = f["short"].to_numpy(bool)
     paths = [
         ("exact", f["exact"].to_numpy(bool)),
-        ("fuzzy_same_answer", yes & (j5 >= p.same_answer)),
+        ("fuzzy_same_answer", yes & (sig_eq | sig_sub | no_nums) & (j5 >= p.same_answer)),
         ("signature_same_answer", yes & (sig_eq | (sig_sub & (f["sig_digits"].to_numpy() >= p.signature_min_digits)))
                                   & (ch >= p.signature_char)),
-        ("short_same_answer", yes & short & (j3 >= p.short_same_answer)),
+        ("short_same_answer", yes & (sig_eq | sig_sub | no_nums) & short & (j3 >= p.short_same_answer)),
         ("fuzzy_unknown_answer", unk & (sig_eq | no_nums) & (j5 >= p.unknown_answer)),
         ("near_copy_diff_answer", no & sig_eq & (j5 >= p.diff_answer)),
     ]
