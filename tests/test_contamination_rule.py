@@ -82,6 +82,9 @@ def test_best_match_frame_and_skipped_rows(train_val):
     assert flagged.attrs["skipped"] == {"train": 2, "val": 0}
     assert set(flagged.attrs["skipped_ids"]["train"]) == {"t_empty", "t_none"}
     assert len(best) == len(val) and set(best.loc[best["flagged"], "val_id"]) == {"v_div", "v_prob", "v_sys"}
+    # A row flagged through the signature path (J = 0) shows its flagged partner as best match.
+    b = best.set_index("val_id")
+    assert b.loc["v_div", "train_id"] == "t_div" and b.loc["v_prob", "train_id"] == "t_prob"
 
 
 def test_unknown_rule_raises(train_val):

@@ -39,7 +39,11 @@ def _agree(tans, vans, timeout_s: float) -> list:
 
 def report_v2(train: pd.DataFrame, val: pd.DataFrame, rp: RuleParams, *, chunk_rows=None,
               answer_timeout_s: float = 5.0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(flagged pairs, best 5-gram match per val row) under the #13 rule; see module doc."""
+    """(flagged pairs, best match per val row) under the #13 rule; see module doc.
+
+    Best match: the flagged pair with the highest j5 for a flagged val row, else the train row
+    with the highest word-5-gram Jaccard (train_id None and jaccard 0.0 when none shares a 5-gram).
+    """
     tprob, vprob = train["problem"].to_numpy(), val["problem"].to_numpy()
     tans, vans = train["answer"].to_numpy(), val["answer"].to_numpy()
     res = scan_candidates(list(tprob), list(vprob), min_j5=min(rp.same_answer, rp.unknown_answer),
@@ -81,6 +85,16 @@ def report_v2(train: pd.DataFrame, val: pd.DataFrame, rp: RuleParams, *, chunk_r
         "train_problem": take(tprob), "val_answer": vans[vk], "train_answer": take(tans),
     })
     best["flagged"] = best["val_id"].isin(set(flagged["val_id"]))
+    # A val row flagged through the signature path can have J = 0 with its duplicate while its
+    # best 5-gram match is another (unflagged) train row: show the flagged pair for flagged rows,
+    # so "best match" and "flagged" describe the same pair.
+    top = flagged.drop_duplicates("val_id").set_index("val_id")
+    rows = best["flagged"].to_numpy()
+    if rows.any():
+        vids = best.loc[rows, "val_id"]
+        for col, src in (("train_id", "train_id"), ("jaccard", "jaccard"), ("answers_agree", "answers_agree"),
+                         ("train_problem", "train_problem"), ("train_answer", "train_answer")):
+            best.loc[rows, col] = top.loc[vids, src].to_numpy()
     meta = {
         "skipped": {"train": len(res["train_skipped"]), "val": len(res["val_skipped"])},
         "skipped_ids": {"train": ids_t[res["train_skipped"]].tolist(), "val": ids_v[res["val_skipped"]].tolist()},
