@@ -230,7 +230,7 @@ def plot_accuracy_by_difficulty(by_bin: pd.DataFrame, label: str, *, bin_col: st
     panels = [(by_bin, bin_col, "base model's pass rate in 03 (bin)")]
     if omni is not None and len(omni):
         panels.append((omni, "difficulty", f"{omni_label} native difficulty (within {omni_label} only)"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(9.0, 6.0 * len(panels)), 4.2), squeeze=False)
     models = list(dict.fromkeys(by_bin["model"]))
     colours = _colours(models)
     for ax, (table, col, xlabel) in zip(axes[0], panels):

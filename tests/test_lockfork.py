@@ -439,12 +439,20 @@ NOISE_RESPONSES = [f"First multiply: {a} * {b} = {a * b}. Then add {c}: {a * b} 
 
 @pytest.mark.slow
 def test_noise_only_real_model_copy_is_not_sharpened_or_flattened(tmp_path):
-    """The real embedded model against a copy with a tiny weight perturbation (2% of each tensor's
-    std): nothing was trained, so the lock/fork analysis must read neither class as changed."""
-    copy = lf.perturbed_copy(MODEL, tmp_path / "copy", rel_std=0.02, seed=1)
+    """Two copies of the real embedded model, each with its own tiny weight perturbation (2% of
+    each tensor's std, independent seeds): nothing was trained and the two are exchangeable, so
+    the lock/fork analysis must read neither class as changed.
+
+    Why not "the base model vs one perturbed copy": weight noise itself flattens the model a
+    little (measured here: forks +0.03 nats, CI excluding 0, on these responses), a real
+    difference between the two models rather than noise, so that pair cannot tell the
+    analysis's bias from a true change. bench/lockfork_noise.py prints both pairs.
+    """
+    a_dir = lf.perturbed_copy(MODEL, tmp_path / "a", rel_std=0.02, seed=2)
+    b_dir = lf.perturbed_copy(MODEL, tmp_path / "b", rel_std=0.02, seed=3)
     kw = dict(top_k=20, device="cpu", batch_size=4)
-    a = lf.score_positions(MODEL, NOISE_PROMPTS, NOISE_RESPONSES, **kw)
-    b = lf.score_positions(copy, NOISE_PROMPTS, NOISE_RESPONSES, **kw)
-    assert len(a) > 300 and not np.allclose(a["entropy_topk"], b["entropy_topk"])  # the copy does differ
+    a = lf.score_positions(a_dir, NOISE_PROMPTS, NOISE_RESPONSES, **kw)
+    b = lf.score_positions(b_dir, NOISE_PROMPTS, NOISE_RESPONSES, **kw)
+    assert len(a) > 300 and not np.allclose(a["entropy_topk"], b["entropy_topk"])  # the copies do differ
     after = lf.lock_fork_summary(a, b, {"n_boot": 1000})
     assert not any(w in after.verdict for w in FLAGGED), after.verdict
