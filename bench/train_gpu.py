@@ -1,33 +1,37 @@
-"""Throughput and memory of ``ssdlib.train.train_sft`` on a Qwen3.5-4B-shaped model, one GPU.
+"""Throughput and memory of the study's SFT step on a Qwen3.5-4B-shaped model, one GPU, variants side by side.
 
 Builds Qwen3.5-4B's text stack from its published shape with RANDOM weights (no weights can
-reach the GPU machine), makes a few random-token rows of ``seq_len`` tokens in the SSD set's
-format (``input_ids`` + ``completion_mask``), and runs a few optimizer steps through the same
-``train_sft`` the study uses (TRL SFTTrainer, completion-only loss, bf16 autocast, gradient
-checkpointing, sdpa). Each sequence length runs in its own process so that an out-of-memory
-at one length does not poison the next and the peak-memory counter starts at zero.
+reach the GPU machine), makes random-token rows in the SSD set's format (``input_ids`` +
+``completion_mask``), and trains through the same ``make_trainer`` / ``train_sft`` path the study
+uses (TRL SFTTrainer, completion-only loss, bf16 autocast over float32 master weights, gradient
+checkpointing, sdpa, fused AdamW), one row per step.
 
-Reported per length: tokens/s (median over the steps after the first), step time (s), peak
-allocated GPU memory (GiB), and model FLOPs utilisation:
+Workloads: ``--steps`` rows at each of ``--seq-lens``, and with ``--mix N`` a realistic length mix
+(N rows, log-uniform 512..49,152 tokens: SSD traces run from hundreds of tokens to the 48k cap).
+Variants (``--variants``, see ``parse_variant``): ``fla-bypass`` = today's path (fla's own gated
+backward with its Triton guard bypassed: miscompiled on Hopper + Triton 3.4..3.7.0, TIMING ONLY),
+``fla-fix`` (``ssdlib.train.fla_hopper_fix``: gradient-checked), ``compile`` (regional
+``torch.compile``), ``keep=N`` (N layers not checkpointed), ``no-fla``, ``bf16`` masters.
+By default each (variant, workload) runs in its own process (``run_isolated``).
 
-    MFU = (6 * N + 6 * L * n_full_attn_layers * d_attn) * tokens/s / peak_flops
+Reported per workload: tokens/s = tokens / time over the steps after the first (the first carries
+autotuning and compilation), peak allocated GPU memory (GiB), and model FLOPs utilisation:
 
-with N the parameter count (the tied embedding counted once, as the LM head's matmul), L the
-sequence length (causal attention: half of the L x L scores, times 12 FLOPs per score per token
-for QK^T and AV, forward + backward), d_attn = heads * head_dim, and peak_flops = 989e12 (H100
-SXM dense bf16). The Gated DeltaNet layers' chunked recurrence is left out (a few percent at
-these shapes). Gradient checkpointing re-runs the forward; that work is not counted (MFU, not HFU).
+    MFU = sum over timed rows of (6 * N + 6 * L * n_full_attn_layers * d_attn) * L / time / peak_flops
 
-Usage (GPU machine; trl, datasets and optionally fla carried as wheels, see bench/train_gpu.md)::
+with N the parameter count (the tied embedding counted once, as the LM head's matmul), L the row
+length (causal attention: half of the L x L scores, times 12 FLOPs per score per token for QK^T
+and AV, forward + backward), d_attn = heads * head_dim, and peak_flops = 989e12 (H100/H200 SXM
+dense bf16). The Gated DeltaNet recurrence is left out (a few percent at these shapes), and so is
+the checkpointed recompute (MFU, not HFU).
 
-    PYTHONPATH=.:/tmp/site python bench/train_gpu.py --seq-lens 8192 16384 32768 49152 \\
-        --steps 4 --tokenizer .cache/bench_tok --out $OUT/train_gpu.jsonl
+Usage (GPU machine; trl, datasets, fla, transformers carried as wheels, see bench/train_gpu.md)::
 
-``--fla-bypass-triton-check`` lets fla's gated backward kernel run on Triton < 3.7.1 (it is
-miscompiled there: TIMING ONLY). ``--no-fla`` hides the flash-linear-attention kernels
-(transformers' torch fallback for the Gated DeltaNet layers); ``--model-dtype bfloat16`` keeps
-the master weights in bf16 (memory comparison only: the study trains with float32 master
-weights, see ssdlib.train.sft). ``--profile-out`` writes a kernel-time table of one step;
+    PYTHONPATH=.:/tmp/site python bench/train_gpu.py --tokenizer .cache/bench_tok --steps 3 \
+        --seq-lens 8192 32768 49152 --mix 6 --variants fla-bypass fla-fix,compile fla-fix,compile,keep=3 \
+        --out $OUT/train_gpu.jsonl
+
+``--profile-out PATH`` (``{v}``/``{w}`` = variant/workload) writes a kernel-time table of one step;
 ``--make-smoke-run DIR`` writes a tiny model + SSD set + run config for the FSDP smoke test.
 """
 
@@ -36,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -125,92 +128,212 @@ def profile_callback(step: int, path: str):
     return _Prof()
 
 
-def run_one(args) -> dict:
-    """Train a few steps at one sequence length in this process; return the measurements."""
-    if args.no_fla:
-        sys.modules["fla"] = None  # import fails -> transformers' torch fallback for Gated DeltaNet
+def parse_variant(spec: str) -> dict:
+    """``"fla-fix,compile,keep=4"`` -> settings. Tokens: fla-bypass (fla's own gated backward with its
+    Triton guard bypassed: miscompiled on Triton < 3.7.1, TIMING ONLY), fla-fix (ssdlib.train.fla_hopper_fix),
+    no-fla (transformers' torch GDN), compile (regional torch.compile), keep=N (N layers un-checkpointed),
+    bf16 (bf16 master weights; memory comparison only)."""
+    v = dict(name=spec, fla_bypass=False, fla_fix=False, no_fla=False, compile=False, keep=0, model_dtype="float32")
+    for tok in filter(None, spec.split(",")):
+        if tok == "fla-bypass":
+            v["fla_bypass"] = True
+        elif tok == "fla-fix":
+            v["fla_fix"] = True
+        elif tok == "no-fla":
+            v["no_fla"] = True
+        elif tok == "compile":
+            v["compile"] = True
+        elif tok.startswith("keep="):
+            v["keep"] = int(tok[5:])
+        elif tok == "bf16":
+            v["model_dtype"] = "bfloat16"
+        else:
+            raise SystemExit(f"unknown variant token {tok!r} in {spec!r}")
+    return v
+
+
+def mix_lengths(n: int, seed: int = 0, lo: int = 512, hi: int = 49_152) -> list[int]:
+    """``n`` trace lengths (tokens), log-uniform on [lo, hi]: SSD traces run from hundreds of tokens to the 48k cap."""
+    import random
+
+    rng = random.Random(seed)
+    return [int(round(lo * (hi / lo) ** rng.random())) for _ in range(n)]
+
+
+def _profile_path(template: str, variant: str, workload: str) -> str:
+    """``template`` with ``{v}`` / ``{w}`` replaced by the variant and workload names (file-name safe)."""
+    safe = variant.replace(",", "_").replace("=", "")
+    return template.replace("{v}", safe).replace("{w}", workload)
+
+
+def run_workload(model, tok, args, v, lengths: list[int], label: str) -> dict:
+    """Train ``len(lengths)`` steps (one row each) through ``train_sft``; measure all but the first step."""
+    import gc
+
     import datasets
+    import torch
+
+    from ssdlib.train import read_log
+    from ssdlib.train.sft import SFTSettings, make_trainer
+
+    g = torch.Generator().manual_seed(1)
+    ids = [torch.randint(1, model.config.vocab_size, (L,), generator=g, dtype=torch.int32).tolist() for L in lengths]
+    mask = [[0] * min(256, L // 8) + [1] * (L - min(256, L // 8)) for L in lengths]  # a prompt's worth masked
+    data = datasets.Dataset.from_dict({"input_ids": ids, "completion_mask": mask})
+    out = tempfile.mkdtemp(prefix="bench_sft_")
+    for p in model.parameters():
+        p.grad = None
+    gc.collect()
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    settings = SFTSettings(
+        max_length=max(lengths), max_steps=len(lengths), per_device_batch_size=1, learning_rate=5e-6, min_lr=1e-6,
+        bf16=True, gradient_checkpointing=True, attn_implementation="sdpa", logging_steps=1,
+        keep_activation_layers=v["keep"], fla_hopper_fix=v["fla_fix"],
+        compile_layers=False,  # compiled once per process in run_variants
+        extra_args={"save_strategy": "no"},  # no 50 GB checkpoint for a benchmark
+    )  # fmt: skip
+    cbs = [profile_callback(args.profile_step, _profile_path(args.profile_out, v["name"], label))] if args.profile_out else None
+    trainer, _ = make_trainer(model, data, out, settings, tokenizer=tok, callbacks=cbs)
+    try:
+        trainer.train()
+        peak, reserved = torch.cuda.max_memory_allocated() / 2**30, torch.cuda.max_memory_reserved() / 2**30
+    finally:
+        # The next workload needs the 31 GiB of AdamW state back: accelerate keeps references to it.
+        trainer.accelerator.free_memory()
+        trainer.optimizer = trainer.lr_scheduler = None
+        del trainer
+        gc.collect()
+        torch.cuda.empty_cache()
+    wall = time.perf_counter() - t0
+    log = read_log(out)
+    steps = log[log["loss"].notna()].reset_index(drop=True)
+    dt = steps["time_s"].diff()
+    dt.iloc[0] = steps["time_s"].iloc[0]
+    toks = (steps["tokens_per_s"] * dt).round()  # = the row's length (batch 1, no padding)
+    timed = slice(1, None)  # the first step carries warm-up / compilation
+    T, S = float(toks[timed].sum()), float(dt[timed].sum())
+    flops = sum(model_flops_per_token(args.n_params, int(L), QWEN35_4B_TEXT) * L for L in toks[timed])
+    return {
+        "variant": v["name"], "workload": label, "lengths": lengths, "tokens_per_s": T / S, "timed_s": S,
+        "step_s_all": dt.round(3).tolist(), "max_memory_gib": peak,
+        "max_reserved_gib": reserved, "mfu": flops / S / H100_BF16_DENSE,
+        "final_loss": float(steps["loss"].iloc[-1]), "wall_s": wall,
+    }  # fmt: skip
+
+
+def workloads(args) -> list[tuple[str, list[int]]]:
+    """``[(label, row lengths)]``: ``args.steps`` rows per fixed length, then the length mix."""
+    work = [(f"{L // 1024}k", [L] * args.steps) for L in args.seq_lens]
+    if args.mix:
+        work.append(("mix", mix_lengths(args.mix)))
+    return work
+
+
+def run_isolated(args) -> list[dict]:
+    """One child process per (variant, workload): each starts with an empty GPU.
+
+    Measured 2026-12-01 on one H200: in ONE process, a 48k workload after a 32k one ran out of
+    memory (and 32k after 8k), although the previous trainer's optimizer state was released; a
+    fresh process fits 48k (79.6 GiB peak). Triton's and inductor's on-disk caches make the
+    later children's start cheaper than the first's.
+    """
+    rows = []
+    for spec in args.variants:
+        for label, _ in workloads(args):
+            cmd = [sys.executable, __file__, "--in-process", "--only-workload", label, "--variants", spec,
+                   "--steps", str(args.steps), "--mix", str(args.mix), "--tokenizer", args.tokenizer,
+                   "--out", args.out, "--seq-lens", *map(str, args.seq_lens)]  # fmt: skip
+            if args.profile_out:
+                cmd += ["--profile-out", args.profile_out, "--profile-step", str(args.profile_step)]
+            env = dict(os.environ)
+            env.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            got = [json.loads(x[len("RESULT ") :]) for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+            if not got:
+                err = [x for x in proc.stderr.strip().splitlines() if x.strip()]
+                got = [{"variant": spec, "workload": label, "error": err[-1][:300] if err else f"rc={proc.returncode}"}]
+                with open(args.out, "a") as fh:
+                    fh.write(json.dumps(got[0]) + "\n")
+            for row in got:
+                print(json.dumps({k: x for k, x in row.items() if k not in ("step_s_all", "lengths")}), flush=True)
+            rows += got
+    return rows
+
+
+def run_variants(args) -> list[dict]:
+    """Build the model once, then run every workload under each variant in turn, in this process.
+
+    One process for all variants: fla's Triton autotuning and the model build happen once (each
+    variant's first step per workload is untimed anyway). Variants apply in order and ``compile``
+    cannot be undone, so list eager variants first. Peak memory is reset before each workload.
+    """
+    variants = [parse_variant(s) for s in args.variants]
+    if any(v["no_fla"] for v in variants):
+        if not all(v["no_fla"] for v in variants):
+            raise SystemExit("no-fla cannot share a run with fla variants (transformers binds kernels at import)")
+        sys.modules["fla"] = None  # import fails -> transformers' torch fallback for Gated DeltaNet
+    seen_compile = False
+    for v in variants:
+        if seen_compile and not v["compile"]:
+            raise SystemExit("list eager variants before compiled ones (compile cannot be undone)")
+        seen_compile |= v["compile"]
+    if len({v["model_dtype"] for v in variants}) > 1:
+        raise SystemExit("one master-weight dtype per run")
     import torch
     import transformers
     from transformers import AutoTokenizer
 
-    from ssdlib.train import read_log, train_sft
-
-    if args.fla_bypass_triton_check:
-        # fla refuses its gated dq/dk backward kernel on Hopper with Triton < 3.7.1 (miscompiled:
-        # wrong gradients). For TIMING ONLY we let it run; the kernel's speed is what a fixed
-        # Triton would give, its gradients here are not to be trusted.
-        import fla.ops.common.chunk_o as chunk_o
-
-        chunk_o.TRITON_ABOVE_3_7_1 = True
-
     cfg = transformers.Qwen3_5TextConfig(**QWEN35_4B_TEXT)
     cfg.pad_token_id = 0
     torch.manual_seed(0)
-    dtype = getattr(torch, args.model_dtype)
-    with torch.device("cuda"):
-        model = transformers.Qwen3_5ForCausalLM(cfg).to(dtype)
-    n_params = sum(p.numel() for p in model.parameters())
+    with torch.device(getattr(args, "device", "cuda")):  # "cpu" only for a logic dry run
+        model = transformers.Qwen3_5ForCausalLM(cfg).to(getattr(torch, variants[0]["model_dtype"]))
+    args.n_params = sum(p.numel() for p in model.parameters())
     tok = AutoTokenizer.from_pretrained(args.tokenizer)
-
-    L, n_rows = args.seq_len, args.steps * args.batch
-    g = torch.Generator().manual_seed(1)
-    ids = torch.randint(1, cfg.vocab_size, (n_rows, L), generator=g, dtype=torch.int32)
-    prompt = min(256, L // 8)  # a prompt's worth of masked tokens, as in the SSD set
-    mask = [[0] * prompt + [1] * (L - prompt)] * n_rows
-    data = datasets.Dataset.from_dict({"input_ids": ids.tolist(), "completion_mask": mask})
-
-    out = tempfile.mkdtemp(prefix="bench_sft_")
-    torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    result = train_sft(
-        model,
-        data,
-        out,
-        tokenizer=tok,
-        max_length=L,
-        max_steps=args.steps,
-        per_device_batch_size=args.batch,
-        learning_rate=5e-6,
-        min_lr=1e-6,
-        bf16=True,
-        gradient_checkpointing=True,
-        attn_implementation="sdpa",
-        use_liger_kernel=args.liger,
-        logging_steps=1,
-        extra_args={"save_strategy": "no"},  # no 50 GB checkpoint for a benchmark
-        callbacks=[profile_callback(args.profile_step, args.profile_out)] if args.profile_out else None,
-    )
-    wall = time.perf_counter() - t0
-    log = read_log(out)
-    steps = log[log["loss"].notna()]
-    tps = steps["tokens_per_s"].dropna().tolist()[1:]  # the first step carries warm-up
-    tokens_per_s = statistics.median(tps) if tps else float("nan")
-    flops_tok = model_flops_per_token(n_params, L, QWEN35_4B_TEXT)
     from transformers.utils.import_utils import is_flash_linear_attention_available
 
-    return {
-        "seq_len": L,
-        "batch": args.batch,
-        "model_dtype": args.model_dtype,
-        "fla": (not args.no_fla) and is_flash_linear_attention_available(),
-        "liger": args.liger,
-        "fla_bypass": args.fla_bypass_triton_check,
-        "n_params": n_params,
-        "steps": result.global_step,
-        "tokens_per_s": tokens_per_s,
-        "step_s": L * args.batch / tokens_per_s,
-        "step_s_all": [L * args.batch / x for x in steps["tokens_per_s"].dropna().tolist()],
-        "max_memory_gib": torch.cuda.max_memory_allocated() / 2**30,
-        "max_reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
-        "mfu": flops_tok * tokens_per_s / H100_BF16_DENSE,
-        "mfu_dense_only": 6.0 * n_params * tokens_per_s / H100_BF16_DENSE,
-        "final_loss": float(steps["loss"].iloc[-1]),
-        "wall_s": wall,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "gpu": torch.cuda.get_device_name(),
-    }
+    info = dict(n_params=args.n_params, torch=torch.__version__, transformers=transformers.__version__,
+                gpu=torch.cuda.get_device_name())  # fmt: skip
+    try:
+        import triton
+
+        info["triton"] = triton.__version__
+    except ImportError:
+        pass
+    work = workloads(args)
+    if getattr(args, "only_workload", None):
+        work = [w for w in work if w[0] == args.only_workload]
+    rows = []
+    for v in variants:
+        info["fla"] = (not v["no_fla"]) and is_flash_linear_attention_available()
+        if info["fla"]:
+            import ssdlib.train.fla_hopper_fix as fix
+
+            fix.uninstall()
+            fix.bypass_fla_triton_guard(v["fla_bypass"])
+            if v["fla_fix"]:
+                fix.install()
+        if v["compile"] and not getattr(model, "_bench_compiled", False):
+            from ssdlib.train.speed import compile_decoder_layers
+
+            compile_decoder_layers(model)
+            model._bench_compiled = True
+        for label, lengths in work:
+            t0 = time.perf_counter()
+            try:
+                row = run_workload(model, tok, args, v, lengths, label)
+            except torch.OutOfMemoryError:
+                row = {"variant": v["name"], "workload": label, "error": "OOM"}
+            except Exception as e:  # report and go on to the next workload
+                row = {"variant": v["name"], "workload": label, "error": f"{type(e).__name__}: {str(e)[:300]}"}
+            row.update(info, elapsed_s=time.perf_counter() - t0, t_end=time.time())
+            rows.append(row)
+            with open(args.out, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            print("RESULT " + json.dumps(row), flush=True)
+    return rows
 
 
 def make_smoke_run(root: str, tokenizer: str, max_steps: int = 4) -> None:
@@ -255,62 +378,40 @@ def make_smoke_run(root: str, tokenizer: str, max_steps: int = 4) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seq-lens", type=int, nargs="+", default=[8192, 16384, 32768, 49152])
-    p.add_argument("--seq-len", type=int, help=argparse.SUPPRESS)  # child mode
-    p.add_argument("--steps", type=int, default=4)
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--model-dtype", default="float32", choices=["float32", "bfloat16"])
-    p.add_argument("--no-fla", action="store_true")
-    p.add_argument("--liger", action="store_true")
-    p.add_argument("--fla-bypass-triton-check", action="store_true", help="timing only, see run_one")
+    p.add_argument("--seq-lens", type=int, nargs="*", default=[8192, 32768, 49152])
+    p.add_argument("--mix", type=int, default=0, help="also a realistic length mix of this many rows (0: off)")
+    p.add_argument("--steps", type=int, default=3, help="steps per fixed length (the first is not timed)")
+    p.add_argument("--variants", nargs="+", default=["fla-bypass"], help="see parse_variant; eager ones first")
     p.add_argument("--tokenizer", required=True, help="any tokenizer folder (pad id + saving only)")
-    p.add_argument("--profile-out", help="write a kernel-time table of one step here (one --seq-lens value)")
+    p.add_argument("--profile-out", help="write a kernel-time table of one step here")
     p.add_argument("--profile-step", type=int, default=2)
     p.add_argument("--out", default="train_gpu.jsonl")
-    p.add_argument("--timeout", type=int, default=240, help="seconds per length")
     p.add_argument("--make-smoke-run", metavar="DIR", help="write a tiny multi-GPU smoke run under DIR and exit")
+    p.add_argument("--in-process", action="store_true", help="all variants and workloads in this process (see run_isolated)")
+    p.add_argument("--only-workload", help=argparse.SUPPRESS)
     args = p.parse_args()
 
     if args.make_smoke_run:
         make_smoke_run(args.make_smoke_run, args.tokenizer)
         return 0
 
-    if args.seq_len:  # child: one length, print one JSON line
-        print("RESULT " + json.dumps(run_one(args)), flush=True)
-        return 0
+    if args.in_process:
+        rows = run_variants(args)
+        if args.only_workload:  # a child of run_isolated: the parent prints the table
+            return 0
+    else:
+        rows = run_isolated(args)
 
-    rows = []
-    for L in args.seq_lens:
-        cmd = [sys.executable, __file__, "--seq-len", str(L), "--steps", str(args.steps), "--batch", str(args.batch),
-               "--model-dtype", args.model_dtype, "--tokenizer", args.tokenizer]  # fmt: skip
-        cmd += ["--no-fla"] * args.no_fla + ["--liger"] * args.liger
-        cmd += ["--fla-bypass-triton-check"] * args.fla_bypass_triton_check
-        if args.profile_out:
-            cmd += ["--profile-out", args.profile_out.replace("{L}", str(L)), "--profile-step", str(args.profile_step)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=os.environ.copy())
-            lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-            if lines:
-                row = json.loads(lines[-1][len("RESULT ") :])
-            else:
-                err = proc.stderr.strip().splitlines()
-                oom = any("OutOfMemory" in x or "out of memory" in x for x in err)
-                row = {"seq_len": L, "error": "OOM" if oom else (err[-1] if err else f"rc={proc.returncode}")}
-        except subprocess.TimeoutExpired:
-            row = {"seq_len": L, "error": f"timeout {args.timeout}s"}
-        row.update(model_dtype=args.model_dtype, no_fla=args.no_fla, liger=args.liger)
-        rows.append(row)
-        with open(args.out, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
-        print(json.dumps({k: v for k, v in row.items() if k != "step_s_all"}), flush=True)
-
-    print(f"\n{'seq':>6} {'dtype':>8} {'fla':>4} {'tok/s':>8} {'step s':>7} {'peak GiB':>9} {'MFU':>6}")
+    base = {r["workload"]: r for r in rows if r["variant"] == args.variants[0] and "error" not in r}
+    print(f"\n{'variant':28s} {'load':>5} {'tok/s':>7} {'x base':>6} {'peak GiB':>8} {'MFU':>6}")
     for r in rows:
         if "error" in r:
-            print(f"{r['seq_len']:>6} {r['model_dtype']:>8} {str(not r['no_fla']):>4}  {r['error']}")
-        else:
-            print(f"{r['seq_len']:>6} {r['model_dtype']:>8} {str(r['fla']):>4} {r['tokens_per_s']:>8.0f} "
-                  f"{r['step_s']:>7.2f} {r['max_memory_gib']:>9.1f} {r['mfu']:>6.1%}")  # fmt: skip
+            print(f"{r['variant']:28s} {r['workload']:>5}  {r['error'][:80]}")
+            continue
+        b = base.get(r["workload"])
+        ratio = r["tokens_per_s"] / b["tokens_per_s"] if b else float("nan")
+        print(f"{r['variant']:28s} {r['workload']:>5} {r['tokens_per_s']:>7.0f} {ratio:>6.2f} "
+              f"{r['max_memory_gib']:>8.1f} {r['mfu']:>6.1%}")  # fmt: skip
     return 0
 
 

@@ -313,6 +313,10 @@ CHECKS: list[tuple[str, Check]] = [
     ("think marker", check_think_marker),
 ]
 
+from ssdlib.train.gradcheck import doctor_check as check_gradients  # noqa: E402 (imports torch only when run)
+
+CHECKS.append(("gradients", check_gradients))
+
 
 def run_checks(profile: str, offline: bool | None = None) -> list[Result]:
     """Run every registered check; a check that raises is reported as a failure, not a crash."""

@@ -184,6 +184,9 @@ class SFTSettings:
     freeze_vision: bool = True
     dataset_num_proc: int | None = None
     dataloader_num_workers: int = 0
+    compile_layers: bool = False
+    keep_activation_layers: int = 0
+    fla_hopper_fix: bool = False
     extra_args: dict[str, Any] | None = None
 
     def sft_config_kwargs(self, output_dir: Path, cuda: bool) -> dict[str, Any]:
@@ -232,6 +235,27 @@ class SFTSettings:
         return kwargs
 
 
+def _apply_speed_settings(model, s: SFTSettings) -> list:
+    """Apply the opt-in speed settings (``ssdlib.train.speed``) to ``model``; return callbacks they need."""
+    if s.fla_hopper_fix:
+        from ssdlib.train.gradcheck import fla_importable
+
+        if not fla_importable():
+            raise ValueError("fla_hopper_fix=True but flash-linear-attention is not importable")
+        from ssdlib.train.fla_hopper_fix import install
+
+        install()
+    if s.compile_layers:
+        from ssdlib.train.speed import compile_decoder_layers
+
+        compile_decoder_layers(model)
+    if s.keep_activation_layers:
+        from ssdlib.train.speed import keep_activations_callback
+
+        return [keep_activations_callback(s.keep_activation_layers)]
+    return []
+
+
 def make_trainer(model_path, dataset, output_dir: str | Path, settings: SFTSettings, *, tokenizer=None, callbacks=None):
     """Build the ``SFTTrainer`` that ``train_sft`` runs, without training.
 
@@ -267,6 +291,7 @@ def make_trainer(model_path, dataset, output_dir: str | Path, settings: SFTSetti
             raise ValueError("pass tokenizer= when model_path is a model object")
 
     keep_present_no_split_modules(model)
+    speed_callbacks = _apply_speed_settings(model, s)
     config_kwargs = s.sft_config_kwargs(output_dir, torch.cuda.is_available())
     args = SFTConfig(**config_kwargs)
     trainer = SFTTrainer(
@@ -277,6 +302,7 @@ def make_trainer(model_path, dataset, output_dir: str | Path, settings: SFTSetti
         callbacks=[
             JsonlLogCallback(output_dir),
             StandaloneCheckpointCallback(processing_class, s.prune_optimizer_states),
+            *speed_callbacks,
             *(callbacks or []),
         ],
     )
@@ -316,6 +342,9 @@ def train_sft(
     freeze_vision: bool = True,
     dataset_num_proc: int | None = None,
     dataloader_num_workers: int = 0,
+    compile_layers: bool = False,
+    keep_activation_layers: int = 0,
+    fla_hopper_fix: bool = False,
     extra_args: dict[str, Any] | None = None,
     tokenizer=None,
     callbacks: list | None = None,
@@ -350,6 +379,12 @@ def train_sft(
         prune_optimizer_states: keep optimizer state only in the newest checkpoint.
         freeze_vision: freeze the vision tower of a vision-language checkpoint.
         dataset_num_proc / dataloader_num_workers: preprocessing / loading processes.
+        compile_layers: ``torch.compile`` each decoder layer (fuses the element-wise work; see
+            ``ssdlib.train.speed``). Off by default.
+        keep_activation_layers: with gradient checkpointing, leave this many (last) decoder layers
+            un-checkpointed: faster, ~0.25 MB/token/layer more memory at Qwen3.5-4B's width.
+        fla_hopper_fix: route fla's gated delta rule backward through ``ssdlib.train.fla_hopper_fix``
+            (correct on Hopper with Triton 3.4-3.7.0, where fla's own kernel is miscompiled).
         extra_args: more ``trl.SFTConfig`` fields (override the above).
         tokenizer: processing class; default: loaded from ``model_path``.
         callbacks: more ``transformers.TrainerCallback`` objects.

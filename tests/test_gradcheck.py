@@ -1,0 +1,105 @@
+"""Gradient check (``ssdlib.train.gradcheck``) and the opt-in speed settings (``ssdlib.train.speed``), on CPU.
+
+The check must pass for the path this machine trains with (transformers' torch Gated DeltaNet code
+in float32) and must fail when one kernel term is wrong: the gate gradient scaled by 0.9, the
+size of error a miscompiled backward kernel makes. The GPU version (fla kernels, bf16 autocast,
+compiled layers) is ``bench/gradcheck_gpu.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ssdlib.train import gradcheck as gc
+from ssdlib.train.sft import SFTSettings
+from ssdlib.train.speed import decoder_layers, keep_activations
+
+GATE_GROUPS = {"linear_attn.A_log", "linear_attn.dt_bias", "linear_attn.in_proj_a.weight"}
+
+
+@pytest.fixture(scope="module")
+def passing():
+    return gc.run_gradcheck(device="cpu")
+
+
+def test_float32_torch_path_matches_float64_reference(passing):
+    assert passing.passed and passing.tolerance == gc.TOL_FLOAT32
+    assert passing.path["kernels"] == "torch" and passing.path["device"] == "cpu"
+    # Every parameter group of a Qwen3.5 stack is compared: GDN, gated attention, MLP, norms, embedding.
+    assert GATE_GROUPS | {"linear_attn.conv1d.weight", "self_attn.q_proj.weight", "mlp.down_proj.weight",
+                          "embed_tokens.weight", "norm.weight"} <= set(passing.errors)  # fmt: skip
+    assert max(passing.errors.values()) < 1e-4  # float32 rounding only
+    assert passing.loss[0] == pytest.approx(passing.loss[1], rel=1e-5)
+
+
+def test_wrong_gate_gradient_fails_on_the_gate_groups(passing):
+    rep = gc.run_gradcheck(device="cpu", inject="scale_dg")
+    assert not rep.passed
+    assert GATE_GROUPS <= set(rep.failed_groups)
+    assert rep.errors["linear_attn.A_log"] > 0.05
+    # The forward is untouched, and groups the gate does not feed (the MLP of the attention layer,
+    # the final norm) keep their small error: the check localises the wrong term.
+    assert rep.loss == pytest.approx(passing.loss)
+    assert rep.errors["norm.weight"] < gc.TOL_FLOAT32
+
+
+def test_compare_flags_missing_and_nonfinite_gradients():
+    ref = {"model.layers.0.mlp.up_proj.weight": torch.ones(3), "model.norm.weight": torch.ones(2)}
+    errs = gc.compare({"model.layers.0.mlp.up_proj.weight": torch.tensor([1.0, float("nan"), 1.0])}, ref)
+    assert errs == {"mlp.up_proj.weight": float("inf"), "norm.weight": float("inf")}
+
+
+def test_group_of_drops_layer_index():
+    assert gc.group_of("model.layers.17.linear_attn.A_log") == "linear_attn.A_log"
+    assert gc.group_of("lm_head.weight") == "lm_head.weight"
+
+
+def test_unknown_injection_is_refused():
+    model = gc.build_tiny_model()
+    ids, labels = gc.make_batch(16, model.config.vocab_size)
+    with pytest.raises(ValueError, match="unknown inject"):
+        gc.compute_gradients(model, ids, labels, inject="typo")
+
+
+def test_keep_activations_unchecks_the_last_layers():
+    model = gc.build_tiny_model()
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    assert keep_activations(model, 1) == 3
+    flags = [layer.gradient_checkpointing for layer in decoder_layers(model)]
+    assert flags == [True, True, True, False]
+    with pytest.raises(ValueError, match="outside 0..4"):
+        keep_activations(model, 5)
+
+
+def test_speed_settings_default_to_todays_path():
+    s = SFTSettings(max_length=128, max_steps=1)
+    assert (s.compile_layers, s.keep_activation_layers, s.fla_hopper_fix) == (False, 0, False)
+
+
+def test_fla_fix_without_fla_is_a_clear_error(tmp_path):
+    from ssdlib.train.sft import _apply_speed_settings
+
+    if gc.fla_importable():  # the CPU test environment has no fla; on a GPU box this test has nothing to show
+        pytest.fail("fla is importable here: this test expects the CPU environment")
+    with pytest.raises(ValueError, match="flash-linear-attention is not importable"):
+        _apply_speed_settings(gc.build_tiny_model(), SFTSettings(max_length=8, max_steps=1, fla_hopper_fix=True))
+
+
+@pytest.mark.slow
+def test_compiled_layers_pass_the_gradient_check():
+    rep = gc.run_gradcheck(device="cpu", compile_layers=True)
+    assert rep.passed and rep.path["compile_layers"]
+
+
+def test_doctor_reports_the_gradient_check(monkeypatch):
+    from ssdlib import doctor
+
+    ctx = doctor.Context("smoke")
+    (ok,) = gc.doctor_check(ctx)
+    assert ok.status == doctor.OK and "linear_attn" in ok.detail and "tol 1e-03" in ok.detail
+    assert ("gradients", gc.doctor_check) in doctor.CHECKS
+    real = gc.run_gradcheck
+    monkeypatch.setattr(gc, "run_gradcheck", lambda **kw: real(inject="scale_dg", **kw))
+    (bad,) = gc.doctor_check(ctx)
+    assert bad.status == doctor.FAIL and "linear_attn.A_log" in bad.detail and bad.fix
