@@ -135,3 +135,29 @@ def test_06_eval_results_per_checkpoint_and_budget(smoke_pipeline):
     assert set(table["class"]) == {"lock", "middle", "fork", "all"}
     for fig in ("entropy_by_class", "entropy_scatter", "lock_tail_mass"):
         _figure(out, f"06_lockfork_{fig}")
+
+
+def test_06_control_pass_at_k_and_difficulty(smoke_pipeline):
+    """#11: the control beside SSD (accuracy and lock/fork on shared classes), pass@k with n >= 2,
+    difficulty by the base model's own pass rate."""
+    out = smoke_pipeline
+    p = config.load_params("06_eval", "smoke")
+    last = list_checkpoints(out / "checkpoints" / p.run_name)[-1][0]
+    acc = pd.read_csv(out / "tables" / "06_control_accuracy.csv")
+    assert set(acc.tier) == {"screening", "confirmation"} and (acc.control == "control-" + acc.ssd.str[5:]).all()
+    assert (acc.ssd_minus_control_ci_low <= acc.ssd_minus_control_ci_high).all()
+    lf = pd.read_csv(out / "tables" / "06_lockfork_verdict.csv").iloc[0]
+    assert lf.classify_on == "mean" and lf.control == f"control-{last}" and "SSD - control" in lf.ssd_minus_control
+    sbs = pd.read_csv(out / "tables" / "06_lockfork_side_by_side.csv")
+    assert set(sbs.model) == {"SSD", "control"}
+    # Shared classes: the same positions per class for SSD and the control.
+    per = sbs.pivot_table(index="class", columns="model", values="n_positions")
+    assert (per["SSD"] == per["control"]).all()
+    pk = pd.read_csv(out / "tables" / "06_pass_at_k_screening.csv")
+    n = max(p.pass_at_k.n, p.eval_decode.n)
+    assert n >= 2 and pk.k.max() == n and set(pk.subset) >= {"all prompts"}
+    assert {"base", f"control-{acc.ssd.iloc[0][5:]}"} <= set(pk.model)
+    by_diff = pd.read_csv(out / "tables" / "06_by_difficulty_confirmation.csv")
+    assert by_diff.difficulty.isin(["0 (never)", "0-25%", "25-50%", "50-75%", "75-100%"]).all()
+    for fig in ("pass_at_k_screening", "difficulty_confirmation", "lockfork_ssd_vs_control"):
+        _figure(out, f"06_{fig}")
