@@ -64,7 +64,7 @@ def plot_accuracy_by_step(results: pd.DataFrame, contrasts: pd.DataFrame, label:
     ax_d.set_xlabel("training step (0 = base model)")
     ax_d.set_xticks(step)
     n_sig = int(vs["verdict"].isin(["better", "worse"]).sum())
-    picked = f"; candidates for confirmation: {', '.join(candidates)}" if len(candidates) else ""
+    picked = f"\ncandidates for confirmation: {', '.join(candidates)}" if len(candidates) else ""
     fig.suptitle(f"{label}, exploratory: {n_sig} of {len(vs)} models differ from {base_row['model']} after Holm"
                  f"{picked}", fontsize=10, fontweight="bold")
     fig.tight_layout()
