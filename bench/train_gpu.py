@@ -184,12 +184,14 @@ def run_workload(model, tok, args, v, lengths: list[int], label: str) -> dict:
     for p in model.parameters():
         p.grad = None
     gc.collect()
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
+    cuda = torch.cuda.is_available()
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     settings = SFTSettings(
         max_length=max(lengths), max_steps=len(lengths), per_device_batch_size=1, learning_rate=5e-6, min_lr=1e-6,
-        bf16=True, gradient_checkpointing=True, attn_implementation="sdpa", logging_steps=1,
+        bf16=cuda, gradient_checkpointing=True, attn_implementation="sdpa", logging_steps=1,
         keep_activation_layers=v["keep"], fla_hopper_fix=v["fla_fix"],
         compile_layers=False,  # compiled once per process in run_variants
         extra_args={"save_strategy": "no"},  # no 50 GB checkpoint for a benchmark
@@ -198,14 +200,16 @@ def run_workload(model, tok, args, v, lengths: list[int], label: str) -> dict:
     trainer, _ = make_trainer(model, data, out, settings, tokenizer=tok, callbacks=cbs)
     try:
         trainer.train()
-        peak, reserved = torch.cuda.max_memory_allocated() / 2**30, torch.cuda.max_memory_reserved() / 2**30
+        peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
+        reserved = torch.cuda.max_memory_reserved() / 2**30 if cuda else float("nan")
     finally:
         # The next workload needs the 31 GiB of AdamW state back: accelerate keeps references to it.
         trainer.accelerator.free_memory()
         trainer.optimizer = trainer.lr_scheduler = None
         del trainer
         gc.collect()
-        torch.cuda.empty_cache()
+        if cuda:
+            torch.cuda.empty_cache()
     wall = time.perf_counter() - t0
     log = read_log(out)
     steps = log[log["loss"].notna()].reset_index(drop=True)
@@ -227,7 +231,7 @@ def workloads(args) -> list[tuple[str, list[int]]]:
     """``[(label, row lengths)]``: ``args.steps`` rows per fixed length, then the length mix."""
     work = [(f"{L // 1024}k", [L] * args.steps) for L in args.seq_lens]
     if args.mix:
-        work.append(("mix", mix_lengths(args.mix)))
+        work.append(("mix", mix_lengths(args.mix, hi=256, lo=32) if args.cpu_dry_run else mix_lengths(args.mix)))
     return work
 
 
@@ -245,6 +249,7 @@ def run_isolated(args) -> list[dict]:
             cmd = [sys.executable, __file__, "--in-process", "--only-workload", label, "--variants", spec,
                    "--steps", str(args.steps), "--mix", str(args.mix), "--tokenizer", args.tokenizer,
                    "--out", args.out, "--seq-lens", *map(str, args.seq_lens)]  # fmt: skip
+            cmd += ["--cpu-dry-run"] * args.cpu_dry_run
             if args.profile_out:
                 cmd += ["--profile-out", args.profile_out, "--profile-step", str(args.profile_step)]
             env = dict(os.environ)
@@ -285,17 +290,22 @@ def run_variants(args) -> list[dict]:
     import transformers
     from transformers import AutoTokenizer
 
-    cfg = transformers.Qwen3_5TextConfig(**QWEN35_4B_TEXT)
+    shape = QWEN35_4B_TEXT
+    if args.cpu_dry_run:  # logic check of the bench on a CPU box: tiny model, no measurement
+        from ssdlib.train.gradcheck import TINY_QWEN35
+
+        shape = dict(TINY_QWEN35, vocab_size=QWEN35_4B_TEXT["vocab_size"])
+    cfg = transformers.Qwen3_5TextConfig(**shape)
     cfg.pad_token_id = 0
     torch.manual_seed(0)
-    with torch.device(getattr(args, "device", "cuda")):  # "cpu" only for a logic dry run
+    with torch.device("cpu" if args.cpu_dry_run else "cuda"):
         model = transformers.Qwen3_5ForCausalLM(cfg).to(getattr(torch, variants[0]["model_dtype"]))
     args.n_params = sum(p.numel() for p in model.parameters())
     tok = AutoTokenizer.from_pretrained(args.tokenizer)
     from transformers.utils.import_utils import is_flash_linear_attention_available
 
     info = dict(n_params=args.n_params, torch=torch.__version__, transformers=transformers.__version__,
-                gpu=torch.cuda.get_device_name())  # fmt: skip
+                gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu")  # fmt: skip
     try:
         import triton
 
@@ -389,6 +399,7 @@ def main() -> int:
     p.add_argument("--make-smoke-run", metavar="DIR", help="write a tiny multi-GPU smoke run under DIR and exit")
     p.add_argument("--in-process", action="store_true", help="all variants and workloads in this process (see run_isolated)")
     p.add_argument("--only-workload", help=argparse.SUPPRESS)
+    p.add_argument("--cpu-dry-run", action="store_true", help="tiny model on CPU: checks the bench's logic, measures nothing")
     args = p.parse_args()
 
     if args.make_smoke_run:
