@@ -103,3 +103,26 @@ def test_doctor_reports_the_gradient_check(monkeypatch):
     monkeypatch.setattr(gc, "run_gradcheck", lambda **kw: real(inject="scale_dg", **kw))
     (bad,) = gc.doctor_check(ctx)
     assert bad.status == doctor.FAIL and "linear_attn.A_log" in bad.detail and bad.fix
+
+
+def test_packing_leaks_across_traces_in_gated_deltanet_so_padding_free_is_refused(tmp_path):
+    """Two traces packed into one row (position ids reset, cu_seq_lens given) do not reproduce the
+    second trace's logits on transformers' torch GDN path: its state leaks. ``make_trainer`` refuses."""
+    import datasets
+
+    from ssdlib.train.sft import make_trainer
+
+    model = gc.build_tiny_model().eval()
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randint(1, 512, (1, 40), generator=g), torch.randint(1, 512, (1, 56), generator=g)
+    cu = torch.tensor([0, 40, 96], dtype=torch.int32)
+    with torch.no_grad():
+        alone = model(input_ids=b).logits[0]
+        packed = model(input_ids=torch.cat([a, b], 1), position_ids=torch.cat([torch.arange(40), torch.arange(56)])[None],
+                       cu_seq_lens_q=cu, cu_seq_lens_k=cu, max_length_q=56, max_length_k=56).logits[0, 40:]  # fmt: skip
+    assert ((packed - alone).norm() / alone.norm()).item() > 0.1
+
+    data = datasets.Dataset.from_dict({"input_ids": [[5] * 16], "completion_mask": [[0] * 4 + [1] * 12]})
+    s = SFTSettings(max_length=16, max_steps=1, padding_free=True, attn_implementation="flash_attention_3")
+    with pytest.raises(ValueError, match="Gated DeltaNet"):
+        make_trainer(model, data, tmp_path / "run", s, tokenizer=object())
