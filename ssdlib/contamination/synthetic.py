@@ -89,12 +89,23 @@ def synthetic_problems(n_rows: int, *, seed: int = 0, prefix: str = "syn") -> pd
     )
 
 
+def _placeholder(k: int) -> str:
+    """A unique digit-free word for position k: zzb, zzc, ..., zzba, ..."""
+    out = ""
+    while True:
+        out = "abcdefghijklmnopqrstuvwxyz"[k % 26] + out
+        k //= 26
+        if not k:
+            return "zz" + out
+
+
 def plant_near_duplicates(
     train: pd.DataFrame, val: pd.DataFrame, *, n_planted: int, seed: int = 0
 ) -> pd.DataFrame:
     """Overwrite ``n_planted`` random train rows with edited copies of random val rows.
 
-    Each copy replaces a uniformly drawn fraction (0-25%) of the words with "zz<k>" tokens, so
+    Each copy replaces a uniformly drawn fraction (0-25%) of the words with "zz<k>" tokens (k
+    spelled in letters: a digit would add a spurious number to the #13 numeric signature), so
     planted pairs cover 5-gram Jaccard ~0.15-1.0 (dense around the thresholds); the val answer
     is kept for half of them.
     Returns a new frame; ``meta`` of a planted row holds the val id it came from.
@@ -110,7 +121,7 @@ def plant_near_duplicates(
         words = val["problem"].iat[s].split(" ")
         frac = rng.uniform(0.0, 0.25)
         hit = rng.random(len(words)) < frac
-        problems[r] = " ".join(f"zz{k}" if h else w for k, (w, h) in enumerate(zip(words, hit)))
+        problems[r] = " ".join(_placeholder(k) if h else w for k, (w, h) in enumerate(zip(words, hit)))
         if rng.random() < 0.5:
             answers[r] = val["answer"].iat[s]
         metas[r] = f'{{"planted_from": "{val["id"].iat[s]}"}}'
