@@ -651,6 +651,8 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
             fail(("candidates", "steps"), f"only used with rule 'steps' (rule is {c.rule!r})")
         if len(set(p.contrasts)) != len(p.contrasts) or not p.contrasts:
             fail(("contrasts",), "must list each declared contrast once, at least one")
+        if "ssd_vs_control" in p.contrasts and not p.control.enabled:
+            fail(("contrasts",), "ssd_vs_control needs control.enabled (a 05 control run to compare with)")
         lf = p.lockfork
         if lf.lock_quantile >= lf.fork_quantile:
             fail(("lockfork", "lock_quantile"), "must be below fork_quantile")

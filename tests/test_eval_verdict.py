@@ -236,6 +236,7 @@ def test_train_cfg_maps_to_train_sft_arguments():
         ("06_eval", ["contrasts=[ssd_vs_baseline,ssd_vs_baseline]"], "contrasts"),
         ("06_eval", ["contrasts=[ssd_vs_nothing]"], "contrasts.0"),
         ("06_eval", ["alpha=1.5"], "alpha"),
+        ("06_eval", ["control.enabled=false"], "contrasts"),
         ("06_eval", ["lockfork.backend=vllm", "lockfork.entropy_col=entropy_full"], "lockfork.entropy_col"),
         ("06_eval", ["lockfork.n_boot=5"], "lockfork.n_boot"),
     ],

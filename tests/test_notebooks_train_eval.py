@@ -99,34 +99,56 @@ def test_05_rerun_resumes_instead_of_redoing(smoke_pipeline):
     assert res.seconds < 120
 
 
-def test_06_eval_results_per_checkpoint_and_budget(smoke_pipeline):
+def test_06_eval_two_tiers_declared_contrasts_and_holm(smoke_pipeline):
+    from ssdlib.contrasts import family
+
     out = smoke_pipeline
     _manifest(out, "06_eval")
     p = config.load_params("06_eval", "smoke")
     steps = [s for s, _ in list_checkpoints(out / "checkpoints" / p.run_name)]
     assert steps
-    for budget in p.budgets:
-        n_prompts = len(pd.read_parquet(out / "data" / f"{budget}.parquet"))
-        res = pd.read_csv(out / "tables" / f"06_results_{budget}.csv")
-        # the baseline row, the base model (step 0), then one row per checkpoint
-        assert res.model.tolist() == [f"baseline: {p.baseline}", "base"] + [f"ckpt-{s}" for s in steps]
-        assert res.step.dropna().astype(int).tolist() == [0, *steps]
-        assert (res.n_prompts == n_prompts).all()  # one budget per table
-        compared = res.iloc[1:]
-        assert (compared.n_shared == n_prompts).all()
-        assert compared.se_paired.ge(0).all() and (compared.diff_ci_low <= compared.diff_ci_high).all()
-        assert (compared.p_value.between(0, 1) | compared.p_value.isna()).all()  # NaN: zero paired SE
-        assert compared.verdict.isin(["better", "worse", "no detectable difference", "undetermined"]).all()
-        assert {f"pass@{k}" for k in range(1, p.eval_decode.n + 1)} <= set(res.columns)
-        verdict = pd.read_csv(out / "tables" / f"06_verdict_{budget}.csv")
-        assert len(verdict) == 1 + len(steps) and (verdict.budget == budget).all()
-        sweep = pd.read_csv(out / "tables" / f"06_t_sweep_{budget}.csv")
-        temps = sorted(set(p.t_eval_sweep) | {p.eval_decode.temperature})
-        assert len(sweep) == (1 + len(steps)) * len(temps)
-        for t in ("by_source", "by_difficulty", "pass_at_k"):
-            assert (out / "tables" / f"06_{t}_{budget}.csv").exists()
-        for fig in ("accuracy_by_step", "pass_at_k", "rates", "t_sweep", "breakdown"):
-            _figure(out, f"06_{fig}_{budget}")
+    val, val300 = (pd.read_parquet(out / "data" / f"{b}.parquet") for b in ("val", "val300"))
+    n = {"screening": len(val300), "confirmation": len(val) - len(val300)}
+    ckpts = [f"ckpt-{s}" for s in steps]
+    graded = pd.read_parquet(out / "data" / "06_graded.parquet")
+    # Disjoint tiers: screening rows on val300 only, confirmation rows never on val300.
+    assert set(graded[graded.tier == "screening"].prompt_id) <= set(val300.id)
+    assert not set(graded[graded.tier == "confirmation"].prompt_id) & set(val300.id)
+    res = {t: pd.read_csv(out / "tables" / f"06_results_{t}.csv") for t in n}
+    assert res["screening"].model.tolist() == [f"baseline: {p.baseline}", "base", *ckpts]
+    assert res["screening"].step.dropna().astype(int).tolist() == [0, *steps]
+    for t, table in res.items():
+        assert (table.n_prompts == n[t]).all() and (table.tier == t).all()  # one tier, one prompt set per table
+        assert {f"pass@{k}" for k in range(1, p.eval_decode.n + 1)} <= set(table.columns)
+    # Candidates: read from screening by the declared rule; confirmed with the base model.
+    screen_acc = res["screening"].set_index("model").loc[ckpts, "accuracy"]
+    best = screen_acc[screen_acc == screen_acc.max()].index[-1]  # ties go to the later step
+    confirmed = res["confirmation"].model.tolist()
+    candidates = [m for m in confirmed[2:] if m.startswith("ckpt-")]
+    assert confirmed[:2] == [f"baseline: {p.baseline}", "base"] and candidates == [best]
+    controls = {c: f"control-{c.removeprefix('ckpt-')}" for c in candidates} if p.control.enabled else {}
+    assert confirmed[2:] == candidates + list(controls.values())
+    # The declared family, Holm within each tier, verdict consistent with the adjusted p and CI.
+    for t in n:
+        con = pd.read_csv(out / "tables" / f"06_contrasts_{t}.csv")
+        cands = ckpts if t == "screening" else candidates
+        declared = family(p.contrasts, cands, baseline_label=f"baseline: {p.baseline}",
+                          control_of=controls if t == "confirmation" else None)
+        assert list(zip(con.contrast, con.challenger, con.reference)) == declared
+        assert (con.n_shared == n[t]).all() and (con.prompt_set == ("val300" if t == "screening" else "val - val300")).all()
+        assert (con.p_holm >= con.p_value - 1e-12).all() and (con.family_size <= len(declared)).all()
+        sig = con.verdict.isin(["better", "worse"])
+        assert (sig == (con.p_holm < p.alpha)).all()
+        assert ((con.ci_adj_low > 0) | (con.ci_adj_high < 0))[sig].all()
+        assert (con["diff"] - (con.accuracy_paired - con.reference_accuracy_paired)).abs().max() < 1e-9
+    verdict = pd.read_csv(out / "tables" / "06_verdict.csv")
+    assert (verdict.tier == "confirmation").all() and verdict.summary.str.contains("shared prompts").all()
+    sweep = pd.read_csv(out / "tables" / "06_t_sweep_screening.csv")
+    temps = sorted(set(p.t_eval_sweep) | {p.eval_decode.temperature})
+    assert len(sweep) == (1 + len(steps)) * len(temps) and "p_holm" in sweep
+    for fig in ("verdict_confirmation", "accuracy_by_step_screening", "t_sweep_screening", "breakdown_confirmation",
+                "rates_screening", "rates_confirmation"):
+        _figure(out, f"06_{fig}")
     lf = pd.read_csv(out / "tables" / "06_lockfork_verdict.csv")
     assert len(lf) == 1 and lf.checkpoint.iloc[0] == f"ckpt-{steps[-1]}"
     assert lf.verdict.iloc[0].startswith("locks ") and "forks " in lf.verdict.iloc[0]
