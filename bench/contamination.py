@@ -163,10 +163,16 @@ def quality():
 
     # Issue #13: per category, today's rule (before) vs the v2 rule held out by grouped 5-fold CV
     # (after) and under the shipped defaults (after_params: selected on all pairs, NOT held out).
-    from ssdlib.contamination.labelled_eval import labelled_report, select
+    from ssdlib.contamination.labelled_eval import GRID, before_after, cross_validate, labelled_report, select
 
     fp, table = labelled_report(0)
-    print("\n## #13: before / after per category (after = held-out grouped CV)\n")
+    # The v2 rule without the content-edit veto (edits.py), held out the same way: the "before"
+    # of the veto (content_edit = 1.0 never fires).
+    no_veto, _ = cross_validate(fp, seed=0, grid={**GRID, "content_edit": (1.0,)})
+    ref = before_after(fp, no_veto)["after"].to_numpy()
+    table.insert(table.columns.get_loc("after"), "v2_no_veto", ref)
+    print("\n## #13: before (v1) / v2 without and with the content-edit veto, per category "
+          "(held-out grouped CV)\n")
     print(table.round(3).to_markdown(index=False))
     print("\nthresholds chosen per fold:", table.attrs["chosen_per_fold"])
     print("selected on all pairs (the shipped defaults):", select(fp))

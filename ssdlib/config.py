@@ -149,6 +149,8 @@ class ContaminationRuleCfg(Strict):
     diff_answer: float = Field(gt=0, le=1, description="word-5-gram Jaccard when answers differ, numbers equal")
     short_max_tokens: int = Field(ge=1, description="statements up to this many tokens take the short path")
     signature_min_digits: int = Field(3, ge=1, description="digits the shared numbers must carry (signature path)")
+    content_edit: float = Field(gt=0, le=1, description="veto of non-exact paths: token match share of a near copy "
+                                "whose edit changes content (another question); 1 = no veto")
 
 
 class ContaminationParams(Common):

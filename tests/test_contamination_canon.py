@@ -62,3 +62,10 @@ def test_quick_answer_verdicts():
                         ("3", "4"), (r"\sqrt{2}", r"\sqrt2"), ("", "3")]) == [True, True, True, False, None, None]
     assert numeric_value("-0.5") == numeric_value(r"-\frac{1}{2}")
     assert numeric_value("x+1") is None
+
+
+def test_a_script_of_several_tokens_keeps_its_grouping():
+    # 2^{x+1} = 32 and 2^{x} + 1 = 32 are different equations (they were one exact key before).
+    assert exact_key("Solve for $x$: $2^{x+1} = 32$.") != exact_key("Solve for $x$: $2^{x} + 1 = 32$.")
+    assert exact_key("$2^{x+1} = 32$") == exact_key("2^(x+1) = 32") == exact_key("$2^{ x + 1 } = 32$")
+    assert exact_key("$a_{n+1}$") != exact_key("$a_n + 1$")

@@ -68,11 +68,53 @@ def test_v1_misses_the_reworded_copies(train_val):
 
 def test_same_numbers_with_a_different_answer_are_not_flagged(train_val):
     train, val = train_val
-    # Give the "other question" the val answer: now numbers AND answer agree -> flagged (the rule's
-    # stated evidence), which shows the different answer is what keeps it out above.
+    # Give the "other question" (perimeter vs area) the val answer: numbers AND answer now agree.
+    # Without the content-edit veto that is the signature path's evidence and the pair is flagged;
+    # with it, the copied setup whose question word changed is recognised as another question.
     forged = train.assign(answer=np.where(train["id"] == "t_tri_other", "180", train["answer"]))
+    pair = ("t_tri_other", "v_tri")
+    no_veto = find_duplicates(forged, val, rule_params=RuleParams(content_edit=1.0))
+    assert pair in set(zip(no_veto["train_id"], no_veto["val_id"]))
     flagged = find_duplicates(forged, val)
-    assert ("t_tri_other", "v_tri") in set(zip(flagged["train_id"], flagged["val_id"]))
+    assert pair not in set(zip(flagged["train_id"], flagged["val_id"]))
+    assert set(zip(flagged["train_id"], flagged["val_id"])) == DUPLICATES
+
+
+# Another question about the same objects whose answer coincides (the labelled category
+# same_template_same_answer), hand-written: the setup is copied and the question changes.
+_T = "In triangle $DEF$, $DE = 7$, $EF = 24$, and $DF = 25$. "
+_B = "A bag holds $4$ red and $6$ blue marbles. Two marbles are drawn without replacement. "
+_F = "Let $f(x) = 2x - 1$ and $g(x) = x^2$. "
+OTHER_QUESTION = [
+    (_T + "Find the area of triangle $DEF$.", _T + "Find the perimeter of triangle $DEF$."),
+    (_B + "What is the probability that both are red?", _B + "What is the probability that both are blue?"),
+    ("What is the smallest prime factor of $1001$?", "What is the largest prime factor of $1001$?"),
+    (_F + "Compute $f(g(3))$.", _F + "Compute $g(f(3))$."),
+]
+# The same problems reworded by another author (the veto must leave these alone).
+REWORDED = [
+    (_T + "Find the area of triangle $DEF$.", "A triangle has sides of length $7$, $24$ and $25$. What is its area?"),
+    (_B + "What is the probability that both are red?",
+     "There are $4$ red marbles and $6$ blue marbles in a bag, and we draw two of them at random without "
+     "putting the first back. Find the chance that we get two red marbles."),
+    ("What is the smallest prime factor of $1001$?", "Find the least prime that divides $1001$."),
+    (_F + "Compute $f(g(3))$.", "Given $f(x) = 2x - 1$ and $g(x) = x^2$, evaluate $f$ at $g(3)$."),
+]
+
+
+def _paths(pairs, rp):
+    f = pair_features([a for a, _ in pairs], [b for _, b in pairs])
+    return apply_rule(f, [True] * len(pairs), rp)  # answers agree in every pair
+
+
+def test_another_question_on_a_copied_setup_is_not_flagged_even_with_equal_answers():
+    # Before the veto (content_edit = 1.0) every pair was flagged: same numbers + same answer.
+    assert (_paths(OTHER_QUESTION, RuleParams(content_edit=1.0)) != "").all()
+    assert (_paths(OTHER_QUESTION, RuleParams()) == "").all()
+
+
+def test_rewordings_with_the_same_numbers_and_answer_are_still_flagged():
+    assert (_paths(REWORDED, RuleParams()) != "").all()
 
 
 def test_best_match_frame_and_skipped_rows(train_val):

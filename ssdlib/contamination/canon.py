@@ -7,7 +7,8 @@ merges ``x^2`` with ``x 2``. Here the statement is rewritten into one canonical 
 - math delimiters ``$``, ``$$``, ``\\(..\\)``, ``\\[..\\]`` dropped;
 - ``\\dfrac`` / ``\\tfrac`` / ``\\cfrac`` -> ``\\frac``; ``\\frac12`` -> ``\\frac{1}{2}``; a simple
   ``\\frac{a}{b}`` -> ``a/b`` (so ``63/256`` and ``\\frac{63}{256}`` agree);
-- ``^{2}`` -> ``^2`` (braces around one token after ``^`` / ``_``);
+- ``^{2}`` -> ``^2`` (braces around one token after ``^`` / ``_``); a longer script keeps its
+  grouping as tokens (``2^{x+1}`` -> ``2 ^ lgroup x + 1 rgroup``, not ``2^x + 1``);
 - ``\\left`` / ``\\right`` / ``\\big`` and ``\\displaystyle`` dropped; ``\\cdot``, ``\\times``, ``*``
   -> one multiplication token (kept: "2 \\cdot 3" must not read as "23");
 - spacing macros, and digit groups ``1,000`` / ``1{,}000`` / ``1,\\!000`` / ``1\\,000`` -> ``1000``;
@@ -53,6 +54,11 @@ _FRAC = re.compile(r"\\[dtc]?frac(?![A-Za-z])")
 _FRAC_DIGITS = re.compile(r"\\frac\s*(\d)\s*(\d)")  # \frac12 -> \frac{1}{2}
 _FRAC_SIMPLE = re.compile(r"\\frac\s*\{\s*([A-Za-z0-9.]+)\s*\}\s*\{\s*([A-Za-z0-9.]+)\s*\}")
 _SCRIPT_BRACE = re.compile(r"([\^_])\s*\{\s*(-?[A-Za-z0-9.]+|\\[A-Za-z]+)\s*\}")
+# A script of several tokens keeps its grouping (``2^{x+1}`` is not ``2^x + 1``): the group is
+# marked by the tokens ``lgroup`` / ``rgroup`` (LaTeX's own \lgroup / \rgroup, so the letter-run
+# split inside math leaves them whole); ``2^(x+1)`` is spelled as ``2^{x+1}`` first.
+_SCRIPT_PAREN = re.compile(r"([\^_])\s*\(([^()]*)\)")
+_SCRIPT_GROUP = re.compile(r"([\^_])\s*\{([^{}]*)\}")
 _DROP = re.compile(
     r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg)(?![A-Za-z])"
     r"|\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits|quad|qquad|mathstrut)(?![A-Za-z])"
@@ -91,9 +97,12 @@ def _common(text: str) -> str:
         text = _FRAC_SIMPLE.sub(r" \1 / \2 ", text)
     if bs and "binom" in text:
         text = _BINOM.sub(r"\\binom", text)
+    if "^(" in text or "_(" in text:
+        text = _SCRIPT_PAREN.sub(r"\1{\2}", text)
     if "{" in text and ("^" in text or "_" in text):
         text = _SCRIPT_BRACE.sub(r"\1\2", text)
         text = _SCRIPT_BRACE.sub(r"\1\2", text)  # nested: ^{ {2} }
+        text = _SCRIPT_GROUP.sub(r"\1 \\lgroup \2 \\rgroup ", text)
     if bs or "≤" in text or "≥" in text or "≠" in text or "=" in text:
         for pattern, repl in _RELATIONS:
             text = pattern.sub(repl, text)

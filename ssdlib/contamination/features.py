@@ -19,6 +19,8 @@ For two raw problem texts a (train) and b (val), all on the math-aware canonical
                match: {2, 3} has 2, {13, 14, 15} has 6, {2024} has 4)
     sig_a / sig_b  sizes of the two numeric signatures
     short      min(token count of a, of b) <= short_max_tokens
+    content_edit  token-alignment match share when the texts differ in a content word, else 0
+               (``edits.py``): high = a copy whose question was changed
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .canon import canonical, exact_key, math_tokens, signature
+from .edits import content_edits
 from .ngrams import jaccard_many
 
 CHAR_NGRAMS = (3, 5)
@@ -70,4 +73,5 @@ def pair_features(a_texts: Sequence[str], b_texts: Sequence[str], *, short_max_t
         "sig_a": [len(x) for x in sa],
         "sig_b": [len(y) for y in sb],
         "short": np.minimum(la, lb) <= short_max_tokens,
+        "content_edit": content_edits(a_texts, b_texts),
     })

@@ -26,6 +26,7 @@ GRID = {
     "short_same_answer": (0.3, 0.4, 0.5, 0.6),
     "unknown_answer": (0.4, 0.5, 0.6, 0.7),
     "diff_answer": (0.8, 0.9, 0.95),
+    "content_edit": (0.7, 0.72, 0.74, 0.76, 0.78, 0.8, 0.85, 0.9, 1.0),  # 1.0 = no veto
 }
 
 
