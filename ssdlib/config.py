@@ -151,6 +151,7 @@ class ContaminationRuleCfg(Strict):
     signature_min_digits: int = Field(3, ge=1, description="digits the shared numbers must carry (signature path)")
     content_edit: float = Field(gt=0, le=1, description="veto of non-exact paths: token match share of a near copy "
                                 "whose edit changes content (another question); 1 = no veto")
+    content_edit_span: int = Field(10, ge=0, description="the veto needs the content edits within this many tokens")
 
 
 class ContaminationParams(Common):

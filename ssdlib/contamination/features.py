@@ -21,6 +21,7 @@ For two raw problem texts a (train) and b (val), all on the math-aware canonical
     short      min(token count of a, of b) <= short_max_tokens
     content_edit  token-alignment match share when the texts differ in a content word, else 0
                (``edits.py``): high = a copy whose question was changed
+    content_span  tokens from the first to the last content edit (0 = none): short = one local change
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def pair_features(a_texts: Sequence[str], b_texts: Sequence[str], *, short_max_t
     sb = [signature(t) for t in b_texts]
     la = np.array([len(math_tokens(t)) for t in a_texts])
     lb = np.array([len(math_tokens(t)) for t in b_texts])
+    share, span = content_edits(a_texts, b_texts)
     return pd.DataFrame({
         "exact": [exact_key(a) == exact_key(b) and exact_key(a) != "" for a, b in zip(a_texts, b_texts)],
         "j5": jaccard_many(a_texts, b_texts, 5, math_tokens),
@@ -73,5 +75,6 @@ def pair_features(a_texts: Sequence[str], b_texts: Sequence[str], *, short_max_t
         "sig_a": [len(x) for x in sa],
         "sig_b": [len(y) for y in sb],
         "short": np.minimum(la, lb) <= short_max_tokens,
-        "content_edit": content_edits(a_texts, b_texts),
+        "content_edit": share,
+        "content_span": span,
     })

@@ -21,10 +21,12 @@ path that fires, in this order:
     near_copy_diff_answer  answers differ but the signatures are equal and j5 >= diff_answer:
                            a near copy whose gold answer is noisy
 
-Every path but ``exact`` is vetoed when ``content_edit >= content_edit`` (``edits.py``): the
-two texts are a near copy whose difference changes a content word, number or variable ("the
-sum of the first 20 terms" / "the 20th term"), i.e. another question about the same objects
-whose answer may coincide. Rewordings change the whole text (low match share) and pass.
+Every path but ``exact`` is vetoed when ``content_edit >= content_edit`` and
+``content_span <= content_edit_span`` (``edits.py``): the two texts are a near copy whose
+difference is ONE local change of a content word, number or variable ("the sum of the first 20
+terms" / "the 20th term"), i.e. another question about the same objects whose answer may
+coincide. Rewordings change the whole text (low match share) and pass; so do copies with edits
+scattered over the statement (long span).
 
 Never flagged: different answers with different numbers (a renumbered problem), and different
 answers with the same numbers below ``diff_answer`` (another question about the same objects).
@@ -62,6 +64,11 @@ class RuleParams:
     # Veto of every non-exact path: token match share of a near copy whose edit touches content
     # (edits.content_edit); 1.0 = no veto (a content edit never leaves a share of 1).
     content_edit: float = 0.78
+    # ... only when the content edits lie within this many tokens (one local change: a changed
+    # question). Edits scattered wider are a noisy copy, not another question. Fixed a priori, NOT
+    # chosen by CV: the labelled set has no scattered-edit copies to penalise a wider window (the
+    # bench's planted copies, words replaced at random, are what it protects; bench/contamination.md).
+    content_edit_span: int = 10
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -86,7 +93,8 @@ def apply_rule(f: pd.DataFrame, agree, p: RuleParams) -> np.ndarray:
         ("fuzzy_unknown_answer", unk & (sig_eq | no_nums) & (j5 >= p.unknown_answer)),
         ("near_copy_diff_answer", no & sig_eq & (j5 >= p.diff_answer)),
     ]
-    other_question = f["content_edit"].to_numpy(float) >= p.content_edit
+    other_question = ((f["content_edit"].to_numpy(float) >= p.content_edit)
+                      & (f["content_span"].to_numpy() <= p.content_edit_span))
     paths = [(name, fire if name == "exact" else fire & ~other_question) for name, fire in paths]
     out = np.full(len(f), "", dtype=object)
     for name, fire in reversed(paths):  # earlier paths overwrite later ones: first match wins
