@@ -71,6 +71,7 @@ def test_02_contamination_removes_flagged_train_rows(smoke_pipeline):
     assert quality.loc["pooled recall", "after"] >= 0.95 > quality.loc["pooled recall", "before"]
     dup = quality[quality.label == "duplicate"]
     assert (dup["after"] >= 0.85).all(), dup
+    assert quality.loc["pooled precision", "after"] >= 0.95  # content-edit veto (edits.py)
     _figure(smoke_pipeline, "02_best_match_hist")
     _figure(smoke_pipeline, "02_closest_pairs")
     _figure(smoke_pipeline, "02_category_recall")
