@@ -1,7 +1,7 @@
 """``ssd report``: one shareable folder with a profile's results, ``outputs/<profile>/report/``.
 
 ``index.html`` (and the same content as ``report.md``) opens with the verdict (06's
-``06_verdict_<budget>`` and ``06_lockfork_verdict`` tables, or a visible note that they are
+``06_verdict`` (or ``06_verdict_<budget>``) and ``06_lockfork_verdict`` tables, or a visible note that they are
 missing), then a run summary, then one section per notebook in pipeline order: every figure
 (SVG, in the order the notebook wrote them), every table (inline, first rows; the full CSV
 linked), the run's manifest (git sha, dirty flag, parameters, package versions, time) and links
@@ -23,7 +23,8 @@ import pandas as pd
 from ssdlib import config as cfg
 
 MAX_ROWS = 25  # rows of a table shown inline; the full table is the linked CSV
-VERDICT_PATTERNS = ("06_verdict_*.csv", "06_lockfork_verdict.csv")
+# 06's verdict tables: one table (06_verdict) or one per budget (06_verdict_<budget>), then lock/fork.
+VERDICT_PATTERNS = ("06_verdict.csv", "06_verdict_*.csv", "06_lockfork_verdict.csv")
 
 
 @dataclass
@@ -208,7 +209,7 @@ def _verdict_sentences(verdict: list[Table]) -> list[str]:
     return out
 
 
-NO_VERDICT = ("No verdict yet: 06_eval has not written tables/06_verdict_*.csv. "
+NO_VERDICT = ("No verdict yet: 06_eval has not written tables/06_verdict*.csv. "
               "Run the pipeline to the end (ssd pipeline --profile {profile}) and rebuild this report.")
 
 CSS = """

@@ -197,13 +197,25 @@ def test_verdict_first_then_notebooks_in_order_with_provenance(outputs):
 
 
 def test_missing_verdict_is_a_visible_note(outputs):
-    for p in (outputs / "tables").glob("06_verdict_*"):
+    for p in (outputs / "tables").glob("06_verdict*"):
         p.unlink()
     index = build_report("smoke", outputs, render_notebooks=False)
     text = index.read_text()
     verdict = text[text.index('id="verdict"'):text.index('id="runs"')]
     assert 'class="note"' in verdict and "No verdict yet" in verdict
     assert "No verdict yet" in (index.parent / "report.md").read_text()
+
+
+def test_single_verdict_table_comes_first(outputs):
+    for p in (outputs / "tables").glob("06_verdict_*"):
+        p.unlink()
+    both = pd.concat([_verdict_rows("val"), _verdict_rows("val300")], ignore_index=True)
+    _table(outputs / "tables", both, "06_verdict", 3000)  # 06 as it writes it now: one table
+    index = build_report("smoke", outputs, render_notebooks=False)
+    text = index.read_text()
+    verdict = text[text.index('id="verdict"'):text.index('id="runs"')]
+    assert "06_verdict<" in verdict and "No verdict yet" not in verdict
+    assert "<li>val300: ckpt-6 vs general_no_pp: +2.1 p.p. (95% CI -3.0 to +7.2), not a win</li>" in verdict
 
 
 def test_rebuild_drops_stale_files(outputs):
@@ -235,5 +247,5 @@ def test_report_of_the_real_smoke_run(smoke_pipeline):
     assert {p.name for p in (smoke_pipeline / "figures").glob("*.svg")} <= targets
     assert {p.name for p in (smoke_pipeline / "tables").glob("*.csv")} <= targets
     text = index.read_text()
-    assert "No verdict yet" not in text and "06_verdict_" in text[:text.index('id="runs"')]
+    assert "No verdict yet" not in text and "06_verdict" in text[:text.index('id="runs"')]
     assert_local_links_resolve(index.parent, md_links(index.parent / "report.md"))
