@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg, load_params
+from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg
 from ssdlib.metrics import pass_at_k_curve, summarize
 from ssdlib.stats import paired_comparison
 from ssdlib.stats.multiplicity import adjust_family
@@ -23,30 +23,6 @@ EVAL_NAME = "eval"
 
 
 # ----------------------------------------------------------------------------- what to evaluate
-
-
-def baseline_decode(profile: str, name: str, overrides: list[str] | None = None) -> DecodeCfg:
-    """The 03_baselines decode called ``name`` (a preset, or a sweep point such as ``"T=0.6"``)."""
-    from ssdlib.generation.decode import baseline_decodes
-
-    decodes = baseline_decodes(load_params("03_baselines", profile, overrides))
-    if name not in decodes:
-        raise KeyError(f"baseline {name!r} is not a 03_baselines decode of profile {profile!r} "
-                       f"(have {', '.join(decodes)})")
-    return decodes[name]
-
-
-def baseline_samples(graded03: pd.DataFrame, decode: DecodeCfg, model_id: str) -> pd.DataFrame:
-    """03's graded samples of one decode by the base model, at most ``decode.n`` per prompt.
-
-    Raises when 03 has none for it (03 was run with other params, or not at all).
-    """
-    sel = graded03[(graded03["config_id"] == decode.config_id) & (graded03["model_id"] == model_id)]
-    if sel.empty:
-        have = sorted(graded03["config_id"].unique()) if len(graded03) else []
-        raise ValueError(f"03_graded has no samples of {decode.config_id} by {model_id} (has {have}): "
-                         "rerun 03_baselines with this profile's params")
-    return sel[sel["sample_idx"] < decode.n].copy()
 
 
 def decode_names(graded03: pd.DataFrame) -> dict[str, str]:

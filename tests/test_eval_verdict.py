@@ -72,25 +72,6 @@ def test_checkpoint_model_id_and_eval_decodes():
     assert d["T=0.6"].temperature == 0.6 and d["T=0.6"].n == EVAL.n and d["T=0.6"].top_k == EVAL.top_k
 
 
-def test_baseline_decode_reads_03_params():
-    p03 = cfg.load_params("03_baselines", "smoke")
-    assert v.baseline_decode("smoke", "general_no_pp").config_id == p03.presets["general_no_pp"].config_id
-    t = p03.temperature_sweep.values[0]
-    assert v.baseline_decode("smoke", f"T={t:g}").temperature == t  # a sweep point works too
-    with pytest.raises(KeyError, match="not a 03_baselines decode"):
-        v.baseline_decode("smoke", "nope")
-
-
-def test_baseline_samples_filters_config_model_and_n(case):
-    _, baseline, _ = case
-    other = baseline.assign(config_id="other")
-    extra = baseline.assign(sample_idx=baseline.sample_idx + 2)  # beyond the preset's n
-    got = v.baseline_samples(pd.concat([baseline, other, extra]), BASE, "m")
-    assert len(got) == len(baseline) and set(got.config_id) == {BASE.config_id}
-    with pytest.raises(ValueError, match="rerun 03_baselines"):
-        v.baseline_samples(baseline, BASE, "other-model")
-
-
 def test_engine_model_cfg_gives_an_explicit_dtype_on_gpu(tmp_path):
     model = ModelCfg(id="x", max_model_len=100, max_prompt_tokens=10, thinking=False, dtype="auto")
     cpu = BackendCfg(device="cpu")

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-
 from scipy import stats as sps
 
 VERDICTS = ("better", "worse", "no detectable difference", "undetermined")
