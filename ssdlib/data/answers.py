@@ -91,3 +91,33 @@ def last_boxed(text: str | None) -> str | None:
 def count_boxed(text: str | None) -> int:
     """Number of terminated top-level boxes in ``text``."""
     return len(all_boxed(text))
+
+
+def unwrap_boxes(text: str) -> str:
+    """``text`` without boxes that wrap ALL of it: ``\\boxed{\\boxed{8}}`` -> ``8``.
+
+    Applied to a gold answer and to a response's extracted answer: a box inside a box says
+    nothing more than one box. Only a box spanning the whole (stripped) text is removed:
+    ``\\boxed{a} + \\boxed{b}`` and ``a \\boxed{b}`` are returned unchanged (stripped), and so
+    is an unterminated ``\\boxed{8``.
+    """
+    s = text.strip()
+    while True:
+        m = _BOX_CMD.match(s)
+        if m is None:
+            return s
+        i = m.end()
+        while i < len(s) and s[i] in " \t":
+            i += 1
+        if i >= len(s) or s[i] != "{":
+            return s
+        content, end = _parse_braced(s, i)
+        if content is None or end != len(s):
+            return s
+        s = content.strip()
+
+
+def last_boxed_answer(text: str | None) -> str | None:
+    """:func:`last_boxed` with nested whole-content boxes unwrapped (:func:`unwrap_boxes`)."""
+    content = last_boxed(text)
+    return None if content is None else unwrap_boxes(content)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +19,15 @@ from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
 
+from ssdlib.data.answers import unwrap_boxes
+from ssdlib.data.jsonfile import JsonRows, read_json_rows
 from ssdlib.schema import PROBLEM_COLUMNS
 
 log = logging.getLogger(__name__)
 
 # Local file suffix -> ``datasets`` packaged builder.
 _BUILDERS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
+_JSON_SUFFIXES = (".jsonl", ".json")  # read line by line here (ssdlib.data.jsonfile), not by datasets
 _BATCH_ROWS = 10_000  # rows converted to Python per step: bounds memory on NuminaMath's 859k rows
 
 
@@ -40,13 +44,15 @@ class LoadResult:
     """One source mapped into the problems schema.
 
     frame:  DataFrame with exactly ``PROBLEM_COLUMNS``
-    drops:  rows dropped, by reason
-    n_raw:  rows read from the source before any filtering
+    drops:  rows dropped, by reason (a bad line of a JSON Lines file: ``bad_line_<why>``)
+    n_raw:  rows read from the source before any filtering (bad lines included)
+    bad_lines: ``"file:line: why (detail)"`` for every line of a local file that was not a row
     """
 
     frame: pd.DataFrame
     drops: Counter = field(default_factory=Counter)
     n_raw: int = 0
+    bad_lines: tuple[str, ...] = ()
 
     @property
     def n_kept(self) -> int:
@@ -74,23 +80,61 @@ def _plain(x: Any) -> Any:
     return str(x)
 
 
+def _invisible(ch: str) -> bool:
+    """Whitespace, control (NUL, ...) or format characters (zero-width space/joiners, BOM, ...)."""
+    return ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf")
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without invisible characters (:func:`_invisible`) at either end; inside kept."""
+    i, j = 0, len(text)
+    while i < j and _invisible(text[i]):
+        i += 1
+    while j > i and _invisible(text[j - 1]):
+        j -= 1
+    return text[i:j]
+
+
 def clean_text(x: Any) -> str:
-    """Minimal cleaning: ``None`` -> "", otherwise ``str(x).strip()`` (no other rewriting)."""
+    """Minimal cleaning: ``None``/NaN -> "", else ``str(x)`` with whitespace and invisible
+    characters (NUL, zero-width spaces, BOM: :func:`strip_invisible`) stripped at both ends.
+    Nothing inside the text is rewritten."""
     if x is None:
         return ""
     if isinstance(x, float) and math.isnan(x):
         return ""
-    return str(x).strip()
+    return strip_invisible(str(x))
+
+
+def problem_text(x: Any) -> str:
+    """A problem statement as clean text, or SkipRow naming why it cannot be one.
+
+    ``None``/NaN/"" -> empty_problem; any non-string (an int ``12``, a list ``["What is",
+    "2+2"]``: a mangled row, not a statement) -> non_string_problem; a string of only
+    whitespace, NUL bytes, zero-width spaces or a BOM -> junk_only_problem.
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        raise SkipRow("empty_problem")
+    if not isinstance(x, str):
+        raise SkipRow("non_string_problem")
+    if not x.strip():
+        raise SkipRow("empty_problem")
+    text = strip_invisible(x)
+    if not text:
+        raise SkipRow("junk_only_problem")
+    return text
 
 
 def answer_to_str(x: Any) -> str:
     """Gold answer as a string whether the source stores it as str, int or integral float.
 
-    ``7`` / ``7.0`` / ``" 7 "`` -> ``"7"``; ``None``/NaN -> ``""``; a list/dict raises SkipRow
-    (a structured answer is not a single answer).
+    ``7`` / ``7.0`` / ``" 7 "`` -> ``"7"``; ``None``/NaN -> ``""``. A JSON ``true``/``false``
+    raises SkipRow("boolean_answer") and a list/dict SkipRow("non_scalar_answer"): neither is a
+    single answer (JSON Lines sources keep these types; see ``ssdlib.data.jsonfile``). A gold
+    that is wholly one box, ``\\boxed{8}`` or ``\\boxed{\\boxed{8}}``, is unwrapped to ``8``.
     """
     if isinstance(x, bool):
-        raise SkipRow("malformed_answer")
+        raise SkipRow("boolean_answer")
     if isinstance(x, int):
         return str(x)
     if isinstance(x, float):
@@ -98,14 +142,20 @@ def answer_to_str(x: Any) -> str:
             return ""
         return str(int(x)) if x.is_integer() else repr(x)
     if isinstance(x, (list, tuple, dict)):
-        raise SkipRow("malformed_answer")
-    return clean_text(x)
+        raise SkipRow("non_scalar_answer")
+    if x is not None and not isinstance(x, str):
+        raise SkipRow("non_scalar_answer")
+    return clean_text(unwrap_boxes(clean_text(x)))
 
 
 def open_dataset(source: str, path: str | Path | None, hf_id: str, config: str | None, split: str):
     """Open ``path`` (parquet/jsonl/json/csv) or, if ``path`` is None, the hub dataset ``hf_id``.
 
-    Both routes return a ``datasets.Dataset`` so the same mapping code runs on either.
+    Hub, parquet and csv give a ``datasets.Dataset``; ``.jsonl``/``.json`` give
+    :class:`~ssdlib.data.jsonfile.JsonRows` (read line by line: a bad line is skipped and
+    reported with file and line, the rest loads). :func:`map_dataset` takes either. A parquet or
+    csv file that cannot be read stops with an error naming the source and the file (parquet is
+    all or nothing: it has no lines to skip).
     """
     import datasets  # imported here: ``import ssdlib.data`` stays light for grading workers
 
@@ -117,7 +167,15 @@ def open_dataset(source: str, path: str | Path | None, hf_id: str, config: str |
         raise ValueError(f"{source}: cannot load {p} (suffix must be one of {sorted(_BUILDERS)})")
     if not p.exists():
         raise FileNotFoundError(f"{source}: no such file {p}")
-    return datasets.load_dataset(builder, data_files=str(p), split="train")
+    if not p.is_file():
+        raise ValueError(f"{source}: {p} is not a file")
+    if p.suffix.lower() in _JSON_SUFFIXES:
+        return read_json_rows(p)
+    try:
+        return datasets.load_dataset(builder, data_files=str(p), split="train")
+    except Exception as exc:  # noqa: BLE001 - arrow/pandas errors name neither source nor file
+        cause = exc.__cause__ or exc
+        raise ValueError(f"{source}: cannot read {p}: {type(cause).__name__}: {cause}") from exc
 
 
 def require_source_columns(source: str, columns: Iterable[str], required: Iterable[str]) -> None:
@@ -145,43 +203,59 @@ def map_dataset(
     read (saves memory on wide sources); image columns are never decoded.
     """
     required = list(required)
+    bad_lines: list = []
+    if isinstance(ds, JsonRows):
+        bad_lines = ds.bad_lines
+        for bad in bad_lines:
+            log.warning("%s: skipped %s", source, bad)
+        if not ds.rows and bad_lines:
+            raise ValueError(f"{source}: {ds.path}: no line is a JSON object row (first: {bad_lines[0]})")
     require_source_columns(source, ds.column_names, required)
     keep = [c for c in dict.fromkeys(required + list(optional)) if c in ds.column_names]
-    ds = ds.select_columns(keep).with_format("arrow")  # arrow: no image decoding, fast batches
-    drops: Counter = Counter()
+    drops: Counter = Counter(f"bad_line_{b.reason}" for b in bad_lines)
     records: list[dict] = []
     seen: set[str] = set()
     n_raw = 0
+    for row in _iter_rows(ds, keep):
+        idx = n_raw  # index among the rows (bad lines not counted), as datasets numbers them
+        n_raw += 1
+        try:
+            rec = mapper(row, idx)
+        except SkipRow as skip:
+            drops[skip.reason] += 1
+            continue
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            # A row with unexpected types must not stop a 800k-row load; it is counted.
+            log.debug("%s row %d malformed: %r", source, idx, exc)
+            drops["malformed_row"] += 1
+            continue
+        rid = f"{source}/{rec['id']}"
+        if rid in seen:
+            drops["duplicate_id"] += 1
+            continue
+        seen.add(rid)
+        records.append(
+            {
+                "id": rid,
+                "source": source,
+                "problem": rec["problem"],
+                "answer": rec["answer"],
+                "difficulty": rec.get("difficulty", math.nan),
+                "meta": meta_json(rec.get("meta", {})),
+            }
+        )
+    bad = tuple(str(b) for b in bad_lines)
+    return LoadResult(problems_frame(records), drops, n_raw + len(bad_lines), bad)
+
+
+def _iter_rows(ds, columns: list[str]):
+    """Rows of ``ds`` (a ``datasets.Dataset`` or JsonRows) as dicts of ``columns``."""
+    if isinstance(ds, JsonRows):
+        yield from ds.iter_rows(columns)
+        return
+    ds = ds.select_columns(columns).with_format("arrow")  # arrow: no image decoding, fast batches
     for batch in ds.iter(batch_size=_BATCH_ROWS):
-        for row in batch.to_pylist():
-            idx = n_raw
-            n_raw += 1
-            try:
-                rec = mapper(row, idx)
-            except SkipRow as skip:
-                drops[skip.reason] += 1
-                continue
-            except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
-                # A row with unexpected types must not stop a 800k-row load; it is counted.
-                log.debug("%s row %d malformed: %r", source, idx, exc)
-                drops["malformed_row"] += 1
-                continue
-            rid = f"{source}/{rec['id']}"
-            if rid in seen:
-                drops["duplicate_id"] += 1
-                continue
-            seen.add(rid)
-            records.append(
-                {
-                    "id": rid,
-                    "source": source,
-                    "problem": rec["problem"],
-                    "answer": rec["answer"],
-                    "difficulty": rec.get("difficulty", math.nan),
-                    "meta": meta_json(rec.get("meta", {})),
-                }
-            )
-    return LoadResult(problems_frame(records), drops, n_raw)
+        yield from batch.to_pylist()
 
 
 def problems_frame(records: list[dict] | pd.DataFrame) -> pd.DataFrame:
@@ -206,7 +280,8 @@ def concat_results(results: Iterable[LoadResult]) -> LoadResult:
     if dup.any():
         drops["duplicate_id"] += int(dup.sum())
         frame = frame[~dup].reset_index(drop=True)
-    return LoadResult(frame, drops, sum(r.n_raw for r in results))
+    bad = tuple(b for r in results for b in r.bad_lines)
+    return LoadResult(frame, drops, sum(r.n_raw for r in results), bad)
 
 
 def require_nonempty(problem: str, answer: str | None = None) -> None:

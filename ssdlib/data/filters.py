@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ssdlib.data.answers import all_boxed
+from ssdlib.data.answers import all_boxed, unwrap_boxes
 
 # "Prove that", "show that", "demonstrate that", "prove:" ... anywhere in the statement.
 _PROOF_PROBLEM = re.compile(r"\b(prove|proof|show that|demonstrate)\b", re.IGNORECASE)
@@ -151,7 +151,7 @@ def box_variants(solution: str, answer: str) -> list[str]:
     final = canonical(answer)
     seen: dict[str, str] = {}
     for b in strip_asy_boxes(solution):
-        c = canonical(b)
+        c = canonical(unwrap_boxes(b))
         if c != final and c not in seen:
             seen[c] = b.strip()
     return list(seen.values())

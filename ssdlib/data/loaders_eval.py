@@ -11,7 +11,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ssdlib.data.base import LoadResult, SkipRow, answer_to_str, clean_text, map_dataset, open_dataset, require_nonempty
+from ssdlib.data.base import (
+    LoadResult,
+    SkipRow,
+    answer_to_str,
+    clean_text,
+    map_dataset,
+    open_dataset,
+    problem_text,
+    require_nonempty,
+)
 from ssdlib.data.filters import is_prose_answer, is_proof_answer, is_restated_claim, lists_several_answers
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
@@ -71,7 +80,7 @@ def load_beyond_aime(path: str | Path | None = None, *, split: str = "test") -> 
     """
 
     def mapper(row: dict, idx: int) -> dict:
-        problem, answer = clean_text(row["problem"]), answer_to_str(row["answer"])
+        problem, answer = problem_text(row["problem"]), answer_to_str(row["answer"])
         require_nonempty(problem, answer)
         return {"id": idx, "problem": problem, "answer": answer}
 
@@ -117,7 +126,7 @@ def load_omni_math(
         split = OMNI_SPLITS.get(hf_id, "test")
 
     def mapper(row: dict, idx: int) -> dict:
-        problem, answer = clean_text(row["problem"]), answer_to_str(row["answer"])
+        problem, answer = problem_text(row["problem"]), answer_to_str(row["answer"])
         require_nonempty(problem, answer)
         tags = _omni_tags(row.get("tags"))
         if drop_tagged and tags:
@@ -183,7 +192,7 @@ def load_olympiadbench(
     """
 
     def mapper(row: dict, idx: int) -> dict:
-        question = clean_text(row["question"])
+        question = problem_text(row["question"])
         context = clean_text(row.get("context"))
         if not question:
             raise SkipRow("empty_problem")
@@ -223,7 +232,7 @@ def load_aime_archive(path: str | Path | None = None, *, split: str = "train") -
     """
 
     def mapper(row: dict, idx: int) -> dict:
-        problem = clean_text(row["Question"])
+        problem = problem_text(row["Question"])
         require_nonempty(problem)
         answer = _integer_answer(row["Answer"])
         meta = {"year": row.get("Year"), "number": row.get("Problem Number"), "part": clean_text(row.get("Part"))}
@@ -237,7 +246,7 @@ def load_aimo_aime(path: str | Path | None = None, *, split: str = "train") -> L
     """AI-MO/aimo-validation-aime (90 rows, AIME 2022-2024); ids ``aimo_aime/<id>``; url in meta."""
 
     def mapper(row: dict, idx: int) -> dict:
-        problem = clean_text(row["problem"])
+        problem = problem_text(row["problem"])
         require_nonempty(problem)
         answer = _integer_answer(row["answer"])
         native = clean_text(row.get("id")) or idx
@@ -260,7 +269,7 @@ def load_hmmt(
     """MathArena HMMT set (30 rows, LaTeX answers); ids ``<source_name>/<problem_idx>``."""
 
     def mapper(row: dict, idx: int) -> dict:
-        problem, answer = clean_text(row["problem"]), answer_to_str(row["answer"])
+        problem, answer = problem_text(row["problem"]), answer_to_str(row["answer"])
         require_nonempty(problem, answer)
         native = row.get("problem_idx")
         meta = {"problem_type": row.get("problem_type") or []}

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from ssdlib.data.answers import last_boxed
+from ssdlib.data.answers import last_boxed_answer
 from ssdlib.data.base import (
     LoadResult,
     SkipRow,
@@ -26,6 +26,7 @@ from ssdlib.data.base import (
     map_dataset,
     meta_json,
     open_dataset,
+    problem_text,
     problems_frame,
 )
 from ssdlib.data.filters import box_variants, is_multiple_choice, is_proof, lists_several_answers, variants_equivalent
@@ -52,9 +53,7 @@ _LEVEL = re.compile(r"^Level\s+([1-5])$")
 
 def _math_mapper(levels: set[int]):
     def mapper(row: dict, idx: int) -> dict:
-        problem = clean_text(row["problem"])
-        if not problem:
-            raise SkipRow("empty_problem")
+        problem = problem_text(row["problem"])
         m = _LEVEL.match(clean_text(row["level"]))
         if m is None:  # "Level ?" exists in the real data
             raise SkipRow("unknown_level")
@@ -62,7 +61,7 @@ def _math_mapper(levels: set[int]):
         if level not in levels:
             raise SkipRow("level_filtered")
         solution = row["solution"] or ""
-        answer = last_boxed(solution)
+        answer = last_boxed_answer(solution)
         if answer is None or not answer.strip():
             raise SkipRow("no_boxed_answer")
         answer = answer.strip()
@@ -145,13 +144,11 @@ def _numina_mapper(include: set[str] | None, exclude: set[str]):
         src = clean_text(row.get("source"))
         if (include is not None and src not in include) or src in exclude:
             raise SkipRow("source_filtered")
-        problem = clean_text(row["problem"])
-        if not problem:
-            raise SkipRow("empty_problem")
+        problem = problem_text(row["problem"])
         if is_proof(problem):  # before the boxed check: most proofs box nothing, and "proof" says why
             raise SkipRow("proof")
         solution = row["solution"] or ""
-        boxed = last_boxed(solution)
+        boxed = last_boxed_answer(solution)
         if boxed is None:
             raise SkipRow("no_boxed_answer")
         answer = boxed.strip()
