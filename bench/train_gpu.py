@@ -358,7 +358,7 @@ def make_smoke_run(root: str, tokenizer: str, max_steps: int = 4) -> None:
     import yaml
     from transformers import AutoTokenizer
 
-    from ssdlib.ssd import build_ssd_dataset
+    from ssdlib.train.ssd_set import build_ssd_dataset
 
     tok = AutoTokenizer.from_pretrained(tokenizer)
     small = dict(QWEN35_4B_TEXT, vocab_size=len(tok), hidden_size=256, intermediate_size=512, num_hidden_layers=4,

@@ -2,7 +2,6 @@
 
 import sys
 
-import pytest
 
 from ssdlib.contamination import answers
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssdlib import figures_contamination as fc
+from ssdlib.contamination import figures as fc
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_figures_handle_a_missing_side(best):
 
 # ---- issue #13 figures: per-category recall and the pair gallery ----
 
-from ssdlib.figures_contamination import gallery_pairs, plot_category_recall, plot_pair_gallery  # noqa: E402
+from ssdlib.contamination.figures import gallery_pairs, plot_category_recall, plot_pair_gallery  # noqa: E402
 
 
 def _labelled_like():

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssdlib import difficulty as dif
+from ssdlib.lockfork import difficulty as dif
 
 
 def _graded(model, config, outcomes: dict[str, list[int]], source="omni_math", difficulty=5.0, model_id=None):
@@ -52,7 +52,7 @@ def test_pass_at_k_by_bin_shows_diversity_on_hard_prompts():
     assert c[("greedyish", hard, 1)] == pytest.approx(0.5) and c[("diverse", hard, 1)] == pytest.approx(0.25)
     assert c[("diverse", hard, 4)] == pytest.approx(1.0) and c[("greedyish", hard, 4)] == pytest.approx(0.5)
     assert c[("diverse", "all prompts", 4)] == pytest.approx(1.0)
-    fig = __import__("ssdlib.figures_eval", fromlist=["x"]).plot_pass_at_k_by_difficulty(
+    fig = __import__("ssdlib.verdict.figures", fromlist=["x"]).plot_pass_at_k_by_difficulty(
         dif.pass_at_k_by_bin(s, bins, k_max=4), "val300 (4 prompts)")
     assert fig._suptitle.get_text().startswith("val300 (4 prompts): pass@4 on hardest prompts is highest for diverse")
     plt.close(fig)
@@ -74,7 +74,7 @@ def test_accuracy_by_bin_and_omni_native_only_within_omni():
     omni = dif.native_difficulty_within(s, "omni_math", ["base", "ckpt-6"])
     assert set(omni["difficulty"]) == {7.0} and omni["n_prompts"].tolist() == [2, 2]
     assert dif.native_difficulty_within(s, "beyond_aime", ["base"]).empty
-    from ssdlib.figures_eval import plot_accuracy_by_difficulty
+    from ssdlib.verdict.figures import plot_accuracy_by_difficulty
 
     fig = plot_accuracy_by_difficulty(t, "confirmation", omni=omni)
     assert "on the hardest bin 0 (never), ckpt-6 vs base +50.0 p.p." in fig._suptitle.get_text()

@@ -1,4 +1,4 @@
-"""05_train helpers (ssdlib.train_run): prompt source with the clean fallback, the run record that
+"""05_train helpers (ssdlib.train.run): prompt source with the clean fallback, the run record that
 guards a run folder, monitoring tables, the checkpoint table, and "trained already: skip"."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ssdlib import config as cfg
-from ssdlib import train_run as tr
+from ssdlib.train import run as tr
 
 
 def _problems(n: int, prefix: str = "t") -> pd.DataFrame:
@@ -195,7 +195,7 @@ def test_control_samples_are_drawn_at_t1_untruncated(tmp_path):
 
 
 def test_06_finds_control_checkpoints_and_compares_paired(tmp_path):
-    from ssdlib import control as ctl
+    from ssdlib.train import control as ctl
 
     p = cfg.load_params("05_train", "smoke")
     c = tr.control_params(p)

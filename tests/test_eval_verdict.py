@@ -1,4 +1,4 @@
-"""06_eval logic (ssdlib.verdict, ssdlib.figures_eval) and the 05/06 config blocks, on small
+"""06_eval logic (ssdlib.verdict.tables, ssdlib.verdict.figures) and the 05/06 config blocks, on small
 constructed cases: paired numbers must equal ssdlib.stats, pass@k the closed form."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ssdlib import config as cfg
-from ssdlib import verdict as v
+from ssdlib.verdict import tables as v
 from ssdlib.config import BackendCfg, ConfigError, DecodeCfg, ModelCfg
 from ssdlib.stats import paired_comparison
 
@@ -154,9 +154,9 @@ def test_pick_responses_spreads_over_prompts_and_skips_empty(case):
 def test_figures_have_titles_and_save(case, tmp_path):
     import matplotlib.pyplot as plt
 
-    from ssdlib import figures_eval as fe
-    from ssdlib.contrasts import contrast_table, family, headline
-    from ssdlib.metrics import summarize
+    from ssdlib.verdict import figures as fe
+    from ssdlib.verdict.contrasts import contrast_table, family, headline
+    from ssdlib.stats.metrics import summarize
     from ssdlib.plots import save_figure
 
     samples, baseline, _ = case

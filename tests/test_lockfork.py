@@ -1,4 +1,4 @@
-"""Tests for ssdlib.lockfork and ssdlib.figures_lockfork.
+"""Tests for ssdlib.lockfork and ssdlib.lockfork.figures.
 
 Fast tests use a tiny random Llama (2 layers, hidden 32) over the SmolLM2 tokenizer. The slow
 test runs vLLM on the embedded model; on the shared CPU box run it under the vLLM lock:
@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from ssdlib import lockfork as lf
+from ssdlib.lockfork import scoring as lf_scoring
 
 MODEL = os.environ.get("SSD_TEST_MODEL") or str(embedded_model_path())
 
@@ -284,7 +285,7 @@ def test_summary_recovers_sharper_locks_and_preserved_forks():
 def test_figures_state_the_finding():
     import matplotlib.pyplot as plt
 
-    from ssdlib import figures_lockfork as fl
+    from ssdlib.lockfork import figures as fl
 
     base, ssd = _synthetic_pair()
     lab = lf.classify_positions(base)
@@ -349,8 +350,8 @@ def _noisy_copies(seed: int, n_resp=60, n_pos=60, vocab=64, top_k=20, noise=1.0)
             tok_lp = logp[r, np.arange(n_pos), tokens[r]]
             rank = (logp[r] >= tok_lp[:, None]).sum(-1)
             ent = -(np.exp(logp[r]) * logp[r]).sum(-1)
-            parts.append(lf._rows(r, tokens[r], tok_lp, rank, order[r], top_lp[r], ent))
-        return lf._frame(parts)
+            parts.append(lf_scoring._rows(r, tokens[r], tok_lp, rank, order[r], top_lp[r], ent))
+        return lf_scoring._frame(parts)
 
     a = frame(true + rng.normal(0, noise, true.shape))
     b = frame(true + rng.normal(0, noise, true.shape))
@@ -417,7 +418,7 @@ def test_chunked_teacher_forcing_matches_one_forward(tiny_model):
 def test_side_by_side_figure_states_each_reading():
     import matplotlib.pyplot as plt
 
-    from ssdlib.figures_lockfork import plot_deltas_side_by_side
+    from ssdlib.lockfork.figures import plot_deltas_side_by_side
 
     a, b = _noisy_copies(4, n_resp=30, n_pos=30)
     ssd = b.copy()

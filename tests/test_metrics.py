@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssdlib.metrics import Z95, pass_at_k, pass_at_k_curve, summarize, t95
+from ssdlib.stats.metrics import Z95, pass_at_k, pass_at_k_curve, summarize, t95
 
 
 def _frame(correct_by_prompt: dict[str, list[int]], config_id: str = "cfg", **extra) -> pd.DataFrame:

@@ -68,7 +68,7 @@ def test_05_train_leaves_a_loadable_checkpoint_and_its_evidence(smoke_pipeline):
     assert shares.loc[cats, "share_of_tokens"].sum() == pytest.approx(1.0)
     assert shares.loc[cats, "samples"].sum() == report["n_samples"]
     # The control: same steps, its own folder marked as the control, data drawn at T=1 untruncated.
-    from ssdlib.train_run import find_control_run
+    from ssdlib.train.run import find_control_run
 
     ctrl = find_control_run(out / "checkpoints", p.run_name)
     assert ctrl is not None and ctrl.name == p.control_run_name
@@ -100,7 +100,7 @@ def test_05_rerun_resumes_instead_of_redoing(smoke_pipeline):
 
 
 def test_06_eval_two_tiers_declared_contrasts_and_holm(smoke_pipeline):
-    from ssdlib.contrasts import family
+    from ssdlib.verdict.contrasts import family
 
     out = smoke_pipeline
     _manifest(out, "06_eval")

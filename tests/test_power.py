@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.power import NormalIndPower, zt_ind_solve_power
 
-from ssdlib.power import (
+from ssdlib.stats.power import (
     achieved_power,
     budget_planner,
     minimum_detectable_effect,
@@ -144,7 +144,7 @@ def test_budget_planner_when_few_prompts_forces_larger_k_or_nothing():
 def test_paired_vs_unpaired_at_the_seeds_settings():
     from statsmodels.stats.power import TTestIndPower
 
-    from ssdlib.power import paired_vs_unpaired, seeds_settings
+    from ssdlib.stats.power import paired_vs_unpaired, seeds_settings
 
     vb, vw = seeds_settings()  # 85% of 0.25 between prompts
     t = paired_vs_unpaired(0.05, vb, vw, {"0.5": 0.5, "0.8": 0.8, "0.9": 0.9})
@@ -156,7 +156,7 @@ def test_paired_vs_unpaired_at_the_seeds_settings():
 
 
 def test_k1_pilot_is_planned_from_prompt_means_and_nan_inputs_raise():
-    from ssdlib.power import planning_variances
+    from ssdlib.stats.power import planning_variances
     from ssdlib.stats import variance_components
 
     rng = np.random.default_rng(0)
@@ -173,7 +173,7 @@ def test_k1_pilot_is_planned_from_prompt_means_and_nan_inputs_raise():
 
 
 def test_between_prompt_correlation_recovers_the_truth():
-    from ssdlib.power import between_prompt_correlation
+    from ssdlib.stats.power import between_prompt_correlation
 
     rng = np.random.default_rng(4)
     x = beta_prompt_means(3000, 0.45, 0.2, rng)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssdlib.ssd import build_ssd_dataset, render_chat_prompt, resolve_end_of_turn, token_shares
+from ssdlib.train.ssd_set import build_ssd_dataset, render_chat_prompt, resolve_end_of_turn, token_shares
 
 MODEL_DIR = os.environ.get("SSD_TEST_MODEL") or str(embedded_model_path())
 

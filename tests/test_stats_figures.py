@@ -4,9 +4,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from ssdlib.figures_variance import plot_mde_vs_n, plot_required_n_vs_delta, plot_se_vs_k, plot_variance_components
+from ssdlib.stats.figures import plot_mde_vs_n, plot_required_n_vs_delta, plot_se_vs_k, plot_variance_components
 from ssdlib.plots import save_figure
-from ssdlib.power import minimum_detectable_effect, required_prompts
+from ssdlib.stats.power import minimum_detectable_effect, required_prompts
 from ssdlib.stats import beta_prompt_means, simulate_samples, variance_components
 
 

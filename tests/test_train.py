@@ -19,8 +19,8 @@ import torch
 import transformers
 __import__("trl")
 
-from ssdlib.figures_train import length_distribution_figure, training_curve_figure  # noqa: E402
-from ssdlib.ssd import build_ssd_dataset  # noqa: E402
+from ssdlib.train.figures import length_distribution_figure, training_curve_figure  # noqa: E402
+from ssdlib.train.ssd_set import build_ssd_dataset  # noqa: E402
 from ssdlib.train import (  # noqa: E402
     SFTSettings,
     list_checkpoints,
@@ -189,7 +189,7 @@ def test_fsdp_wrap_list_names_only_present_layers():
 
 
 def test_token_weighted_length_figure_states_the_length_stopped_share():
-    from ssdlib.figures_train import token_weighted_length_figure
+    from ssdlib.train.figures import token_weighted_length_figure
 
     # 3 finished samples of 10 tokens, 1 length-stopped of 70, 1 dropped (empty).
     report = {"all_completion_tokens": [10, 10, 10, 70, 0],

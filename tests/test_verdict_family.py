@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from ssdlib.contrasts import contrast_table, family, headline, simulate_noise_family, verdict_sentence
+from ssdlib.verdict.contrasts import contrast_table, family, headline, simulate_noise_family, verdict_sentence
 from ssdlib.stats import beta_prompt_means, paired_comparison, simulate_samples
 from ssdlib.stats.multiplicity import adjust_family, decide, holm, holm_ci_levels
-from ssdlib.tiers import choose_baseline, select_candidates, tier_sets
+from ssdlib.verdict.tiers import choose_baseline, select_candidates, tier_sets
 
 DECLARED = ["ssd_vs_baseline", "ssd_vs_base", "base_vs_baseline"]
 
@@ -202,7 +202,7 @@ def test_data_chosen_baseline_is_chosen_on_val300_only():
 
 
 def test_findings_table_tests_each_declared_claim_paired_with_holm():
-    from ssdlib.baseline_findings import findings_table
+    from ssdlib.evaluation.findings import findings_table
 
     rng = np.random.default_rng(11)
     p = beta_prompt_means(300, 0.45, 0.2, rng)

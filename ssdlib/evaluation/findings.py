@@ -3,7 +3,7 @@
 The seeds conclude that ``general`` beats ``precise`` and that the presence penalty helps
 (``general`` vs ``general_no_pp``). Each claim is a paired t test on per-prompt accuracy over the
 prompts both decodes were run on, per budget (val300 and val are never pooled), with Holm over
-the claims of one budget -- the same machinery as 06's verdict (:mod:`ssdlib.contrasts`).
+the claims of one budget -- the same machinery as 06's verdict (:mod:`ssdlib.verdict.contrasts`).
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ssdlib.contrasts import contrast_table
+from ssdlib.verdict.contrasts import contrast_table
 
 
 def findings_table(graded: pd.DataFrame, names: dict[str, str], findings: Sequence[tuple[str, str]], *,
                    budget: str, alpha: float = 0.05) -> pd.DataFrame:
     """One row per declared (challenger, reference) on one budget's graded rows.
 
-    ``names``: decode name -> config_id. Columns as :data:`ssdlib.contrasts.COLUMNS`, with
+    ``names``: decode name -> config_id. Columns as :data:`ssdlib.verdict.contrasts.COLUMNS`, with
     ``tier`` = "03 finding" and ``prompt_set`` = ``budget``; ``contrast`` reads
     ``"<challenger> vs <reference>"``.
     """

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ssdlib.metrics import pass_at_k_curve, summarize
+from ssdlib.stats.metrics import pass_at_k_curve, summarize
 
 # Bin edges on the base pass rate (fraction); right-closed, 0 alone is "never solved".
 PASS_RATE_EDGES: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ssdlib.lockfork import pair_scores
+from ssdlib.lockfork.analysis import pair_scores
 from ssdlib.plots import apply_style
 
 _MODEL_COLOURS = {"base": "C0", "SSD": "C1"}

@@ -4,7 +4,7 @@ Follows Miller (2024), "Adding Error Bars to Evals" (arXiv 2411.00640): the unit
 analysis is the prompt, never the individual sample. Accuracies are fractions in [0, 1];
 functions accept any real-valued per-sample score (0/1 correctness is the usual one).
 
-Power analysis and budget planning live in :mod:`ssdlib.power`.
+Power analysis and budget planning live in :mod:`ssdlib.stats.power`.
 """
 
 from ssdlib.stats.paired import paired_comparison, paired_table

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ssdlib.plots import apply_style
-from ssdlib.power import minimum_detectable_effect, required_prompts
+from ssdlib.stats.power import minimum_detectable_effect, required_prompts
 from ssdlib.stats.se import se_for
 from ssdlib.stats.variance import variance_components
 
@@ -178,7 +178,7 @@ def plot_required_n_vs_delta(
 def plot_paired_vs_unpaired(table: pd.DataFrame, delta: float, budgets: Mapping[str, int] | None = None,
                             title_prefix: str = ""):
     """Prompts needed for ``delta`` (fraction) by test design: unpaired, then paired at each
-    correlation (rows of :func:`ssdlib.power.paired_vs_unpaired`); budgets as lines. The title
+    correlation (rows of :func:`ssdlib.stats.power.paired_vs_unpaired`); budgets as lines. The title
     states how many prompts the paired test that 06 runs needs at the measured correlation."""
     apply_style()
     fig, ax = plt.subplots(figsize=(7.5, 4.2))

@@ -1,6 +1,6 @@
 """06_eval side of the control fine-tune (05's same recipe on T = 1, untruncated samples).
 
-How 06 finds it: :func:`ssdlib.train_run.find_control_run` returns the folder under
+How 06 finds it: :func:`ssdlib.train.run.find_control_run` returns the folder under
 ``checkpoints/`` whose ``run.json`` says ``role: control, control_of: <run_name>``; its checkpoints
 are ``checkpoint-<step>/`` exactly like the SSD run's. Each control checkpoint is a model row
 ``control-<step>`` whose store label is ``checkpoint_model_id(<control run_name>, step, <its
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ssdlib.metrics import summarize
+from ssdlib.stats.metrics import summarize
 from ssdlib.stats import paired_comparison
 
 CONTROL_PREFIX = "control-"
@@ -34,8 +34,8 @@ def control_model_table(control_dir: str | Path, steps: Sequence[int]) -> pd.Dat
     Raises when a step has no control checkpoint (the two runs were saved at different steps).
     """
     from ssdlib.train import list_checkpoints
-    from ssdlib.train_run import read_run_record
-    from ssdlib.verdict import checkpoint_model_id
+    from ssdlib.train.run import read_run_record
+    from ssdlib.verdict.tables import checkpoint_model_id
 
     control_dir = Path(control_dir)
     record = read_run_record(control_dir) or {}

@@ -111,14 +111,14 @@ _CATEGORY_COLOURS = {"finished": "C0", "length-stopped": "C3", "dropped": "0.6"}
 def token_weighted_length_figure(report: dict, *, bins: int = 30, max_tokens: int | None = None):
     """Completion lengths of the SSD draw weighted by their TOKENS, stacked by category.
 
-    ``report`` is :func:`ssdlib.ssd.build_ssd_dataset`'s report (``all_completion_tokens`` and
+    ``report`` is :func:`ssdlib.train.ssd_set.build_ssd_dataset`'s report (``all_completion_tokens`` and
     ``all_category``). The bar height is the share of all drawn completion tokens that sit in
     samples of that length, so under a per-token loss it is the share of the training signal;
     a long length-stopped tail that is a few samples but most tokens shows as a tall red bar at
     the right. ``max_tokens`` (the generation cap) is drawn as a dashed line. The title states
     the length-stopped share of samples and of trained tokens.
     """
-    from ssdlib.ssd import CATEGORIES, token_shares
+    from ssdlib.train.ssd_set import CATEGORIES, token_shares
 
     apply_style()
     tok = np.asarray(report["all_completion_tokens"], dtype=float)

@@ -200,7 +200,7 @@ def build_run_dataset(params: TrainParams, samples: pd.DataFrame, problems: pd.D
     the sample was generated from. Returns ``(dataset, report)``.
     """
     from ssdlib.prompts import prompt_hash
-    from ssdlib.ssd import build_ssd_dataset
+    from ssdlib.train.ssd_set import build_ssd_dataset
 
     check_stored_decode(samples, params.ssd_decode)
     extra = [c for c in ("source", "difficulty") if c in samples.columns]

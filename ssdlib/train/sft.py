@@ -1,6 +1,6 @@
 """Supervised fine-tuning on the SSD set with TRL's ``SFTTrainer`` (completion-only loss).
 
-The dataset comes from ``ssdlib.ssd.build_ssd_dataset``: pre-tokenized ``input_ids`` with a
+The dataset comes from ``ssdlib.train.ssd_set.build_ssd_dataset``: pre-tokenized ``input_ids`` with a
 ``completion_mask`` (1 on response tokens). TRL uses the ids as they are and, with
 ``completion_only_loss=True``, sets ``labels = -100`` on the prompt. Over-long rows were dropped
 when the set was built; ``train_sft`` re-checks and refuses any row over ``max_length`` so that
@@ -80,7 +80,7 @@ def load_training_set(dataset, max_length: int):
         dataset = datasets.load_from_disk(str(p)) if p.is_dir() else datasets.Dataset.from_parquet(str(p))
     missing = [c for c in TRAIN_COLUMNS if c not in dataset.column_names]
     if missing:
-        raise ValueError(f"training set lacks {missing}: build it with ssdlib.ssd.build_ssd_dataset")
+        raise ValueError(f"training set lacks {missing}: build it with ssdlib.train.ssd_set.build_ssd_dataset")
     if len(dataset) == 0:
         raise ValueError("training set is empty")
     data = dataset.select_columns(list(TRAIN_COLUMNS)).flatten_indices()

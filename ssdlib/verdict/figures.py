@@ -73,7 +73,7 @@ def plot_accuracy_by_step(results: pd.DataFrame, contrasts: pd.DataFrame, label:
 
 def plot_contrasts(contrasts: pd.DataFrame, title: str):
     """Forest plot of one tier's declared contrasts: paired difference (p.p.) with its Holm-level CI,
-    coloured by verdict. ``title`` states the finding (e.g. :func:`ssdlib.contrasts.headline`)."""
+    coloured by verdict. ``title`` states the finding (e.g. :func:`ssdlib.verdict.contrasts.headline`)."""
     apply_style()
     rows = contrasts.reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(rows) + 1.6))
@@ -187,7 +187,7 @@ def plot_breakdown(by_source: pd.DataFrame, by_difficulty: pd.DataFrame, budget:
 def plot_pass_at_k_by_difficulty(curves: pd.DataFrame, label: str):
     """pass@k against k per model, over all prompts (left) and the hardest by base pass rate (right).
 
-    ``curves`` from :func:`ssdlib.difficulty.pass_at_k_by_bin` (one prompt set); bands are
+    ``curves`` from :func:`ssdlib.lockfork.difficulty.pass_at_k_by_bin` (one prompt set); bands are
     +-1.96 per-prompt SE. Draw it only where every prompt has >= 2 samples (k >= 2): with one
     sample pass@k is a single point. The title states the finding at the largest k on the
     hardest prompts: which model solves most, against the base model.

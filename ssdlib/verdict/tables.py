@@ -1,8 +1,8 @@
 """06_eval logic: which checkpoints and baseline, descriptive tables per tier, the screening sweep.
 
-The pre-registered contrasts and their Holm verdicts live in :mod:`ssdlib.contrasts`; the two
+The pre-registered contrasts and their Holm verdicts live in :mod:`ssdlib.verdict.contrasts`; the two
 tiers (screening on val300, confirmation on val minus val300) and the candidate rule in
-:mod:`ssdlib.tiers`. Accuracies and differences are fractions in [0, 1] (x100 for p.p.).
+:mod:`ssdlib.verdict.tiers`. Accuracies and differences are fractions in [0, 1] (x100 for p.p.).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg
-from ssdlib.metrics import pass_at_k_curve, summarize
+from ssdlib.stats.metrics import pass_at_k_curve, summarize
 from ssdlib.stats import paired_comparison
 from ssdlib.stats.multiplicity import adjust_family
 
@@ -139,7 +139,7 @@ def evaluate_models(model_table: pd.DataFrame, problems: pd.DataFrame, decodes: 
     finishes (a rerun generates only what is missing). Returns graded rows with ``model``/``step``."""
     import time
 
-    from ssdlib.evaluate import evaluate
+    from ssdlib.evaluation.evaluate import evaluate
 
     frames = []
     ckpt_model_cfg = engine_model_cfg(params.model, params.backend, base_path)
