@@ -415,6 +415,36 @@ def _origin_of(loc: tuple, origin: dict[tuple, str], default: str) -> str:
 
 
 def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
+# ---------------------------------------------------------------- decode names
+
+
+def sweep(base: DecodeCfg, field: str, values, prefix: str) -> dict[str, DecodeCfg]:
+    """``{f"{prefix}={v:g}": base with field=v}`` for each value (order kept)."""
+    return {f"{prefix}={v:g}": base.model_copy(update={field: v}) for v in values}
+
+
+def temperature_sweep(base: DecodeCfg, values) -> dict[str, DecodeCfg]:
+    return sweep(base, "temperature", values, "T")
+
+
+def min_p_sweep(base: DecodeCfg, values) -> dict[str, DecodeCfg]:
+    return sweep(base, "min_p", values, "min_p")
+
+
+def baseline_decodes(params) -> dict[str, DecodeCfg]:
+    """All decode settings of 03_baselines by name: the presets, then the two sweeps.
+
+    Names are a property of the parameters (06 checks its baseline name against them before
+    anything runs), so they are built here, beside the types. Sweep points that coincide with a
+    preset (same config id) are still listed under their own name; generation draws each
+    distinct config id once and tables show every name for it.
+    """
+    out: dict[str, DecodeCfg] = dict(params.presets)
+    out.update(temperature_sweep(params.presets[params.temperature_sweep.base], params.temperature_sweep.values))
+    out.update(min_p_sweep(params.presets[params.min_p_sweep.base], params.min_p_sweep.values))
+    return out
+
+
     """``"presets.general.temperature=0.7"`` -> (("presets","general","temperature"), 0.7).
 
     Values are parsed as YAML, so numbers, booleans, lists (``[0.6,1.0]``) and null work.
@@ -599,8 +629,6 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
             sweep = getattr(p, sweep_name)
             if sweep.base not in p.presets:
                 fail((sweep_name, "base"), f"{sweep.base!r} is not one of presets ({', '.join(p.presets)})")
-        from ssdlib.generation.decode import baseline_decodes
-
         known = list(baseline_decodes(p))
         for i, pair in enumerate(p.findings):
             for name in pair:
@@ -672,8 +700,6 @@ def _check_baseline_name(p: "EvalParams", fail) -> None:
         base = load_params("03_baselines", p.profile)
     except ConfigError:
         return  # 03's own file is broken: 03 reports that itself
-    from ssdlib.generation.decode import baseline_decodes
-
     names = list(baseline_decodes(base))
     if p.baseline not in names:
         fail(("baseline",), f"{p.baseline!r} is not a 03_baselines decode of profile {p.profile} ({', '.join(names)})")

@@ -202,7 +202,7 @@ def test_data_chosen_baseline_is_chosen_on_val300_only():
 
 
 def test_findings_table_tests_each_declared_claim_paired_with_holm():
-    from ssdlib.evaluation.findings import findings_table
+    from ssdlib.verdict.findings import findings_table
 
     rng = np.random.default_rng(11)
     p = beta_prompt_means(300, 0.45, 0.2, rng)

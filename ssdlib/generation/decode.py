@@ -1,35 +1,13 @@
-"""Named decode presets and the sweeps built from them."""
+"""Decode presets: the names (built with the parameters, in :mod:`ssdlib.config`) and the
+distinct distributions generation draws from."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ssdlib.config import DecodeCfg
+from ssdlib.config import DecodeCfg, baseline_decodes, min_p_sweep, sweep, temperature_sweep
 
-
-def sweep(base: DecodeCfg, field: str, values, prefix: str) -> dict[str, DecodeCfg]:
-    """``{f"{prefix}={v:g}": base with field=v}`` for each value (order kept)."""
-    return {f"{prefix}={v:g}": base.model_copy(update={field: v}) for v in values}
-
-
-def temperature_sweep(base: DecodeCfg, values) -> dict[str, DecodeCfg]:
-    return sweep(base, "temperature", values, "T")
-
-
-def min_p_sweep(base: DecodeCfg, values) -> dict[str, DecodeCfg]:
-    return sweep(base, "min_p", values, "min_p")
-
-
-def baseline_decodes(params) -> dict[str, DecodeCfg]:
-    """All decode settings of 03_baselines: the presets, then the two sweeps.
-
-    Sweep points that coincide with a preset (same config id) are still listed under their own
-    name; generation draws each distinct config id once and tables show every name for it.
-    """
-    out: dict[str, DecodeCfg] = dict(params.presets)
-    out.update(temperature_sweep(params.presets[params.temperature_sweep.base], params.temperature_sweep.values))
-    out.update(min_p_sweep(params.presets[params.min_p_sweep.base], params.min_p_sweep.values))
-    return out
+__all__ = ["baseline_decodes", "distinct", "min_p_sweep", "sweep", "temperature_sweep"]
 
 
 def distinct(decodes: Mapping[str, DecodeCfg]) -> dict[str, DecodeCfg]:
