@@ -351,6 +351,36 @@ PARAM_MODELS: dict[str, type[Common]] = {
 }
 
 
+# ---------------------------------------------------------------- decode names
+
+
+def sweep(base: DecodeCfg, field: str, values, prefix: str) -> dict[str, DecodeCfg]:
+    """``{f"{prefix}={v:g}": base with field=v}`` for each value (order kept)."""
+    return {f"{prefix}={v:g}": base.model_copy(update={field: v}) for v in values}
+
+
+def temperature_sweep(base: DecodeCfg, values) -> dict[str, DecodeCfg]:
+    return sweep(base, "temperature", values, "T")
+
+
+def min_p_sweep(base: DecodeCfg, values) -> dict[str, DecodeCfg]:
+    return sweep(base, "min_p", values, "min_p")
+
+
+def baseline_decodes(params) -> dict[str, DecodeCfg]:
+    """All decode settings of 03_baselines by name: the presets, then the two sweeps.
+
+    Names are a property of the parameters (06 checks its baseline name against them before
+    anything runs), so they are built here, beside the types. Sweep points that coincide with a
+    preset (same config id) are still listed under their own name; generation draws each
+    distinct config id once and tables show every name for it.
+    """
+    out: dict[str, DecodeCfg] = dict(params.presets)
+    out.update(temperature_sweep(params.presets[params.temperature_sweep.base], params.temperature_sweep.values))
+    out.update(min_p_sweep(params.presets[params.min_p_sweep.base], params.min_p_sweep.values))
+    return out
+
+
 # ---------------------------------------------------------------- loading
 
 
@@ -415,36 +445,6 @@ def _origin_of(loc: tuple, origin: dict[tuple, str], default: str) -> str:
 
 
 def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
-# ---------------------------------------------------------------- decode names
-
-
-def sweep(base: DecodeCfg, field: str, values, prefix: str) -> dict[str, DecodeCfg]:
-    """``{f"{prefix}={v:g}": base with field=v}`` for each value (order kept)."""
-    return {f"{prefix}={v:g}": base.model_copy(update={field: v}) for v in values}
-
-
-def temperature_sweep(base: DecodeCfg, values) -> dict[str, DecodeCfg]:
-    return sweep(base, "temperature", values, "T")
-
-
-def min_p_sweep(base: DecodeCfg, values) -> dict[str, DecodeCfg]:
-    return sweep(base, "min_p", values, "min_p")
-
-
-def baseline_decodes(params) -> dict[str, DecodeCfg]:
-    """All decode settings of 03_baselines by name: the presets, then the two sweeps.
-
-    Names are a property of the parameters (06 checks its baseline name against them before
-    anything runs), so they are built here, beside the types. Sweep points that coincide with a
-    preset (same config id) are still listed under their own name; generation draws each
-    distinct config id once and tables show every name for it.
-    """
-    out: dict[str, DecodeCfg] = dict(params.presets)
-    out.update(temperature_sweep(params.presets[params.temperature_sweep.base], params.temperature_sweep.values))
-    out.update(min_p_sweep(params.presets[params.min_p_sweep.base], params.min_p_sweep.values))
-    return out
-
-
     """``"presets.general.temperature=0.7"`` -> (("presets","general","temperature"), 0.7).
 
     Values are parsed as YAML, so numbers, booleans, lists (``[0.6,1.0]``) and null work.
