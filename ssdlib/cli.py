@@ -3,9 +3,11 @@
     ssd list
     ssd plan --profile qwen3.5-4b
     ssd run 03_baselines --profile smoke -p presets.general.n=8
+    ssd run 03_baselines --profile qwen3.5-4b --shard 0/8   -> one of 8 independent generation jobs
     ssd pipeline --profile smoke [--from 02] [--to 04]
     ssd report --profile smoke                 -> outputs/smoke/report/index.html (+ report.md)
     ssd doctor --profile qwen3.5-4b            -> preflight: packages, GPUs, hub, template, think marker
+    ssd store compact [PATH ...] [--dry-run]   -> drop invalid/duplicate store lines (kept aside)
     ssd fetch-model
 """
 
@@ -48,7 +50,7 @@ def cmd_run(args) -> int:
     from ssdlib import runs
 
     res = runs.run_notebook(cfg.resolve_notebook(args.notebook), args.profile, args.p, verbose=args.verbose,
-                            console=sys.stdout, errors=sys.stderr)
+                            console=sys.stdout, errors=sys.stderr, shard=args.shard)
     return _report([res])
 
 
@@ -73,7 +75,7 @@ def _report(results) -> int:
 
     failed = [r for r in results if r.status != "ok"]
     if results:
-        paths = runs.profile_paths(results[0].output.parent.parent.name)
+        paths = runs.profile_paths(results[0].profile)
         print("\nexecuted notebooks:", paths.root / "notebooks")
         print("figures:           ", paths.root / "figures")
         print("tables:            ", paths.root / "tables")
@@ -106,6 +108,29 @@ def cmd_doctor(args) -> int:
     return exit_code(results)
 
 
+def cmd_store_compact(args) -> int:
+    from pathlib import Path
+
+    from ssdlib import runs
+    from ssdlib.generation.lock import StoreBusy
+    from ssdlib.generation.store_compact import compact
+
+    targets = [Path(t) for t in args.paths] or [runs.profile_paths(args.profile).root / "generations"]
+    dropped = 0
+    for t in targets:
+        try:
+            results = compact(t, dry_run=args.dry_run)
+        except (FileNotFoundError, StoreBusy) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for r in results:
+            print(r.line())
+            dropped += len(r.dropped) + bool(r.torn_bytes)
+    verb = "would drop" if args.dry_run else "dropped"
+    print(f"[ssd] store compact: {verb} {dropped} line(s) in {len(targets)} target(s)")
+    return 0
+
+
 def cmd_fetch_model(args) -> int:
     from ssdlib.models import embedded_model_path
 
@@ -128,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plan)
     p = with_profile(sub.add_parser("run", help="execute one notebook with papermill"))
     p.add_argument("notebook", help="e.g. 03_baselines (or just 03)")
+    p.add_argument("--shard", default=None, metavar="i/N",
+                   help="generate only shard i of N (0-based, by hash of the prompt id) of the notebook's "
+                        "first generation step into its own store files, then stop; e.g. a SLURM array: "
+                        "--shard $SLURM_ARRAY_TASK_ID/N, then one run without --shard")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="stream kernel, engine and cell output (default: to outputs/<profile>/logs/<notebook>.log)")
     p.set_defaults(func=cmd_run)
@@ -144,6 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="preflight in seconds: packages, GPUs vs plan, hub sources, template, marker")
     p.add_argument("--profile", default="smoke", help="params/<profile>/ (default: smoke)")
     p.set_defaults(func=cmd_doctor)
+    store = sub.add_parser("store", help="maintain the generations store").add_subparsers(dest="store_cmd",
+                                                                                       required=True)
+    p = store.add_parser("compact", help="rewrite store files without invalid or duplicate lines "
+                         "(dropped lines are kept in <file>.rejected-<stamp>)")
+    p.add_argument("paths", nargs="*", help="store files, model folders or generations roots "
+                   "(default: outputs/<profile>/generations)")
+    p.add_argument("--profile", default="smoke", help="params/<profile>/ (default: smoke)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be dropped; change nothing")
+    p.set_defaults(func=cmd_store_compact)
     p = sub.add_parser("fetch-model", help="convert the embedded SmolLM2 GGUF into a safetensors folder")
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=cmd_fetch_model)

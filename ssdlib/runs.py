@@ -49,7 +49,13 @@ def outputs_root() -> Path:
 
 
 def profile_paths(profile: str) -> Paths:
-    root = outputs_root() / profile
+    """``<outputs>/<profile>`` (created); the profile must be a plain name, so it cannot leave
+    the outputs folder (``../x`` or ``a/b`` raise :class:`ssdlib.config.ConfigError`)."""
+    cfg.check_profile(profile)
+    base = outputs_root()
+    root = base / profile
+    if os.path.dirname(os.path.normpath(root)) != os.path.normpath(base):  # belt and braces
+        raise cfg.ConfigError(f"command line: profile {profile!r} would write outside {base}")
     root.mkdir(parents=True, exist_ok=True)
     return Paths(root)
 
@@ -103,6 +109,7 @@ class RunResult:
     error: str | None = None
     log: Path | None = None
     failure: str | None = None  # the failing cell, its error and traceback tail, the log path
+    profile: str | None = None
 
 
 @dataclass
@@ -114,6 +121,7 @@ class Execution:
     seconds: float
     error: str | None = None
     failure: str | None = None
+    note: str | None = None  # e.g. a --shard run that stopped after its generation step
 
 
 def execute(
@@ -126,6 +134,7 @@ def execute(
     console: TextIO | None = None,
     errors: TextIO | None = None,
     name: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Execution:
     """Execute the notebook ``src`` into ``out`` with papermill, its chatter going to ``log_file``.
 
@@ -149,9 +158,10 @@ def execute(
     progress_file = log_file.with_suffix(".progress.jsonl")
     quiet = not verbose
     env = logs.kernel_env(log_file, progress_file if quiet and console is not None else None, quiet)
+    env.update(extra_env or {})
     progress = ProgressLine(progress_file, prefix, console) if quiet and console is not None else nullcontext()
     t0 = time.monotonic()
-    status, error, failure = "ok", None, None
+    status, error, failure, note = "ok", None, None, None
     with open(log_file, "a", buffering=1) as cells, logs.papermill_logging(log_file, console if verbose else None):
         try:
             with progress:
@@ -168,6 +178,12 @@ def execute(
                     kernel_manager_class=logs.kernel_manager_class(env, log_file if quiet else None),
                 )
         except Exception as exc:  # papermill wraps the cell's exception; keep the run's record
+            if getattr(exc, "ename", None) == "ShardDone":  # a --shard run stops on purpose (#17)
+                note = str(getattr(exc, "evalue", "")).strip()
+                cells.write(f"\n# STOPPED (shard done)\n{note}\n")
+                if console is not None:
+                    print(f"{prefix}: {note}", file=console, flush=True)
+                return Execution("ok", time.monotonic() - t0, note=note)
             status, error = "failed", failures.one_line(exc)
             failure = failures.describe(exc, log_file, out)
             cells.write(f"\n# FAILED\n{failure}\n")
@@ -191,23 +207,33 @@ def run_notebook(
     verbose: bool = False,
     console: TextIO | None = None,
     errors: TextIO | None = None,
+    shard: str | None = None,
 ) -> RunResult:
     """Validate params, execute ``notebooks/<notebook>.ipynb`` with papermill, write the manifest.
 
     Parameter problems raise :class:`ssdlib.config.ConfigError` before papermill starts (so before
     any model loads). A failing cell does not raise: the result has status ``failed`` and the error.
     Logs go to ``outputs/<profile>/logs/<notebook>.log``; ``console``/``errors``/``verbose`` as
-    in :func:`execute` (None: print nothing, as the test fixtures want).
+    in :func:`execute` (None: print nothing, as the test fixtures want). ``shard`` ("i/N"):
+    generate only that shard of the notebook's first generation step, then stop
+    (:mod:`ssdlib.generation.shards`); its notebook, log and manifest carry ``@s<i>of<N>``.
     """
+    from ssdlib.generation import shards
+
+    try:
+        part = shards.parse(shard) if shard is not None else None
+    except ValueError as exc:
+        raise cfg.ConfigError(f"command line: {exc}") from None
     params = cfg.load_params(notebook, profile, overrides)
     src = notebook_path(notebook)
     if not src.exists():
         raise cfg.ConfigError(f"command line: notebook {notebook!r} does not exist yet ({src})")
     paths = profile_paths(profile)
-    out = paths.notebooks / f"{notebook}.ipynb"
-    log_file = paths.logs / f"{notebook}.log"
+    stem = notebook if part is None else f"{notebook}@{part.label}"  # N shard jobs, N records
+    out = paths.notebooks / f"{stem}.ipynb"
+    log_file = paths.logs / f"{stem}.log"
     stamp = dt.datetime.now(dt.timezone.utc)
-    manifest_path = paths.manifests / f"{notebook}.json"
+    manifest_path = paths.manifests / f"{stem}.json"
     record = {
         "notebook": notebook,
         "profile": profile,
@@ -220,24 +246,28 @@ def run_notebook(
         "platform": platform.platform(),
         "started": stamp.isoformat(),
         "status": "running",
+        "shard": None if part is None else str(part),
         "executed_notebook": str(out),
         "log": str(log_file),
     }
     write_manifest(manifest_path, record)
     if console is not None:
         print(f"[ssd] running {notebook} on profile {profile} ...", file=console, flush=True)
+    # An empty value also keeps a stray $SSD_SHARD of the shell out of a whole run.
     run = execute(src, out, cfg.injectable(params), log_file=log_file, verbose=verbose, console=console,
-                  errors=errors, name=notebook)
+                  errors=errors, name=stem, extra_env={shards.SHARD_ENV: "" if part is None else str(part)})
     record.update(
         status=run.status,
         error=run.error,
+        note=run.note,
         finished=dt.datetime.now(dt.timezone.utc).isoformat(),
         seconds=round(run.seconds, 1),
     )
     write_manifest(manifest_path, record)
     history = paths.manifests / "history"
-    write_manifest(history / f"{stamp.strftime('%Y%m%dT%H%M%S')}_{notebook}.json", record)
-    return RunResult(notebook, run.status, out, manifest_path, run.seconds, run.error, log_file, run.failure)
+    write_manifest(history / f"{stamp.strftime('%Y%m%dT%H%M%S')}_{stem}.json", record)
+    return RunResult(notebook, run.status, out, manifest_path, run.seconds, run.error, log_file, run.failure,
+                     profile)
 
 
 def select(start: str | None, stop: str | None) -> list[str]:

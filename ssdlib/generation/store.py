@@ -4,8 +4,11 @@ Layout: ``<root>/<model_slug>/<config_id>[@<shard>].jsonl``. Every line is one c
 record keyed by (prompt_id, sample_idx, config_id, model_id). Writes are line-buffered and
 fsync'd per flush, so a SIGKILL loses at most the samples in flight: the only possible damage is
 a torn last line, which :meth:`GenerationStore.open` truncates away before appending again and
-the reader ignores. Duplicate keys (never written by us, but possible if a user concatenates
-files) are dropped on read, keeping the first record.
+the reader ignores. Any other line that is not a valid sample of the file (see
+:mod:`ssdlib.generation.store_lines`), and any later copy of a key already read, is skipped,
+counted and reported (a :class:`StoreWarning` naming file and line; ``store.report``) -- never
+fatal, never silently dropped from disk: ``ssd store compact`` rewrites a file without them.
+One process writes a store file at a time (:mod:`ssdlib.generation.lock`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ssdlib.generation import lock as _lock
+from ssdlib.generation.store_lines import StoreReport, StoreWarning, read_files
 from ssdlib.schema import SAMPLE_KEY
+
+__all__ = ["GenerationStore", "StoreReport", "StoreWarning", "read_all", "slug"]
 
 
 def slug(text: str) -> str:
@@ -53,17 +60,6 @@ def _repair_tail(path: Path) -> int:
         return size
 
 
-def _read_lines(path: Path) -> Iterable[dict]:
-    with open(path, "rb") as fh:
-        for raw in fh:
-            if not raw.endswith(b"\n"):
-                break  # torn tail of a killed run: never trusted
-            try:
-                yield json.loads(raw)
-            except json.JSONDecodeError:
-                continue
-
-
 class GenerationStore:
     """Append-only sample store for one model and one decode config."""
 
@@ -76,6 +72,8 @@ class GenerationStore:
         name = config_id if shard is None else f"{config_id}@{shard}"
         self.path = self.dir / f"{name}.jsonl"
         self._fh = None
+        self._lock = None
+        self.report = StoreReport()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -88,15 +86,12 @@ class GenerationStore:
         return ([main] if main.exists() else []) + shards
 
     def records(self) -> list[dict]:
-        seen: set[tuple] = set()
-        out = []
-        for path in self.files():
-            for rec in _read_lines(path):
-                key = tuple(rec.get(k) for k in SAMPLE_KEY)
-                if key in seen:
-                    continue
-                seen.add(key)
-                out.append(rec)
+        """Valid samples of this config, first copy of each key; skipped lines go to
+        ``self.report`` and a :class:`StoreWarning` (file, line, reason)."""
+        report = StoreReport()
+        out = [rec for _, _, _, rec in read_files(self.files(), report, SAMPLE_KEY)]
+        self.report = report
+        report.warn()
         return out
 
     def read(self) -> pd.DataFrame:
@@ -115,8 +110,11 @@ class GenerationStore:
 
     # -- writing -------------------------------------------------------------------------
 
-    def open(self) -> "GenerationStore":
+    def open(self, lock_timeout_s: float = 0.0) -> "GenerationStore":
+        """Open for appending: take the one-writer lock (:class:`StoreBusy` names the holder if
+        another process has it), cut a torn tail, then append."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock.acquire(self.path, lock_timeout_s)
         _repair_tail(self.path)
         self._fh = open(self.path, "a", encoding="utf-8")
         return self
@@ -137,6 +135,9 @@ class GenerationStore:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self):
         return self.open()
@@ -146,16 +147,14 @@ class GenerationStore:
 
 
 def read_all(root: str | Path, model_id: str | None = None) -> pd.DataFrame:
-    """Every sample under ``root`` (optionally one model's), deduplicated by key."""
+    """Every valid sample under ``root`` (optionally one model's), first copy of each key;
+    skipped lines are reported as in :meth:`GenerationStore.records`."""
     root = Path(root)
-    dirs = [root / slug(model_id)] if model_id else [d for d in root.glob("*") if d.is_dir()]
-    frames = []
-    for d in dirs:
-        for path in sorted(d.glob("*.jsonl")):
-            recs = list(_read_lines(path))
-            if recs:
-                frames.append(pd.DataFrame.from_records(recs))
-    if not frames:
+    dirs = [root / slug(model_id)] if model_id else sorted(d for d in root.glob("*") if d.is_dir())
+    paths = [p for d in dirs for p in sorted(d.glob("*.jsonl"))]
+    report = StoreReport()
+    recs = [rec for _, _, _, rec in read_files(paths, report, SAMPLE_KEY)]
+    report.warn()
+    if not recs:
         return pd.DataFrame(columns=list(SAMPLE_KEY))
-    df = pd.concat(frames, ignore_index=True)
-    return df.drop_duplicates(subset=list(SAMPLE_KEY), keep="first").reset_index(drop=True)
+    return pd.DataFrame.from_records(recs)
