@@ -13,11 +13,14 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from ssdlib import yamlsafe
 
 NOTEBOOKS: tuple[str, ...] = (
     "01_data",
@@ -30,13 +33,58 @@ NOTEBOOKS: tuple[str, ...] = (
 
 BUDGETS: tuple[str, ...] = ("val300", "val")
 
+# Upper bounds that catch typos (1e15 for 16) before a plan is materialised; far above any real run.
+MAX_CONTEXT = 1_048_576  # tokens: context windows and generation caps (Qwen3.5 native: 262,144)
+MAX_SAMPLES_PER_PROMPT = 1024  # n of one decode (the paper: 10; pass@k curves: tens)
+MAX_TEMPERATURE = 10.0  # sampling at T > 10 is uniform noise for any real vocabulary
+MAX_TIMEOUT_S = 600.0  # grading one answer; math-verify needs ~0.1 s, the default budget is 5 s
+PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
 
 class ConfigError(ValueError):
     """A profile or override that cannot run; the message is one line: 'file: key: problem'."""
 
 
+def _admits_bool(tp: Any) -> bool:
+    """Whether a field of type ``tp`` may hold a bool somewhere (nested models check their own)."""
+    if tp is bool or tp is Any:
+        return True
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return True
+    if get_origin(tp) is Literal:
+        return any(isinstance(a, bool) for a in get_args(tp))
+    if get_origin(tp) is Annotated:
+        return _admits_bool(get_args(tp)[0])
+    return any(_admits_bool(a) for a in get_args(tp))
+
+
+def _holds_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_holds_bool(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_bool(v) for v in value.values())
+    return False
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Base of every parameter block: unknown keys fail, values are frozen, numbers are finite
+    (no .inf / .nan) and booleans are not numbers (YAML ``n: true`` is not ``n: 1``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name)
+        if field is None:
+            return value
+        if not _admits_bool(field.annotation) and _holds_bool(value):
+            raise ValueError("booleans are not numbers here: write the value itself")
+        if field.annotation is bool and not isinstance(value, bool):  # 1, "yes" are not switches
+            raise ValueError("must be true or false")
+        return value
 
 
 # ---------------------------------------------------------------- shared blocks
@@ -44,8 +92,8 @@ class Strict(BaseModel):
 
 class ModelCfg(Strict):
     id: str = Field(description="hub id, local folder, or embedded:smollm2-135m")
-    max_model_len: int = Field(gt=0, description="context window the engine allocates (tokens)")
-    max_prompt_tokens: int = Field(gt=0, description="longest rendered prompt allowed (tokens)")
+    max_model_len: int = Field(gt=0, le=MAX_CONTEXT, description="context window the engine allocates (tokens)")
+    max_prompt_tokens: int = Field(gt=0, le=MAX_CONTEXT, description="longest rendered prompt allowed (tokens)")
     thinking: bool = Field(description="render the chat template with thinking on")
     dtype: str = "auto"
 
@@ -70,21 +118,21 @@ class PromptCfg(Strict):
 
 
 class GradingCfg(Strict):
-    timeout_s: float = Field(5.0, gt=0)
-    max_candidate_chars: int = Field(1000, gt=0)
-    workers: int | None = Field(None, ge=1)
+    timeout_s: float = Field(5.0, gt=0, le=MAX_TIMEOUT_S, description="seconds per answer, finite")
+    max_candidate_chars: int = Field(1000, gt=0, le=1_000_000)
+    workers: int | None = Field(None, ge=1, le=1024)
 
 
 class DecodeCfg(Strict):
     """One decoding setting. ``top_k = 0`` and ``min_p = 0`` mean "off"."""
 
-    temperature: float = Field(ge=0)
+    temperature: float = Field(ge=0, le=MAX_TEMPERATURE)
     top_p: float = Field(1.0, gt=0, le=1)
-    top_k: int = Field(0, ge=0)
+    top_k: int = Field(0, ge=0, le=MAX_CONTEXT)
     min_p: float = Field(0.0, ge=0, le=1)
     presence_penalty: float = Field(0.0, ge=-2, le=2)
-    max_tokens: int = Field(gt=0)
-    n: int = Field(1, ge=1, description="samples per prompt")
+    max_tokens: int = Field(gt=0, le=MAX_CONTEXT)
+    n: int = Field(1, ge=1, le=MAX_SAMPLES_PER_PROMPT, description="samples per prompt")
     seed: int = 0
 
     @property
@@ -303,7 +351,8 @@ class PassAtKCfg(Strict):
     for the base model, the candidates and the control; pass@1..pass@n overall and on the
     hardest prompts by base pass rate. The figure needs n >= 2."""
 
-    n: int = Field(8, ge=1, description="samples per prompt (the first eval_decode.n are reused)")
+    n: int = Field(8, ge=1, le=MAX_SAMPLES_PER_PROMPT,
+                   description="samples per prompt (the first eval_decode.n are reused)")
 
 
 class EvalControlCfg(Strict):
@@ -398,9 +447,28 @@ def profiles() -> list[str]:
     return sorted(p.name for p in params_dir().iterdir() if (p / "common.yaml").exists())
 
 
+def check_profile(profile: str) -> str:
+    """A profile is a plain folder name under params/ (no ``/``, no ``..``): its outputs go to
+    ``outputs/<profile>/`` and nowhere else."""
+    if not isinstance(profile, str) or not PROFILE_NAME.match(profile) or profile in (".", ".."):
+        raise ConfigError(f"command line: profile {profile!r} must be a plain folder name under params/ "
+                          f"(letters, digits, . _ -; known: {', '.join(profiles())})")
+    return profile
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        raw = path.read_bytes()
+    except OSError as exc:  # a directory, a dangling link, no permission
+        raise ConfigError(f"{_rel(path)}: is not a readable YAML file ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{_rel(path)}: line {line} is not UTF-8 (byte {raw[exc.start]:#04x}); "
+                          "save the file as UTF-8") from None
+    try:
+        data = yamlsafe.load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -456,9 +524,9 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
     if not parts:
         raise ConfigError(f"command line: override {text!r} has an empty key")
     try:
-        value = yaml.safe_load(raw)
+        value = yamlsafe.load(raw)
     except yaml.YAMLError:
-        value = raw
+        value = raw  # not YAML: the string itself (type checks then name the command line)
     return parts, value
 
 
@@ -496,6 +564,7 @@ def raw_params(notebook: str, profile: str, overrides: list[str] | dict | None =
     """Merge common + notebook YAML + overrides; return (dict, origin map, notebook file label)."""
     if notebook not in PARAM_MODELS:
         raise ConfigError(f"command line: unknown notebook {notebook!r} (known: {', '.join(NOTEBOOKS)})")
+    check_profile(profile)
     pdir = params_dir() / profile
     common_path = pdir / "common.yaml"
     if not common_path.exists():
@@ -503,14 +572,18 @@ def raw_params(notebook: str, profile: str, overrides: list[str] | dict | None =
     nb_path = pdir / f"{notebook}.yaml"
     origin: dict[tuple, str] = {}
     merged = _merge({}, _read_yaml(common_path), origin, _rel(common_path))
-    if nb_path.exists():
+    if nb_path.exists() or nb_path.is_symlink():
         merged = _merge(merged, _read_yaml(nb_path), origin, _rel(nb_path))
     items = overrides.items() if isinstance(overrides, dict) else [parse_override(o) for o in overrides or []]
     for path, value in items:
         path = tuple(path.split(".")) if isinstance(path, str) else path
+        if path[:1] == ("profile",):
+            raise ConfigError(f"command line -p: profile: cannot be overridden (it is the params/ folder); "
+                              f"use --profile {value}")
         merged = _merge(merged, _nest(path, value), origin, "command line -p")
     if merged.get("profile") != profile:
-        raise ConfigError(f"{_rel(common_path)}: profile: says {merged.get('profile')!r} but lives in params/{profile}/")
+        where = origin.get(("profile",), _rel(common_path))
+        raise ConfigError(f"{where}: profile: says {merged.get('profile')!r} but lives in params/{profile}/")
     return merged, origin, _rel(nb_path)
 
 
@@ -629,6 +702,8 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
             sweep = getattr(p, sweep_name)
             if sweep.base not in p.presets:
                 fail((sweep_name, "base"), f"{sweep.base!r} is not one of presets ({', '.join(p.presets)})")
+            field = "temperature" if sweep_name == "temperature_sweep" else "min_p"
+            _check_sweep((sweep_name, "values"), p.presets[sweep.base], field, sweep.values, fail)
         known = list(baseline_decodes(p))
         for i, pair in enumerate(p.findings):
             for name in pair:
@@ -666,9 +741,7 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
                 fail(("train", "accelerate_config"), f"{t.accelerate_config} does not exist")
     if isinstance(p, EvalParams):
         check_decode(("eval_decode",), p.eval_decode)
-        for i, t in enumerate(p.t_eval_sweep):
-            if t < 0:
-                fail(("t_eval_sweep", str(i)), f"temperature {t} is negative")
+        _check_sweep(("t_eval_sweep",), p.eval_decode, "temperature", p.t_eval_sweep, fail)
         if isinstance(p.checkpoints, list) and (not p.checkpoints or min(p.checkpoints) < 1):
             fail(("checkpoints",), "a list of checkpoint steps must be non-empty and >= 1 (or all / last)")
         c = p.candidates
@@ -690,6 +763,16 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
         if lf.backend == "vllm" and lf.entropy_col == "entropy_full":
             fail(("lockfork", "entropy_col"), "entropy_full needs backend transformers (vLLM returns top-k only)")
         _check_baseline_name(p, fail)
+
+
+def _check_sweep(loc: tuple, base: DecodeCfg, field: str, values: list[float], fail) -> None:
+    """Each sweep point must be a valid decode: the base preset with ``field`` set to the value,
+    checked by the same rules as a preset (a sweep is a list of presets written short)."""
+    for i, v in enumerate(values):
+        try:
+            DecodeCfg.model_validate({**base.model_dump(), field: v})
+        except ValidationError as exc:
+            fail(loc + (str(i),), f"{field} {v!r}: {exc.errors()[0]['msg']}")
 
 
 def _check_baseline_name(p: "EvalParams", fail) -> None:
