@@ -25,6 +25,7 @@ import pandas as pd
 from ssdlib.data.base import LoadResult, concat_results
 from ssdlib.data.dedup import dedup_pools, dedup_summary
 from ssdlib.data.io import write_parquet
+from ssdlib.data.length import REASON, PromptLimit, drop_long, limit_result
 from ssdlib.data.registry import SOURCES
 from ssdlib.data.splits import BudgetShortfall, build_splits, drops_table, mix_table, split_report, wanted_counts
 from ssdlib.data.synthetic import make_pools
@@ -49,6 +50,9 @@ class DataReport:
     duplicates: rows the within-train dedup removed, each with the row kept in its place
     dedup:    ``duplicates`` counted by (pool, kept_pool, rule)
     shortfalls: the warnings of sources that gave less than their budget
+    prompt_limit: how over-long prompts were found (``PromptLimit.describe``); None: not checked
+    too_long: the problems dropped as ``prompt_too_long`` (id, source, prompt_tokens)
+    bad_lines: ``file:line: why`` for every line of a local source file that was not a row
     """
 
     table: pd.DataFrame
@@ -62,6 +66,9 @@ class DataReport:
     duplicates: pd.DataFrame | None = None
     dedup: pd.DataFrame | None = None
     shortfalls: list[str] = field(default_factory=list)
+    prompt_limit: str | None = None
+    too_long: pd.DataFrame | None = None
+    bad_lines: list[str] = field(default_factory=list)
 
 
 def _plain(x: Any) -> dict:
@@ -116,13 +123,16 @@ def check_sources(sources: Mapping[str, Mapping[str, Any]], in_train: set[str], 
         _loader_opts(name, loader, spec)
 
 
-def _load_all(sources: Mapping[str, Mapping[str, Any]], seed: int, in_train: set[str], in_val: set[str]):
-    """Load every source into train/val pools; return pools, LoadResults, roles, planted pairs."""
+def _load_all(sources: Mapping[str, Mapping[str, Any]], seed: int, in_train: set[str], in_val: set[str],
+              limit: PromptLimit | None = None):
+    """Load every source into train/val pools; return pools, LoadResults, roles, planted pairs and
+    the rows dropped as too long for ``limit`` (before any split or dedup sees them)."""
     train_pools: dict[str, pd.DataFrame] = {}
     val_pools: dict[str, pd.DataFrame] = {}
     loads: dict[str, LoadResult] = {}
     roles: dict[str, str] = {}
     planted: list[pd.DataFrame] = []
+    too_long: list[pd.DataFrame] = []
     for name, spec in sources.items():
         loader = spec.get("loader", name)
         if loader == "synthetic":
@@ -130,8 +140,15 @@ def _load_all(sources: Mapping[str, Mapping[str, Any]], seed: int, in_train: set
             syn_seed = int(opts.pop("seed", seed))
             tr, va, pl = make_pools(int(opts.pop("n_train")), int(opts.pop("n_val")), syn_seed,
                                     int(opts.pop("n_planted", 0)), **opts)
+            n_tr, n_va = len(tr), len(va)
+            if limit is not None:
+                (tr, long_tr), (va, long_va) = drop_long(tr, limit), drop_long(va, limit)
+                too_long += [long_tr, long_va]
             train_pools[name], val_pools[name] = tr, va
-            loads[name] = concat_results([LoadResult(tr, Counter(), len(tr)), LoadResult(va, Counter(), len(va))])
+            n_long = n_tr - len(tr) + n_va - len(va)
+            loads[name] = concat_results([LoadResult(tr, Counter(), n_tr), LoadResult(va, Counter(), n_va)])
+            if n_long:
+                loads[name].drops[REASON] += n_long
             roles[name] = "train+val"
             planted.append(pl)
             continue
@@ -139,9 +156,15 @@ def _load_all(sources: Mapping[str, Mapping[str, Any]], seed: int, in_train: set
             raise ValueError(f"source {name!r}: unknown loader {loader!r}; known: {sorted(SOURCES)} + ['synthetic']")
         role = _role(name, spec, in_train, in_val)
         result = SOURCES[loader](spec.get("path"), **_loader_opts(name, loader, spec))
+        if limit is not None:
+            result, long = limit_result(result, limit)
+            too_long.append(long)
         loads[name], roles[name] = result, role
         (train_pools if role == "train" else val_pools)[name] = result.frame
-    return train_pools, val_pools, loads, roles, planted
+    cols = ["id", "source", "prompt_tokens"]
+    long_rows = pd.concat([t[cols] for t in too_long if not t.empty] or [pd.DataFrame(columns=cols)],
+                          ignore_index=True)
+    return train_pools, val_pools, loads, roles, planted, long_rows
 
 
 def prepare_data(
@@ -152,6 +175,7 @@ def prepare_data(
     seed: int,
     out_dir: str | Path,
     dedup: Mapping[str, Any] | None = None,
+    prompt_limit: PromptLimit | None = None,
 ) -> DataReport:
     """Load ``sources``, build the splits and write ``out_dir``/{train,val,val300}.parquet.
 
@@ -164,14 +188,18 @@ def prepare_data(
     the pool listed first in ``train.mix``. Plain dicts or pydantic models (``model_dump``) are
     accepted. A source without ``role`` gets it from the train mix / val budgets (see the module
     docstring). With a synthetic source, ``planted_pairs.parquet`` lists the planted near-duplicate
-    pairs that made it into both train and val. Same inputs and seed -> byte-identical files.
+    pairs that made it into both train and val. ``prompt_limit`` (``ssdlib.data.length``) drops
+    every problem whose rendered prompt would not fit the model's context, counted per source as
+    ``prompt_too_long``, before dedup and sampling (None: no check; 03 would then stop on such a
+    problem). Same inputs and seed -> byte-identical files.
     """
     import warnings
 
     sources = {name: _plain(spec) for name, spec in _plain(sources).items()}
     train, val, val300 = _plain(train), _plain(val), _plain(val300)
     dd = {"enabled": True, **(_plain(dedup) if dedup is not None else {})}
-    train_pools, val_pools, loads, roles, planted = _load_all(sources, seed, set(train["mix"]), set(val["budgets"]))
+    train_pools, val_pools, loads, roles, planted, too_long = _load_all(
+        sources, seed, set(train["mix"]), set(val["budgets"]), prompt_limit)
     duplicates = None
     removed_by_source: dict[str, int] = {}
     if dd.pop("enabled") and train_pools:
@@ -218,4 +246,7 @@ def prepare_data(
         duplicates=duplicates,
         dedup=dedup_summary(duplicates) if duplicates is not None else None,
         shortfalls=shortfalls,
+        prompt_limit=prompt_limit.describe() if prompt_limit is not None else None,
+        too_long=too_long if prompt_limit is not None else None,
+        bad_lines=[b for r in loads.values() for b in r.bad_lines],
     )
