@@ -304,6 +304,34 @@ def check_think_marker(ctx: Context) -> list[Result]:
     return [Result("think marker", OK, f"'</think>' = one token (id {info.token_ids[0]}), round-trips; {how}")]
 
 
+def check_gradients(ctx) -> list[Result]:
+    """``ssd doctor`` check: the gradient check of this machine's training path (tiny model, seconds).
+
+    Uses the profile's ``train.fla_hopper_fix``; does not compile (a compile takes minutes; the GPU
+    bench ``bench/gradcheck_gpu.py`` covers ``compile_layers``).
+    """
+    from ssdlib.train.gradcheck import fla_importable, run_gradcheck
+
+    train = ctx.params("05_train").train
+    if train.fla_hopper_fix and fla_importable():
+        from ssdlib.train.fla_hopper_fix import install
+
+        install()
+    try:
+        rep = run_gradcheck()
+    except Exception as exc:  # e.g. fla refusing its miscompiled kernel on Hopper + Triton < 3.7.1
+        return [Result("gradients", FAIL, f"{type(exc).__name__}: {str(exc)[:240]}",
+                       "install Triton >= 3.7.1, or set train.fla_hopper_fix: true in 05_train.yaml")]  # fmt: skip
+    group, worst = next(iter(rep.errors.items()))
+    detail = (f"{rep.path['kernels']} kernels on {rep.path['device']}"
+              f"{' + bf16 autocast' if rep.path['autocast_bf16'] else ''}: worst group {group} "
+              f"rel err {worst:.1e} (tol {rep.tolerance:.0e})")  # fmt: skip
+    if rep.passed:
+        return [Result("gradients", OK, detail)]
+    return [Result("gradients", FAIL, detail + f"; failing: {', '.join(rep.failed_groups)}",
+                   "the installed kernels compute wrong gradients: see bench/gradcheck_gpu.py and bench/train_gpu.md")]  # fmt: skip
+
+
 CHECKS: list[tuple[str, Check]] = [
     ("params", check_params),
     ("packages", check_packages),
@@ -311,11 +339,9 @@ CHECKS: list[tuple[str, Check]] = [
     ("hub", check_hub),
     ("chat template", check_chat_template),
     ("think marker", check_think_marker),
+    ("gradients", check_gradients),
 ]
 
-from ssdlib.train.gradcheck import doctor_check as check_gradients  # noqa: E402 (imports torch only when run)
-
-CHECKS.append(("gradients", check_gradients))
 
 
 def run_checks(profile: str, offline: bool | None = None) -> list[Result]:

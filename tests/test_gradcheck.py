@@ -96,12 +96,12 @@ def test_doctor_reports_the_gradient_check(monkeypatch):
     from ssdlib import doctor
 
     ctx = doctor.Context("smoke")
-    (ok,) = gc.doctor_check(ctx)
+    (ok,) = doctor.check_gradients(ctx)
     assert ok.status == doctor.OK and "linear_attn" in ok.detail and "tol 1e-03" in ok.detail
-    assert ("gradients", gc.doctor_check) in doctor.CHECKS
+    assert ("gradients", doctor.check_gradients) in doctor.CHECKS
     real = gc.run_gradcheck
     monkeypatch.setattr(gc, "run_gradcheck", lambda **kw: real(inject="scale_dg", **kw))
-    (bad,) = gc.doctor_check(ctx)
+    (bad,) = doctor.check_gradients(ctx)
     assert bad.status == doctor.FAIL and "linear_attn.A_log" in bad.detail and bad.fix
 
 

@@ -53,3 +53,11 @@ def read_log(output_dir_or_file: str | Path) -> pd.DataFrame:
     other = frame.drop(train_rows.index)
     train_rows = train_rows.drop_duplicates("step", keep="last")
     return pd.concat([train_rows, other]).sort_values(["step"], kind="stable").reset_index(drop=True)
+
+
+def checkpoint_model_id(run_name: str, step: int, run_hash: str | None = None) -> str:
+    """Store label of a checkpoint's generations: ``<run>-<recipe hash>-ckpt-<step>``.
+
+    The hash (``run.json`` of the 05 run) keeps a retrained run from reusing stale samples.
+    """
+    return f"{run_name}-{run_hash[:8]}-ckpt-{step}" if run_hash else f"{run_name}-ckpt-{step}"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ssdlib.stats.metrics import summarize
 from ssdlib.stats import paired_comparison
+from ssdlib.stats.metrics import summarize
 
 CONTROL_PREFIX = "control-"
 
@@ -33,9 +33,8 @@ def control_model_table(control_dir: str | Path, steps: Sequence[int]) -> pd.Dat
 
     Raises when a step has no control checkpoint (the two runs were saved at different steps).
     """
-    from ssdlib.train import list_checkpoints
+    from ssdlib.train.checkpoints import checkpoint_model_id, list_checkpoints
     from ssdlib.train.run import read_run_record
-    from ssdlib.verdict.tables import checkpoint_model_id
 
     control_dir = Path(control_dir)
     record = read_run_record(control_dir) or {}

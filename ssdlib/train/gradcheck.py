@@ -310,34 +310,6 @@ def run_gradcheck(
     return GradCheckReport(path, tolerance, errors, not failed, (loss, ref_loss), failed)
 
 
-def doctor_check(ctx) -> list:
-    """``ssd doctor`` check: the gradient check of this machine's training path (tiny model, seconds).
-
-    Uses the profile's ``train.fla_hopper_fix``; does not compile (a compile takes minutes; the GPU
-    bench ``bench/gradcheck_gpu.py`` covers ``compile_layers``).
-    """
-    from ssdlib.doctor import FAIL, OK, Result
-
-    train = ctx.params("05_train").train
-    if train.fla_hopper_fix and fla_importable():
-        from ssdlib.train.fla_hopper_fix import install
-
-        install()
-    try:
-        rep = run_gradcheck()
-    except Exception as exc:  # e.g. fla refusing its miscompiled kernel on Hopper + Triton < 3.7.1
-        return [Result("gradients", FAIL, f"{type(exc).__name__}: {str(exc)[:240]}",
-                       "install Triton >= 3.7.1, or set train.fla_hopper_fix: true in 05_train.yaml")]  # fmt: skip
-    group, worst = next(iter(rep.errors.items()))
-    detail = (f"{rep.path['kernels']} kernels on {rep.path['device']}"
-              f"{' + bf16 autocast' if rep.path['autocast_bf16'] else ''}: worst group {group} "
-              f"rel err {worst:.1e} (tol {rep.tolerance:.0e})")  # fmt: skip
-    if rep.passed:
-        return [Result("gradients", OK, detail)]
-    return [Result("gradients", FAIL, detail + f"; failing: {', '.join(rep.failed_groups)}",
-                   "the installed kernels compute wrong gradients: see bench/gradcheck_gpu.py and bench/train_gpu.md")]  # fmt: skip
-
-
 def _reference_main(src: str, dst: str) -> None:
     import torch
 

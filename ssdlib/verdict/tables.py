@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg
-from ssdlib.stats.metrics import pass_at_k_curve, summarize
 from ssdlib.stats import paired_comparison
+from ssdlib.stats.metrics import pass_at_k_curve, summarize
 from ssdlib.stats.multiplicity import adjust_family
+from ssdlib.train.checkpoints import checkpoint_model_id  # noqa: F401 (06 reads it from here)
 
 BASE_LABEL = "base"
 EVAL_NAME = "eval"
@@ -78,14 +79,6 @@ def select_checkpoints(available: Sequence[tuple[int, Path]], spec: str | Sequen
     if missing:
         raise ValueError(f"checkpoint steps {missing} not found (have {sorted(by_step)})")
     return [(s, by_step[s]) for s in sorted(set(spec))]
-
-
-def checkpoint_model_id(run_name: str, step: int, run_hash: str | None = None) -> str:
-    """Store label of a checkpoint's generations: ``<run>-<recipe hash>-ckpt-<step>``.
-
-    The hash (``run.json`` of the 05 run) keeps a retrained run from reusing stale samples.
-    """
-    return f"{run_name}-{run_hash[:8]}-ckpt-{step}" if run_hash else f"{run_name}-ckpt-{step}"
 
 
 def eval_decodes(eval_decode: DecodeCfg, temperatures: Sequence[float]) -> dict[str, DecodeCfg]:
