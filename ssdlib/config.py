@@ -114,7 +114,10 @@ class PromptCfg(Strict):
     template: str
 
     def render(self, problem: str) -> str:
-        return self.template.replace("{problem}", problem)
+        """The user turn for ``problem`` (:func:`ssdlib.prompts.user_message`)."""
+        from ssdlib.prompts import user_message
+
+        return user_message(problem, self.template)
 
 
 class GradingCfg(Strict):

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssdlib.train.ssd_set import build_ssd_dataset, render_chat_prompt, resolve_end_of_turn, token_shares
+from ssdlib.prompts import render_turn
+from ssdlib.train.ssd_set import build_ssd_dataset, resolve_end_of_turn, token_shares
 
 MODEL_DIR = os.environ.get("SSD_TEST_MODEL") or str(embedded_model_path())
 
@@ -79,7 +80,7 @@ def test_correct_and_incorrect_kept_in_equal_proportion(tok):
 def test_over_long_samples_dropped_and_counted_never_truncated(tok):
     short = "<think>a short trace</think> \\boxed{1}"
     samples, problems = make_tables([short, "word " * 400, short])
-    prompt_len = len(tok(render_chat_prompt(tok, render("What is p0?")), add_special_tokens=False)["input_ids"])
+    prompt_len = len(tok(render_turn(tok, render("What is p0?")), add_special_tokens=False)["input_ids"])
     exact = prompt_len + len(tok(short + tok.eos_token, add_special_tokens=False)["input_ids"])
 
     ds, rep = build(tok, samples, problems, max_length=exact)  # the short ones fit exactly

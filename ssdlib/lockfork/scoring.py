@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ssdlib.prompts import render_turns
+
 SCORE_KEY: tuple[str, ...] = ("response_idx", "position")
 
 SCORE_COLUMNS: tuple[str, ...] = SCORE_KEY + (
@@ -79,16 +81,11 @@ def topk_entropy_lower_bound(topk_logprobs) -> np.ndarray:
 
 def render_prompts(tokenizer, prompts: Sequence[str], *, chat: bool = True,
                    chat_template_kwargs: Mapping | None = None) -> list[str]:
-    """The prompt text the model saw: the chat template applied (``chat=True``, one user turn,
-    generation prompt added) or the prompts as given (``chat=False``, already rendered)."""
+    """The prompt text the model saw: the user turns rendered by :func:`ssdlib.prompts.render_turns`
+    (``chat=True``) or the prompts as given (``chat=False``, already rendered by generation)."""
     if not chat:
         return list(prompts)
-    kw = dict(chat_template_kwargs or {})
-    return [
-        tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                      add_generation_prompt=True, **kw)
-        for p in prompts
-    ]
+    return render_turns(tokenizer, prompts, chat_template_kwargs=chat_template_kwargs)
 
 
 def tokenize_pairs(tokenizer, prompts: Sequence[str], responses: Sequence[str], *,

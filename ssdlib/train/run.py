@@ -199,7 +199,7 @@ def build_run_dataset(params: TrainParams, samples: pd.DataFrame, problems: pd.D
     (:func:`check_stored_decode`), and after that every training prompt is, by hash, the text
     the sample was generated from. Returns ``(dataset, report)``.
     """
-    from ssdlib.prompts import prompt_hash
+    from ssdlib.prompts import check_prompt_hashes
     from ssdlib.train.ssd_set import build_ssd_dataset
 
     check_stored_decode(samples, params.ssd_decode)
@@ -211,10 +211,9 @@ def build_run_dataset(params: TrainParams, samples: pd.DataFrame, problems: pd.D
         drop_shortest_fraction=params.drop_shortest_fraction, drop_length_stopped=params.drop_length_stopped,
     )
     gen_hash = samples.set_index(["prompt_id", "sample_idx"])["prompt_hash"]
-    mismatch = [pid for pid, idx, text in zip(dataset["prompt_id"], dataset["sample_idx"], dataset["prompt"])
-                if prompt_hash(text) != gen_hash[(pid, idx)]]
-    if mismatch:
-        raise ValueError(f"{len(mismatch)} training prompts differ from the generation prompts, e.g. {mismatch[:3]}")
+    keys = list(zip(dataset["prompt_id"], dataset["sample_idx"]))
+    check_prompt_hashes(dataset["prompt"], gen_hash.loc[keys].tolist(), [k[0] for k in keys],
+                        what="training prompts")
     return dataset, report
 
 

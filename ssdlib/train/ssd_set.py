@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ssdlib.prompts import render_turn
 from ssdlib.schema import SAMPLE_COLUMNS, require_columns
 
 # Graded columns reported as rates when present; never used to select rows.
@@ -78,18 +79,6 @@ CATEGORIES: tuple[str, ...] = (CATEGORY_FINISHED, CATEGORY_LENGTH, CATEGORY_DROP
 # Rows tokenized per batch: bounds the Python lists alive at once (a 48k-token trace is
 # ~48k ints), while letting the fast tokenizer parallelize inside a batch.
 _TOKENIZE_BATCH = 64
-
-
-def render_chat_prompt(
-    tokenizer, prompt_text: str, chat_template_kwargs: dict[str, Any] | None = None
-) -> str:
-    """Render one user turn with the chat template and the generation prompt, as the engine does."""
-    return tokenizer.apply_chat_template(
-        [{"role": "user", "content": prompt_text}],
-        add_generation_prompt=True,
-        tokenize=False,
-        **(chat_template_kwargs or {}),
-    )
 
 
 def resolve_end_of_turn(tokenizer, end_of_turn: str | None = None) -> str:
@@ -258,7 +247,7 @@ def build_ssd_dataset(
     # Prompts repeat across samples (N samples per prompt): render and tokenize each once.
     prompt_cache: dict[str, tuple[str, list[int]]] = {}
     for user in frame["_user"].unique():
-        text = render_chat_prompt(tokenizer, user, chat_template_kwargs)
+        text = render_turn(tokenizer, user, chat_template_kwargs=chat_template_kwargs)
         prompt_cache[user] = (text, tokenizer(text, add_special_tokens=False)["input_ids"])
 
     n = len(frame)
