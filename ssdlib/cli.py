@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        # every verb: outputs/<profile> must stay inside outputs/
+        if getattr(args, "profile", None) is not None:
+            cfg.check_profile(args.profile)
         return args.func(args)
     except cfg.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

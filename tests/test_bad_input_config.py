@@ -45,8 +45,8 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 @pytest.mark.parametrize("override, where, says", [
-    ("temperature_sweep.values=[0.6, -1.0]", "temperature_sweep.values.1", "temperature -1.0: Input should be "
-                                                                            "greater than or equal to 0"),
+    ("temperature_sweep.values=[0.6, -1.0]", "temperature_sweep.values.1",
+     "temperature -1.0: Input should be greater than or equal to 0"),
     ("temperature_sweep.values=[50]", "temperature_sweep.values.0", "less than or equal to 10"),
     ("temperature_sweep.values=[.nan]", "temperature_sweep.values.0", "finite number"),
     ("min_p_sweep.values=[5.0]", "min_p_sweep.values.0", "min_p 5.0: Input should be less than or equal to 1"),
@@ -160,6 +160,14 @@ def test_crafted_profile_outside_params_writes_nothing(params, tmp_path, monkeyp
     assert cli.main(["run", "04", "--profile", "../../somewhere"]) == 2
     assert "must be a plain folder name under params/" in capsys.readouterr().err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written anywhere
+
+
+@pytest.mark.parametrize("verb", ["report", "doctor", "plan", "run 04", "pipeline", "store compact"])
+def test_every_verb_refuses_a_path_as_profile(verb, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(runs.OUTPUTS_ENV, str(tmp_path / "a" / "outputs"))
+    assert cli.main(verb.split() + ["--profile", "../x"]) == 2
+    assert "must be a plain folder name under params/" in capsys.readouterr().err
+    assert not (tmp_path / "a" / "x").exists()
 
 
 def test_run_result_reports_the_profile_it_ran(tmp_path, monkeypatch):

@@ -116,9 +116,10 @@ def test_duplicate_across_shards_names_the_first_file(tmp_path):
         main.append([rec("p0", 0)])
     with GenerationStore(tmp_path, MODEL, CFG, shard="dp1") as s1:
         s1.append([rec("p1", 0), rec("p0", 0, response="again")])
+    store = GenerationStore(tmp_path, MODEL, CFG)
     with pytest.warns(StoreWarning):
-        store = GenerationStore(tmp_path, MODEL, CFG)
-        assert len(store.records()) == 2
+        recs = store.records()
+    assert len(recs) == 2
     (issue,) = store.report.issues
     assert issue.path == s1.path and issue.line == 2 and issue.reason == f"duplicate of {CFG}.jsonl:1 (same key)"
 

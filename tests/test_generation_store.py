@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
-from ssdlib.generation.store import GenerationStore, read_all, slug
+from ssdlib.generation.store import GenerationStore, StoreWarning, read_all, slug
 from ssdlib.schema import SAMPLE_COLUMNS, SAMPLE_KEY
 
 MODEL = "Org/Some-Model"
@@ -99,11 +100,13 @@ def test_duplicate_keys_are_dropped_on_read_keeping_the_first(tmp_path):
     with GenerationStore(tmp_path, MODEL, CFG) as store:
         store.append([first, rec("p0", 1), rec("p0", 0, response="second"), rec("p1", 0)])
     reader = GenerationStore(tmp_path, MODEL, CFG)
-    recs = reader.records()
+    with pytest.warns(StoreWarning, match=r"line 3: duplicate of line 1"):  # counted, not silent
+        recs = reader.records()
     assert len(recs) == 3 and recs[0]["response"] == "first"
     keys = [tuple(r[k] for k in SAMPLE_KEY) for r in recs]
     assert len(set(keys)) == len(keys)
-    df = read_all(tmp_path)
+    with pytest.warns(StoreWarning):
+        df = read_all(tmp_path)
     assert len(df) == 3 and df.loc[(df.prompt_id == "p0") & (df.sample_idx == 0), "response"].item() == "first"
 
 
@@ -114,7 +117,8 @@ def test_corrupt_complete_line_is_skipped_not_fatal(tmp_path):
         fh.write(b"{not json}\n")
     with GenerationStore(tmp_path, MODEL, CFG) as store:
         store.append([rec("p1", 0)])
-    assert [r["prompt_id"] for r in GenerationStore(tmp_path, MODEL, CFG).records()] == ["p0", "p1"]
+    with pytest.warns(StoreWarning, match=r"line 2: not JSON"):
+        assert [r["prompt_id"] for r in GenerationStore(tmp_path, MODEL, CFG).records()] == ["p0", "p1"]
 
 
 def test_shard_files_are_merged_with_the_main_file(tmp_path):
@@ -130,11 +134,13 @@ def test_shard_files_are_merged_with_the_main_file(tmp_path):
     assert s0.path.name == f"{CFG}@dp0.jsonl" and s1.path.name == f"{CFG}@dp1.jsonl"
     reader = GenerationStore(tmp_path, MODEL, CFG)
     assert [p.name for p in reader.files()] == [f"{CFG}.jsonl", f"{CFG}@dp0.jsonl", f"{CFG}@dp1.jsonl"]
-    df = reader.read()
+    with pytest.warns(StoreWarning, match=rf"@dp1.jsonl: .*line 2: duplicate of {CFG}.jsonl:1"):
+        df = reader.read()
     assert sorted(zip(df.prompt_id, df.sample_idx)) == [("p0", 0), ("p1", 0), ("p1", 1), ("p2", 0)]
     assert df.loc[df.prompt_id == "p0", "response"].item() != "dup from a shard"
-    assert reader.done() == {"p0": {0: "abc123"}, "p1": {0: "abc123", 1: "abc123"}, "p2": {0: "abc123"}}
-    everything = read_all(tmp_path, MODEL)
+    with pytest.warns(StoreWarning):
+        assert reader.done() == {"p0": {0: "abc123"}, "p1": {0: "abc123", 1: "abc123"}, "p2": {0: "abc123"}}
+        everything = read_all(tmp_path, MODEL)
     assert len(everything) == 5 and set(everything.config_id) == {CFG, CFG + "0"}
 
 

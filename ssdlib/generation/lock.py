@@ -38,7 +38,7 @@ def _write_owner(fd: int) -> None:
     owner = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cmd": " ".join(sys.argv)[:300],
     }
     os.ftruncate(fd, 0)

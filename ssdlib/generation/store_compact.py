@@ -70,7 +70,7 @@ def compact_group(files: list[Path], dry_run: bool = False) -> list[Compacted]:
         for path, _, raw, _ in read_files(files, report, SAMPLE_KEY):
             kept[path].append(raw)
         by_file = report.by_file()
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
         out = []
         for p in files:
             dropped = by_file.get(p, [])
@@ -79,8 +79,7 @@ def compact_group(files: list[Path], dry_run: bool = False) -> list[Compacted]:
             if (dropped or torn) and not dry_run:
                 rejected = p.with_name(f"{p.name}.rejected-{stamp}")
                 with open(rejected, "ab") as fh:
-                    for issue in dropped:
-                        fh.write(issue.raw)
+                    fh.writelines(issue.raw for issue in dropped)
                     if torn:
                         fh.write(p.read_bytes()[-torn:])
                     fh.flush()
