@@ -18,13 +18,18 @@ from ssdlib.data.prepare import prepare_data
 from ssdlib.data.registry import load_source
 
 OK_ROWS = [
-    {"problem": "Find the number of ordered pairs $(a,b)$ of positive integers with $a+b=30$.", "answer": 29},
+    {
+        "problem": "Find the number of ordered pairs $(a,b)$ of positive integers with $a+b=30$.",
+        "answer": 29,
+    },
     {"problem": "Compute the remainder when $7^{100}$ is divided by $13$.", "answer": "9"},
 ]
 
 
 def _jsonl(path: Path, rows: list) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 
@@ -56,7 +61,9 @@ def test_junk_and_non_string_problems_are_dropped_by_reason(tmp_path, problem, r
     [(True, "boolean_answer"), ([1, 2], "non_scalar_answer"), ({"a": 1}, "non_scalar_answer")],
 )
 def test_non_scalar_answers_in_a_jsonl_column_are_dropped_by_reason(tmp_path, answer, reason):
-    res = _load_beyond(tmp_path, [{"problem": "How many primes are less than $20$?", "answer": answer}])
+    res = _load_beyond(
+        tmp_path, [{"problem": "How many primes are less than $20$?", "answer": answer}]
+    )
     assert res.drops == {reason: 1}
     # The mixed column must not turn the good rows into JSON text either ('"9"', quoted problems).
     assert res.frame["answer"].tolist() == ["29", "9"]
@@ -64,22 +71,34 @@ def test_non_scalar_answers_in_a_jsonl_column_are_dropped_by_reason(tmp_path, an
 
 
 def test_edge_invisible_characters_are_stripped_but_the_text_is_kept(tmp_path):
-    res = _load_beyond(tmp_path, [{"problem": "\ufeffWhat is $3\\cdot 4$?\u200b\x00", "answer": "\u200b12"}])
+    res = _load_beyond(
+        tmp_path, [{"problem": "\ufeffWhat is $3\\cdot 4$?\u200b\x00", "answer": "\u200b12"}]
+    )
     row = res.frame.iloc[-1]
     assert (row["problem"], row["answer"]) == ("What is $3\\cdot 4$?", "12")
 
 
 def test_nested_boxed_gold_is_unwrapped_in_an_answer_column(tmp_path):
-    res = _load_beyond(tmp_path, [{"problem": "Find $x$ if $x+1=9$.", "answer": "\\boxed{\\boxed{8}}"}])
+    res = _load_beyond(
+        tmp_path, [{"problem": "Find $x$ if $x+1=9$.", "answer": "\\boxed{\\boxed{8}}"}]
+    )
     assert res.frame["answer"].iloc[-1] == "8"
 
 
 def test_nested_boxed_gold_is_unwrapped_in_a_math_solution(tmp_path):
     rows = [
-        {"problem": "Find $x$ if $2x = 16$.", "level": "Level 4", "type": "Algebra",
-         "solution": "Divide by two: $x = \\boxed{\\boxed{8}}$."},
-        {"problem": "Find $y$ if $y - 1 = 4$.", "level": "Level 5", "type": "Algebra",
-         "solution": "Add one, so $y=\\boxed{5}$."},
+        {
+            "problem": "Find $x$ if $2x = 16$.",
+            "level": "Level 4",
+            "type": "Algebra",
+            "solution": "Divide by two: $x = \\boxed{\\boxed{8}}$.",
+        },
+        {
+            "problem": "Find $y$ if $y - 1 = 4$.",
+            "level": "Level 5",
+            "type": "Algebra",
+            "solution": "Add one, so $y=\\boxed{5}$.",
+        },
     ]
     path = tmp_path / "math_algebra.parquet"
     pd.DataFrame(rows).to_parquet(path)
@@ -107,12 +126,33 @@ def test_answer_and_problem_helpers_name_the_reason():
 
 def _omni2_lines() -> list[str]:
     rows = [
-        {"id": 0, "problem": "Let $n$ be the least integer with $n^2 > 2000$. Find $n$.", "answer": "45",
-         "difficulty": 2.0, "domain": ["Mathematics -> Algebra"], "source": "olympiad", "tags": []},
-        {"id": 1, "problem": "How many subsets of $\\{1,\\dots,6\\}$ have an even sum?", "answer": "32",
-         "difficulty": 3.5, "domain": ["Mathematics -> Combinatorics"], "source": "olympiad", "tags": []},
-        {"id": 2, "problem": "Find the largest prime factor of $1001$.", "answer": "13",
-         "difficulty": 1.5, "domain": ["Mathematics -> Number Theory"], "source": "olympiad", "tags": []},
+        {
+            "id": 0,
+            "problem": "Let $n$ be the least integer with $n^2 > 2000$. Find $n$.",
+            "answer": "45",
+            "difficulty": 2.0,
+            "domain": ["Mathematics -> Algebra"],
+            "source": "olympiad",
+            "tags": [],
+        },
+        {
+            "id": 1,
+            "problem": "How many subsets of $\\{1,\\dots,6\\}$ have an even sum?",
+            "answer": "32",
+            "difficulty": 3.5,
+            "domain": ["Mathematics -> Combinatorics"],
+            "source": "olympiad",
+            "tags": [],
+        },
+        {
+            "id": 2,
+            "problem": "Find the largest prime factor of $1001$.",
+            "answer": "13",
+            "difficulty": 1.5,
+            "domain": ["Mathematics -> Number Theory"],
+            "source": "olympiad",
+            "tags": [],
+        },
     ]
     return [json.dumps(r) for r in rows]
 
@@ -120,7 +160,9 @@ def _omni2_lines() -> list[str]:
 def test_one_non_json_line_is_reported_with_file_and_line_and_the_rest_loads(tmp_path, caplog):
     good = _omni2_lines()
     path = tmp_path / "omni_math_2.jsonl"
-    path.write_text("\n".join([good[0], '{"id": 7, "problem": "cut off', good[1], "[1, 2]", good[2]]) + "\n")
+    path.write_text(
+        "\n".join([good[0], '{"id": 7, "problem": "cut off', good[1], "[1, 2]", good[2]]) + "\n"
+    )
     with caplog.at_level(logging.WARNING):
         res = load_source("omni_math_2", path)
     assert res.frame["answer"].tolist() == ["45", "32", "13"]
@@ -136,8 +178,10 @@ def test_one_undecodable_line_is_reported_and_the_rest_loads(tmp_path):
     good = _omni2_lines()
     path = tmp_path / "omni_math_2.jsonl"
     path.write_bytes(
-        (good[0] + "\n").encode() + b'{"id": 9, "problem": "caf\xe9 \xff", "answer": "1"}\n'
-        + "\n".join(good[1:]).encode() + b"\n"
+        (good[0] + "\n").encode()
+        + b'{"id": 9, "problem": "caf\xe9 \xff", "answer": "1"}\n'
+        + "\n".join(good[1:]).encode()
+        + b"\n"
     )
     res = load_source("omni_math_2", path)
     assert len(res.frame) == 3 and res.drops == {"bad_line_not_utf8": 1}
@@ -184,7 +228,10 @@ def _prepare(tmp_path, val_rows, limit):
 
 
 def test_a_huge_problem_is_dropped_and_counted_before_generation(tmp_path):
-    huge = {"problem": "Let $a_1 = 1$. " + "Consider the sum $1+2+3$. " * 40_000 + "Find $a_2$.", "answer": "2"}
+    huge = {
+        "problem": "Let $a_1 = 1$. " + "Consider the sum $1+2+3$. " * 40_000 + "Find $a_2$.",
+        "answer": "2",
+    }
     assert len(huge["problem"]) > 1_000_000
     limit = prompt_limit(MODEL, PROMPT)  # no tokenizer: the stated byte bound
     rep = _prepare(tmp_path, [OK_ROWS[0], huge, OK_ROWS[1]], limit)
@@ -220,7 +267,11 @@ def test_with_the_profile_tokenizer_the_rendered_prompt_is_counted_exactly(embed
     tok = AutoTokenizer.from_pretrained(embedded_model)
     limit = prompt_limit(MODEL, PROMPT, tok)
     problem = "Find $n$ such that " + "$n^2 + n + 41$ is prime and " * 30 + "$n < 50$."
-    exact = len(tok(render_chat(tok, problem, PROMPT["template"], False), add_special_tokens=False)["input_ids"])
+    exact = len(
+        tok(render_chat(tok, problem, PROMPT["template"], False), add_special_tokens=False)[
+            "input_ids"
+        ]
+    )
     assert exact > 384
     assert limit.count([problem]) == [exact]
     assert "tokenizer" in limit.method

@@ -15,9 +15,9 @@ otherwise JSON Lines.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 # Bad-line reasons: the drop counter key is "bad_line_<reason>".
 NOT_UTF8 = "not_utf8"
@@ -80,7 +80,9 @@ def _jsonl(path: Path) -> JsonRows:
             try:
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
-                bad.append(BadLine(str(path), lineno, NOT_JSON, f"{exc.msg}: {_short(text.strip())!r}"))
+                bad.append(
+                    BadLine(str(path), lineno, NOT_JSON, f"{exc.msg}: {_short(text.strip())!r}")
+                )
                 continue
             if not isinstance(value, dict):
                 bad.append(BadLine(str(path), lineno, NOT_OBJECT, f"a JSON {type(value).__name__}"))
@@ -94,15 +96,21 @@ def _json_array(path: Path, text: str) -> JsonRows:
         values = json.loads(text)
     except json.JSONDecodeError as exc:
         # An array is one document: past a syntax error its structure is unknown, so stop here.
-        raise ValueError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); "
-                         "a JSON array loads all or nothing (use JSON Lines to skip bad rows)") from None
+        raise ValueError(
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); "
+            "a JSON array loads all or nothing (use JSON Lines to skip bad rows)"
+        ) from None
     rows: list[dict] = []
     bad: list[BadLine] = []
     for i, value in enumerate(values):
         if isinstance(value, dict):
             rows.append(value)
         else:
-            bad.append(BadLine(str(path), 0, NOT_OBJECT, f"array element {i} is a JSON {type(value).__name__}"))
+            bad.append(
+                BadLine(
+                    str(path), 0, NOT_OBJECT, f"array element {i} is a JSON {type(value).__name__}"
+                )
+            )
     return JsonRows(str(path), rows, bad)
 
 
@@ -117,7 +125,8 @@ def read_json_rows(path: str | Path) -> JsonRows:
                 text = p.read_bytes().decode("utf-8").removeprefix("\ufeff")
             except UnicodeDecodeError as exc:
                 line = p.read_bytes()[: exc.start].count(b"\n") + 1
-                raise ValueError(f"{p}:{line}: not UTF-8 (byte {exc.start}); a JSON array loads all or "
-                                 "nothing") from None
+                raise ValueError(
+                    f"{p}:{line}: not UTF-8 (byte {exc.start}); a JSON array loads all or nothing"
+                ) from None
             return _json_array(p, text)
     return _jsonl(p)

@@ -26,8 +26,9 @@ fit; it may drop some that would (a typical English/LaTeX token covers 3-4 bytes
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -66,8 +67,10 @@ def limit_tokens(model: Any, max_new_tokens: int | None = None) -> int:
     if max_new_tokens is not None:
         limit = min(limit, int(model.max_model_len) - int(max_new_tokens))
     if limit <= 0:
-        raise ValueError(f"no room for a prompt: max_model_len {model.max_model_len}, "
-                         f"max_prompt_tokens {model.max_prompt_tokens}, generation {max_new_tokens}")
+        raise ValueError(
+            f"no room for a prompt: max_model_len {model.max_model_len}, "
+            f"max_prompt_tokens {model.max_prompt_tokens}, generation {max_new_tokens}"
+        )
     return limit
 
 
@@ -78,8 +81,14 @@ def _byte_bound(template: str) -> Callable[[Sequence[str]], list[int]]:
     return count
 
 
-def _tokenizer_count(tokenizer, template: str, thinking: bool, limit: int) -> Callable[[Sequence[str]], list[int]]:
-    overhead = len(tokenizer(render_chat(tokenizer, "", template, thinking), add_special_tokens=False)["input_ids"])
+def _tokenizer_count(
+    tokenizer, template: str, thinking: bool, limit: int
+) -> Callable[[Sequence[str]], list[int]]:
+    overhead = len(
+        tokenizer(render_chat(tokenizer, "", template, thinking), add_special_tokens=False)[
+            "input_ids"
+        ]
+    )
 
     def count(problems: Sequence[str]) -> list[int]:
         out = []
@@ -113,12 +122,17 @@ def prompt_limit(
     template = _ns(prompt).template if prompt is not None else DEFAULT_TEMPLATE
     limit = limit_tokens(model, max_new_tokens)
     if tokenizer is None:
-        method = (f"no tokenizer ({why_no_tokenizer}): upper bound of 1 token per UTF-8 byte + "
-                  f"{CHAT_WRAP_TOKENS} for the chat template")
+        method = (
+            f"no tokenizer ({why_no_tokenizer}): upper bound of 1 token per UTF-8 byte + "
+            f"{CHAT_WRAP_TOKENS} for the chat template"
+        )
         return PromptLimit(limit, _byte_bound(template), method)
     name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
-    return PromptLimit(limit, _tokenizer_count(tokenizer, template, bool(model.thinking), limit),
-                       f"counted with the tokenizer of {name}, chat template applied")
+    return PromptLimit(
+        limit,
+        _tokenizer_count(tokenizer, template, bool(model.thinking), limit),
+        f"counted with the tokenizer of {name}, chat template applied",
+    )
 
 
 def profile_prompt_limit(model: Any, prompt: Any, *, offline: bool | None = None) -> PromptLimit:
@@ -139,7 +153,9 @@ def drop_long(frame: pd.DataFrame, limit: PromptLimit) -> tuple[pd.DataFrame, pd
         return frame, frame.assign(prompt_tokens=pd.Series(dtype="int64"))
     n = pd.Series(limit.count(frame["problem"].tolist()), index=frame.index, dtype="int64")
     long = n > limit.max_tokens
-    return frame[~long].reset_index(drop=True), frame[long].assign(prompt_tokens=n[long]).reset_index(drop=True)
+    return frame[~long].reset_index(drop=True), frame[long].assign(
+        prompt_tokens=n[long]
+    ).reset_index(drop=True)
 
 
 def limit_result(result: LoadResult, limit: PromptLimit) -> tuple[LoadResult, pd.DataFrame]:

@@ -25,7 +25,15 @@ from functools import lru_cache
 
 from math_verify import LatexExtractionConfig, parse, verify
 from math_verify.errors import TimeoutException
+from math_verify.utils import timeout as mv_timeout
 from sympy import Basic, MatrixBase
+
+from ssdlib.grading.policy import (
+    apply_percent_policy,
+    has_text_command,
+    relatively_close,
+    units_out_of_text,
+)
 
 # boxed_match_priority=0: the text we parse is exactly "\boxed{<candidate>}", so the box
 # pattern is the one that should win; the rest of the config is math-verify's default
@@ -95,7 +103,15 @@ def parse_answer(answer: str, timeout_s: float = 5.0) -> list:
 
 
 def _verify(gold: list, pred: list, timeout_s: float) -> bool:
-    return bool(verify(gold, pred, timeout_seconds=inner_timeout(timeout_s), raise_on_error=True))
+    """math-verify on each (gold, pred) target pair, a True also passing the relative test of
+    ``policy.relatively_close`` (math-verify alone equates numbers closer than ~1e-15)."""
+    alarm = inner_timeout(timeout_s)
+    close = mv_timeout(alarm)(relatively_close)
+    for g in gold:
+        for p in pred:
+            if verify([g], [p], timeout_seconds=alarm, raise_on_error=True) and close(g, p):
+                return True
+    return False
 
 
 def _has_math(parsed: list) -> bool:
@@ -110,7 +126,14 @@ def check_answer(gold: str, candidate: str, timeout_s: float = 5.0) -> tuple[boo
     (note "timeout"). note "gold_unparsed" marks a gold that math-verify could only keep as
     a raw string (a data problem: only an identical string can match it); "pred_unparsed"
     a wrong candidate that did not parse as math; "verify_error" a comparison that raised.
+
+    Policies on top of math-verify (``ssdlib.grading.policy``): a percentage is read as its
+    fraction only when the gold is a fraction, else as its number; ``\\text{5 apples}`` loses
+    its unit when the gold has no ``\\text``; two numbers must also agree to a relative
+    precision (never only to an absolute tolerance near zero).
     """
+    if not has_text_command(gold):
+        candidate = units_out_of_text(candidate)
     try:
         g = parse_answer(gold, timeout_s)
         p = parse_answer(candidate, timeout_s)
@@ -123,7 +146,7 @@ def check_answer(gold: str, candidate: str, timeout_s: float = 5.0) -> tuple[boo
     if not p:
         return False, NOTE_PRED_UNPARSED
     try:
-        verdict = _verify(g, p, timeout_s)
+        verdict = _verify(*apply_percent_policy(prepare(gold), g, p), timeout_s)
     except TimeoutException:
         return None, NOTE_TIMEOUT
     except Exception:

@@ -16,6 +16,8 @@ Rules (see research-notes section 4 and 7):
   region (brace matching shared with ssdlib.data.answers, TeX escapes ``\\{`` ``\\}``
   skipped). If the last box never closes (truncated output) there is no answer: an
   earlier, abandoned box is not used.
+- A box that wraps the whole answer again is unwrapped: ``\\boxed{\\boxed{3}}`` gives ``3``
+  (one box inside another says nothing more; ``ssdlib.data.answers.unwrap_boxes``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ssdlib.data.answers import last_boxed as _data_last_boxed
+from ssdlib.data.answers import unwrap_boxes
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -70,12 +73,13 @@ def last_boxed(text: str) -> str | None:
     Brace matching is ``ssdlib.data.answers.last_boxed`` (the same rules that extract gold
     answers from MATH/NuminaMath solutions). Returns None when there is no box, when the
     last box is empty, or when the last box is not closed (a truncated answer is not an
-    answer; earlier boxes are not used as a fallback).
+    answer; earlier boxes are not used as a fallback). Nested whole-answer boxes are unwrapped
+    (``\\boxed{\\boxed{3}}`` -> ``3``).
     """
     content = _data_last_boxed(text)
     if content is None:
         return None
-    return content.strip() or None
+    return unwrap_boxes(content) or None
 
 
 def extract(response: str, thinking: bool | None = None) -> Extraction:
