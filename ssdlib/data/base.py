@@ -4,6 +4,12 @@ Every loader is "open a ``datasets.Dataset`` + a per-row mapper". The mapper rai
 :class:`SkipRow` with a reason for a row that must not be used; anything else odd about a row
 (wrong types, missing values) is counted as ``malformed_row``. A run never crashes on a bad row,
 but it does crash, naming source and column, when a column the mapper needs is absent.
+
+Reasons every loader shares (through :func:`problem_text` / :func:`answer_to_str`):
+empty_problem, junk_only_problem (only whitespace, NUL, zero-width spaces or a BOM),
+non_string_problem (an int or a list where the statement should be), boolean_answer,
+non_scalar_answer (a list or object as the gold), and for a local JSON Lines file
+bad_line_not_utf8 / bad_line_not_json / bad_line_not_object (reported as ``file:line``).
 """
 
 from __future__ import annotations

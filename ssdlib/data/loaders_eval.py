@@ -76,7 +76,9 @@ def _integer_answer(x: Any) -> str:
 def load_beyond_aime(path: str | Path | None = None, *, split: str = "test") -> LoadResult:
     """ByteDance-Seed/BeyondAIME (100 rows; integer answers stored as str or int).
 
-    Ids ``beyond_aime/<row>``. Drops: empty_problem, empty_answer, malformed_answer.
+    Ids ``beyond_aime/<row>``. Drops: empty_problem, junk_only_problem, non_string_problem,
+    empty_answer, boolean_answer, non_scalar_answer (``ssdlib.data.base``), and bad_line_* for a
+    local JSON Lines file.
     """
 
     def mapper(row: dict, idx: int) -> dict:
