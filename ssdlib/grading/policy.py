@@ -148,6 +148,12 @@ def _rhs(x):
     return x.rhs if isinstance(x, Eq) else x
 
 
+def _value(x):
+    """``x`` to :data:`DIGITS` significant digits (a nested percent's marker dropped first)."""
+    x = x.xreplace({u: u.args[0] for u in x.atoms(UnevaluatedExpr)})
+    return x.evalf(DIGITS)
+
+
 def relatively_close(gold, pred) -> bool:
     """False only when two NUMBERS differ beyond the relative tolerance (rule 3); True when the
     pair is not numeric (symbols, relations), so math-verify's own verdict stands there."""
@@ -162,11 +168,14 @@ def relatively_close(gold, pred) -> bool:
         if len(gold.args) != len(pred.args):
             return True
         return all(relatively_close(a, b) for a, b in zip(gold.args, pred.args))
+    if gold == pred:
+        return True  # the same expression: nothing to evaluate (10^{10^{10}} must not be expanded)
     try:
         if not (gold.is_number and pred.is_number):
             return True
-        a, b = gold.doit().evalf(DIGITS), pred.doit().evalf(DIGITS)
-        if not (a.is_Number or a.is_number) or not (b.is_Number or b.is_number):
+        # evalf, never doit(): it works on 10^{10^{10}} or 1/100000! without building the integer
+        a, b = _value(gold), _value(pred)
+        if not (a.is_number and b.is_number):
             return True
         scale = max(abs(a), abs(b))
         if scale == 0:
