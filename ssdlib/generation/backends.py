@@ -77,10 +77,15 @@ class VLLMBackend(Backend):
 
     name = "vllm"
 
-    def __init__(self, model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0):
+    def __init__(
+        self, model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0, extension: bool = False
+    ):
+        """``extension``: install :class:`~ssdlib.generation.engine_pool.WeightReloadExtension`
+        in the worker, so :meth:`reload` can swap weights in place (see ``engine_pool``)."""
         from vllm import LLM
 
         self.device = resolve_device(backend)
+        self.extension = extension
         kwargs = dict(
             model=model_path,
             tokenizer=model_path,
@@ -96,6 +101,10 @@ class VLLMBackend(Backend):
         )
         if backend.max_num_seqs:
             kwargs["max_num_seqs"] = backend.max_num_seqs
+        if extension:
+            from ssdlib.generation.engine_pool import EXTENSION
+
+            kwargs["worker_extension_cls"] = EXTENSION
         self.llm = LLM(**kwargs)
         # vLLM skips special tokens when it detokenises: if this tokenizer marks </think> special,
         # the text would lose it, so responses are decoded from their token ids instead.
@@ -103,6 +112,19 @@ class VLLMBackend(Backend):
         if model.thinking:
             require_think_marker(tokenizer)
         self.decoder = ResponseDecoder(tokenizer)
+
+    def reload(self, model_path: str, seed: int) -> None:
+        """Swap in the weights of ``model_path`` (same architecture and tokenizer) in place."""
+        if not self.extension:
+            raise RuntimeError("this engine was started without the weight-reload extension")
+        self.llm.collective_rpc("ssd_reload", args=(str(model_path), int(seed)))
+        # Cached KV blocks were computed with the old weights: a prefix hit would mix models.
+        self.llm.reset_prefix_cache()
+
+    def reseed(self, seed: int) -> None:
+        """Reset the workers' sampling RNG to ``seed`` (no-op without the extension)."""
+        if self.extension:
+            self.llm.collective_rpc("ssd_reseed", args=(int(seed),))
 
     def sampling_params(self, req: Request):
         from vllm import SamplingParams
@@ -266,4 +288,11 @@ BACKENDS: dict[str, type[Backend]] = {"vllm": VLLMBackend, "transformers": Trans
 
 
 def make_backend(model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0) -> Backend:
+    """A backend for one generation step. vLLM engines come from the per-process pool
+    (:mod:`ssdlib.generation.engine_pool`): closing the returned lease keeps the engine warm for
+    the next model of the same architecture; an exception inside ``with`` shuts it down."""
+    if backend.name == "vllm":
+        from ssdlib.generation.engine_pool import lease
+
+        return lease(model_path, model, backend, seed)
     return BACKENDS[backend.name](model_path, model, backend, seed)
