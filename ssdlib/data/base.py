@@ -214,7 +214,7 @@ def map_dataset(
         bad_lines = ds.bad_lines
         for bad in bad_lines:
             log.warning("%s: skipped %s", source, bad)
-        if not ds.rows and bad_lines:
+        if not ds.n_rows and bad_lines:
             raise ValueError(f"{source}: {ds.path}: no line is a JSON object row (first: {bad_lines[0]})")
     require_source_columns(source, ds.column_names, required)
     keep = [c for c in dict.fromkeys(required + list(optional)) if c in ds.column_names]

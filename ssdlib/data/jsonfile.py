@@ -38,40 +38,53 @@ class BadLine:
         return f"{self.path}:{self.line}: {self.reason} ({self.detail})"
 
 
-@dataclass
 class JsonRows:
-    """The rows of one JSON(L) file: ``rows`` (dicts, Python types kept) and ``bad_lines``.
+    """The rows of one JSON(L) file, Python types kept, and its ``bad_lines``.
 
     ``column_names`` lists every key seen, in order of first appearance (a key missing from a
     row reads as None there), so the loaders' column checks work as on a ``datasets.Dataset``.
+    A JSON Lines file is scanned once here (keys, bad lines) and read again, line by line, by
+    :meth:`iter_rows`: memory stays one row, not the file (a local NuminaMath copy is GBs).
     """
 
-    path: str
-    rows: list[dict]
-    bad_lines: list[BadLine]
-
-    @property
-    def column_names(self) -> list[str]:
-        return list(dict.fromkeys(k for r in self.rows for k in r))
+    def __init__(self, path: str | Path, rows: list[dict] | None = None, bad_lines=None):
+        self.path = str(path)
+        self._rows = rows  # a JSON array, already in memory; None: stream the JSON Lines file
+        if rows is None:
+            keys: dict[str, None] = {}
+            bad: list[BadLine] = []
+            n = 0
+            for item in _scan_jsonl(Path(path)):
+                if isinstance(item, BadLine):
+                    bad.append(item)
+                else:
+                    n += 1
+                    keys.update(dict.fromkeys(item))
+            self.column_names, self.bad_lines, self.n_rows = list(keys), bad, n
+        else:
+            self.column_names = list(dict.fromkeys(k for r in rows for k in r))
+            self.bad_lines, self.n_rows = list(bad_lines or []), len(rows)
 
     def iter_rows(self, columns: list[str]) -> Iterator[dict]:
-        for r in self.rows:
-            yield {c: r.get(c) for c in columns}
+        """Each good row as ``{column: value or None}``, in file order."""
+        rows = self._rows if self._rows is not None else _scan_jsonl(Path(self.path))
+        for r in rows:
+            if not isinstance(r, BadLine):
+                yield {c: r.get(c) for c in columns}
 
 
 def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[:n] + "..."
 
 
-def _jsonl(path: Path) -> JsonRows:
-    rows: list[dict] = []
-    bad: list[BadLine] = []
+def _scan_jsonl(path: Path) -> Iterator[dict | BadLine]:
+    """Each line of a JSON Lines file as a dict, or a BadLine saying why it is not a row."""
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                bad.append(BadLine(str(path), lineno, NOT_UTF8, f"byte {exc.start}: {exc.reason}"))
+                yield BadLine(str(path), lineno, NOT_UTF8, f"byte {exc.start}: {exc.reason}")
                 continue
             if lineno == 1:
                 text = text.removeprefix("\ufeff")  # a BOM before the first line is encoding noise
@@ -80,15 +93,12 @@ def _jsonl(path: Path) -> JsonRows:
             try:
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
-                bad.append(
-                    BadLine(str(path), lineno, NOT_JSON, f"{exc.msg}: {_short(text.strip())!r}")
-                )
+                yield BadLine(str(path), lineno, NOT_JSON, f"{exc.msg}: {_short(text.strip())!r}")
                 continue
             if not isinstance(value, dict):
-                bad.append(BadLine(str(path), lineno, NOT_OBJECT, f"a JSON {type(value).__name__}"))
+                yield BadLine(str(path), lineno, NOT_OBJECT, f"a JSON {type(value).__name__}")
                 continue
-            rows.append(value)
-    return JsonRows(str(path), rows, bad)
+            yield value
 
 
 def _json_array(path: Path, text: str) -> JsonRows:
@@ -106,12 +116,9 @@ def _json_array(path: Path, text: str) -> JsonRows:
         if isinstance(value, dict):
             rows.append(value)
         else:
-            bad.append(
-                BadLine(
-                    str(path), 0, NOT_OBJECT, f"array element {i} is a JSON {type(value).__name__}"
-                )
-            )
-    return JsonRows(str(path), rows, bad)
+            what = f"array element {i} is a JSON {type(value).__name__}"
+            bad.append(BadLine(str(path), 0, NOT_OBJECT, what))
+    return JsonRows(path, rows, bad)
 
 
 def read_json_rows(path: str | Path) -> JsonRows:
@@ -129,4 +136,4 @@ def read_json_rows(path: str | Path) -> JsonRows:
                     f"{p}:{line}: not UTF-8 (byte {exc.start}); a JSON array loads all or nothing"
                 ) from None
             return _json_array(p, text)
-    return _jsonl(p)
+    return JsonRows(p)
