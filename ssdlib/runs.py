@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ssdlib import config as cfg
+from ssdlib.files import FOLDERS, handoff
 
 OUTPUTS_ENV = "SSD_OUTPUTS"
 PACKAGES = (
@@ -36,10 +37,24 @@ class Paths:
     root: Path
 
     def __getattr__(self, name: str) -> Path:  # notebooks, figures, tables, data, ...
-        if name.startswith("_"):
-            raise AttributeError(name)
+        if name not in FOLDERS:
+            # a typo must not create a new folder silently
+            raise AttributeError(f"outputs have no folder {name!r}; known: {', '.join(FOLDERS)}")
         p = self.root / name
         p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def file(self, name: str) -> Path:
+        """The path of the hand-off file ``name`` (:data:`ssdlib.files.HANDOFFS`); its folder is
+        created, the file itself is not checked (the producer writes it, a reader reads it)."""
+        h = handoff(name)
+        return getattr(self, h.folder) / h.filename
+
+    def require(self, name: str) -> Path:
+        """:meth:`file`, raising FileNotFoundError that names the notebook to run when it is missing."""
+        p = self.file(name)
+        if not p.exists():
+            raise FileNotFoundError(f"{p} not found: run {handoff(name).producer} first")
         return p
 
 

@@ -146,3 +146,12 @@ def test_budget_shortfall_warns_and_is_shown(tmp_path):
     with pytest.raises(ValueError, match=r"'beyond_aime' is 10 but only 8 rows are available, below its floor of 9"):
         prepare_data(spec, {"size": 0, "mix": {}}, {**val, "min_rows": {"beyond_aime": 9}}, val300, seed=0,
                      out_dir=tmp_path, dedup={"enabled": False})
+
+
+def test_files_are_the_registered_handoffs(prepared):
+    """What 01 writes is what ssdlib.files says 01 writes (later notebooks read it by name)."""
+    from ssdlib.files import HANDOFFS
+
+    report, out = prepared
+    for name, path in report.paths.items():
+        assert HANDOFFS[name].producer == "01_data" and path == out / HANDOFFS[name].filename

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from ssdlib import config as cfg
+from ssdlib.lockfork import study as lf_study
 from ssdlib.verdict import tables as v
 from ssdlib.config import BackendCfg, ConfigError, DecodeCfg, ModelCfg
 from ssdlib.stats import paired_comparison
@@ -139,13 +140,13 @@ def test_baseline_rows_are_read_from_03_by_name(case):
 def test_pick_responses_spreads_over_prompts_and_skips_empty(case):
     samples, _, _ = case
     base = samples[samples.model == "base"]
-    picked = v.pick_responses(base, 8)
+    picked = lf_study.pick_responses(base, 8)
     assert len(picked) == 8
     assert (picked.response.str.strip() != "").all()
     assert picked.prompt_id.iloc[:6].nunique() == 6  # one per prompt before any second sample
-    assert v.lockfork_engine_kwargs("vllm", "cpu") == {"enforce_eager": True}
-    assert v.lockfork_engine_kwargs("vllm", "cuda") is None
-    assert v.lockfork_engine_kwargs("transformers", "cpu") is None
+    assert lf_study.lockfork_engine_kwargs("vllm", "cpu") == {"enforce_eager": True}
+    assert lf_study.lockfork_engine_kwargs("vllm", "cuda") is None
+    assert lf_study.lockfork_engine_kwargs("transformers", "cpu") is None
 
 
 # ----------------------------------------------------------------------------- figures

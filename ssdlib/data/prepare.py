@@ -25,6 +25,7 @@ import pandas as pd
 from ssdlib.data.base import LoadResult, concat_results
 from ssdlib.data.dedup import dedup_pools, dedup_summary
 from ssdlib.data.io import write_parquet
+from ssdlib.files import HANDOFFS
 from ssdlib.data.length import REASON, PromptLimit, drop_long, limit_result
 from ssdlib.data.registry import SOURCES
 from ssdlib.data.splits import BudgetShortfall, build_splits, drops_table, mix_table, split_report, wanted_counts
@@ -223,9 +224,9 @@ def prepare_data(
     for w in caught:  # re-raise everything so the notebook shows it (and other warnings are not lost)
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     out = Path(out_dir)
-    paths = {name: write_parquet(df, out / f"{name}.parquet") for name, df in splits.items()}
+    paths = {name: write_parquet(df, out / HANDOFFS[name].filename) for name, df in splits.items()}
     if duplicates is not None:
-        paths["train_duplicates"] = write_parquet(duplicates, out / "train_duplicates.parquet")
+        paths["train_duplicates"] = write_parquet(duplicates, out / HANDOFFS["train_duplicates"].filename)
     kept_planted = None
     n_planted_total = 0
     if planted:
@@ -233,7 +234,7 @@ def prepare_data(
         n_planted_total = len(allp)
         both = allp["train_id"].isin(set(splits["train"]["id"])) & allp["val_id"].isin(set(splits["val"]["id"]))
         kept_planted = allp[both].sort_values(["val_id", "train_id"]).reset_index(drop=True)
-        paths["planted_pairs"] = write_parquet(kept_planted, out / "planted_pairs.parquet")
+        paths["planted_pairs"] = write_parquet(kept_planted, out / HANDOFFS["planted_pairs"].filename)
     return DataReport(
         table=split_report(loads, splits, roles, wanted, removed_by_source),
         drops=drops_table(loads),

@@ -26,13 +26,14 @@ import pandas as pd
 
 from ssdlib.config import TrainParams, repo_root
 from ssdlib.data.io import read_problems
+from ssdlib.files import HANDOFFS
 from ssdlib.train.checkpoints import LOG_NAME, list_checkpoints, read_log
 
-CLEAN_TRAIN = "train_clean.parquet"
-RAW_TRAIN = "train.parquet"
+CLEAN_TRAIN = HANDOFFS["train_clean"].filename
+RAW_TRAIN = HANDOFFS["train"].filename
 RUN_RECORD = "run.json"
-SSD_DATASET = "05_ssd_dataset.parquet"
-CONTROL_DATASET = "05_control_dataset.parquet"
+SSD_DATASET = HANDOFFS["ssd_dataset"].filename
+CONTROL_DATASET = HANDOFFS["control_dataset"].filename
 
 
 class RunMismatch(ValueError):

@@ -213,19 +213,3 @@ def pass_at_k_curves(samples: pd.DataFrame, baseline: pd.DataFrame, *, baseline_
 
 
 # ----------------------------------------------------------------------------- lock/fork inputs
-
-
-def pick_responses(samples: pd.DataFrame, n: int) -> pd.DataFrame:
-    """``n`` non-empty responses for the lock/fork test, spread over prompts, deterministically.
-
-    Sample 0 of every prompt first (in prompt order), then sample 1, ...: as many distinct
-    problems as possible, since positions within one response are not independent.
-    """
-    ok = samples[samples["response"].fillna("").str.strip() != ""]
-    ordered = ok.sort_values(["sample_idx", "prompt_id"], kind="stable")
-    return ordered.head(n).reset_index(drop=True)
-
-
-def lockfork_engine_kwargs(backend: str, device: str) -> dict | None:
-    """vLLM scoring on CPU starts much faster eager; on GPU CUDA graphs are kept."""
-    return {"enforce_eager": True} if backend == "vllm" and device == "cpu" else None
