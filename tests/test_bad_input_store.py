@@ -78,7 +78,7 @@ def test_every_foreign_line_is_skipped_and_reported_with_file_and_line(dirty):
     dup_exact, dup_other = report.issues[-2:]
     assert dup_exact.line == 3 + len(FOREIGN) and dup_exact.reason.startswith("duplicate of line 1")
     assert dup_other.line == 5 + len(FOREIGN) and dup_other.reason.startswith("duplicate of line 2")
-    msg = str(caught[0].message)
+    msg = str(next(w.message for w in caught if w.category is StoreWarning))
     assert str(dirty.path) in msg and f"skipped {len(FOREIGN) + 2} line(s)" in msg and "line 3:" in msg
 
 

@@ -52,7 +52,7 @@ def test_second_writer_fails_naming_the_holder(tmp_path):
         assert store._fh is None  # nothing was opened, nothing can be appended
     finally:
         child.kill()
-        child.wait()
+        child.communicate()
     # The kernel drops the lock with its holder (SIGKILL included): no stale lock to clean up.
     with GenerationStore(tmp_path, MODEL, CFG) as s:
         s.append([{"prompt_id": "p0"}])
@@ -63,7 +63,7 @@ def test_second_writer_may_wait_for_the_first(tmp_path):
     t0 = time.monotonic()
     with writer_lock(GenerationStore(tmp_path, MODEL, CFG).path, timeout_s=60):
         waited = time.monotonic() - t0
-    child.wait()
+    child.communicate()
     assert 0.3 < waited < 60  # it waited for the holder to finish, then got the lock
     with pytest.raises(StoreBusy, match="after waiting 0.2s"):
         child = holder(tmp_path, 30)
@@ -71,7 +71,7 @@ def test_second_writer_may_wait_for_the_first(tmp_path):
             GenerationStore(tmp_path, MODEL, CFG).open(lock_timeout_s=0.2)
         finally:
             child.kill()
-            child.wait()
+            child.communicate()
 
 
 def test_lock_is_per_file_and_reentrant_in_one_process(tmp_path):
@@ -83,7 +83,7 @@ def test_lock_is_per_file_and_reentrant_in_one_process(tmp_path):
         main.append([{"prompt_id": "a"}])
         shard.append([{"prompt_id": "b"}])
     child = holder(tmp_path, 0)  # released: another process gets it at once
-    child.wait()
+    child.communicate()
     assert child.returncode == 0
 
 
