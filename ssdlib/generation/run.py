@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from ssdlib import progress
 from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg, PromptCfg
 from ssdlib.generation.backends import Output, Request, make_backend
 from ssdlib.generation.decode import distinct
+from ssdlib.generation.lock import writer_lock
 from ssdlib.generation.store import GenerationStore
 from ssdlib.prompts import prompt_hash, render_chat
 from ssdlib.schema import require_columns
@@ -256,17 +258,23 @@ def generate_samples(
         tokenizer = AutoTokenizer.from_pretrained(model_path)
     rendered = render_prompts(problems, tokenizer, prompt, model.thinking)
     check_context(rendered, decodes, model)
-    plan = plan_generation(rendered, decodes, store_root, model_id)
-    if plan.requests:
-        kwargs = dict(
-            model_path=model_path, model_id=model_id, model=model, store_root=store_root, seed=seed
-        )
-        if backend.data_parallel_size > 1:
-            execute_data_parallel(plan.requests, backend=backend, **kwargs)
-        else:
-            execute(plan.requests, backend=backend, **kwargs)
-    else:  # say so on the console: a rerun reads the store and starts no engine
-        progress.update("generate", plan.n_samples_total, plan.n_samples_total, "samples", f"{model_id} (all stored)")
+    # One writer per store: the lock is held from planning to the last append, so a second run
+    # on the same store fails at once naming this process instead of generating everything again.
+    with ExitStack() as locks:
+        for d in distinct(decodes).values():
+            locks.enter_context(writer_lock(GenerationStore(store_root, model_id, d.config_id).path))
+        plan = plan_generation(rendered, decodes, store_root, model_id)
+        if plan.requests:
+            kwargs = dict(
+                model_path=model_path, model_id=model_id, model=model, store_root=store_root, seed=seed
+            )
+            if backend.data_parallel_size > 1:
+                execute_data_parallel(plan.requests, backend=backend, **kwargs)
+            else:
+                execute(plan.requests, backend=backend, **kwargs)
+        else:  # say so on the console: a rerun reads the store and starts no engine
+            progress.update("generate", plan.n_samples_total, plan.n_samples_total, "samples",
+                            f"{model_id} (all stored)")
     return collect_samples(problems, decodes, store_root, model_id)
 
 
