@@ -277,3 +277,16 @@ def test_with_the_profile_tokenizer_the_rendered_prompt_is_counted_exactly(embed
     assert "tokenizer" in limit.method
     short = limit.count(["What is $1+1$?"])[0]
     assert short <= 384
+
+
+def test_without_the_tokenizer_the_profile_limit_warns_and_uses_the_bound(monkeypatch):
+    import ssdlib.doctor
+    from ssdlib.data.length import PromptBoundWarning, profile_prompt_limit
+
+    # The hub is the boundary: a tokenizer that cannot be fetched offline.
+    monkeypatch.setattr(
+        ssdlib.doctor, "load_tokenizer", lambda model_id, offline: (None, "offline")
+    )
+    with pytest.warns(PromptBoundWarning, match="1 token per UTF-8 byte"):
+        limit = profile_prompt_limit(MODEL, PROMPT, offline=True)
+    assert limit.max_tokens == 384 and "offline" in limit.method

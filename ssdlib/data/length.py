@@ -136,15 +136,28 @@ def prompt_limit(
 
 
 def profile_prompt_limit(model: Any, prompt: Any, *, offline: bool | None = None) -> PromptLimit:
-    """:func:`prompt_limit` with the profile's tokenizer when it can be loaded, else the bound."""
+    """:func:`prompt_limit` with the profile's tokenizer when it can be loaded, else the bound.
+
+    The fallback warns (``PromptBoundWarning``): the byte bound drops problems that would fit
+    (about 3-4x too strict on English/LaTeX), so budgets may fall short until the tokenizer is
+    cached (run online once, or ``ssd doctor`` online).
+    """
     import os
+    import warnings
 
     from ssdlib.doctor import load_tokenizer
 
     if offline is None:
         offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
     tok, why = load_tokenizer(_ns(model).id, offline)
-    return prompt_limit(model, prompt, tok, why_no_tokenizer=why or "")
+    limit = prompt_limit(model, prompt, tok, why_no_tokenizer=why or "")
+    if tok is None:
+        warnings.warn(f"prompt length: {limit.describe()}", PromptBoundWarning, stacklevel=2)
+    return limit
+
+
+class PromptBoundWarning(UserWarning):
+    """Prompts are counted with the conservative byte bound, not the profile's tokenizer."""
 
 
 def drop_long(frame: pd.DataFrame, limit: PromptLimit) -> tuple[pd.DataFrame, pd.DataFrame]:
