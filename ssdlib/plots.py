@@ -48,5 +48,21 @@ def save_figure(fig, figures_dir: str | Path, name: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.svg"]
     for p in paths:
-        fig.savefig(p)
+        # the title travels inside the file (PNG text chunk, SVG dc:title): reports and tests
+        # read what a figure claims without re-running the notebook
+        fig.savefig(p, metadata={"Title": title.strip()})
     return paths
+
+
+def figure_title(path: str | Path) -> str:
+    """The title :func:`save_figure` stored in a PNG or SVG ("" if none)."""
+    path = Path(path)
+    if path.suffix == ".png":
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return im.text.get("Title", "")
+    import xml.etree.ElementTree as ET
+
+    node = ET.parse(path).getroot().find(".//{http://purl.org/dc/elements/1.1/}title")
+    return node.text or "" if node is not None else ""

@@ -15,6 +15,29 @@ def embedded_model() -> str:
     return str(embedded_model_path())
 
 
+def assert_figure(out, name: str, *, contains: str = "") -> str:
+    """A figure of a pipeline run: PNG and SVG both written, a real image (>= 300 px wide), with the
+    same non-empty title in both files (the finding), containing ``contains``. Returns the title."""
+    from PIL import Image
+
+    from ssdlib.plots import figure_title
+
+    png, svg = (out / "figures" / f"{name}.{ext}" for ext in ("png", "svg"))
+    assert png.exists() and svg.exists(), f"{name}: missing {[str(p) for p in (png, svg) if not p.exists()]}"
+    with Image.open(png) as im:
+        assert im.width >= 300 and im.height >= 150, f"{name}: {im.size}"
+    title = figure_title(png)
+    assert title.strip() and title == figure_title(svg), f"{name}: titles {title!r} / {figure_title(svg)!r}"
+    assert contains in title, f"{name}: {contains!r} not in {title!r}"
+    return title
+
+
+@pytest.fixture(scope="session")
+def figure():
+    """:func:`assert_figure`, as a fixture (test modules do not import conftest)."""
+    return assert_figure
+
+
 @pytest.fixture(scope="session")
 def smoke_pipeline(tmp_path_factory):
     """Run every existing notebook, in order, on the smoke profile into a fresh outputs folder.

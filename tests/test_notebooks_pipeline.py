@@ -20,12 +20,6 @@ from ssdlib.schema import GRADE_COLUMNS, SAMPLE_COLUMNS
 pytestmark = pytest.mark.slow
 
 
-def _figure(out, name):
-    for ext in ("png", "svg"):
-        path = out / "figures" / f"{name}.{ext}"
-        assert path.exists() and path.stat().st_size > 1000, path
-
-
 def test_notebooks_are_committed_without_outputs():
     for nb in available_notebooks():
         cells = nbformat.read(notebook_path(nb), as_version=4).cells
@@ -44,7 +38,7 @@ def test_every_run_has_an_ok_manifest(smoke_pipeline):
         assert (smoke_pipeline / "notebooks" / f"{nb}.ipynb").exists()
 
 
-def test_01_data_splits(smoke_pipeline):
+def test_01_data_splits(smoke_pipeline, figure):
     data = smoke_pipeline / "data"
     train, val, val300 = (pd.read_parquet(data / f"{s}.parquet") for s in ("train", "val", "val300"))
     p = config.load_params("01_data", "smoke")
@@ -53,10 +47,10 @@ def test_01_data_splits(smoke_pipeline):
     assert set(val300.id) <= set(val.id)
     assert not set(train.id) & set(val.id)
     assert train.answer.str.len().gt(0).all()
-    _figure(smoke_pipeline, "01_source_counts")
+    figure(smoke_pipeline, "01_source_counts")
 
 
-def test_02_contamination_removes_flagged_train_rows(smoke_pipeline):
+def test_02_contamination_removes_flagged_train_rows(smoke_pipeline, figure):
     data = smoke_pipeline / "data"
     train = pd.read_parquet(data / "train.parquet")
     clean = pd.read_parquet(data / "train_clean.parquet")
@@ -72,13 +66,13 @@ def test_02_contamination_removes_flagged_train_rows(smoke_pipeline):
     dup = quality[quality.label == "duplicate"]
     assert (dup["after"] >= 0.85).all(), dup
     assert quality.loc["pooled precision", "after"] >= 0.95  # content-edit veto (edits.py)
-    _figure(smoke_pipeline, "02_best_match_hist")
-    _figure(smoke_pipeline, "02_closest_pairs")
-    _figure(smoke_pipeline, "02_category_recall")
-    _figure(smoke_pipeline, "02_pair_gallery")
+    figure(smoke_pipeline, "02_best_match_hist")
+    figure(smoke_pipeline, "02_closest_pairs")
+    figure(smoke_pipeline, "02_category_recall")
+    figure(smoke_pipeline, "02_pair_gallery")
 
 
-def test_03_baselines_samples_grades_and_tables(smoke_pipeline):
+def test_03_baselines_samples_grades_and_tables(smoke_pipeline, figure):
     p = config.load_params("03_baselines", "smoke")
     graded = pd.read_parquet(smoke_pipeline / "data" / "03_graded.parquet")
     assert set(SAMPLE_COLUMNS) | set(GRADE_COLUMNS) <= set(graded.columns)
@@ -100,16 +94,16 @@ def test_03_baselines_samples_grades_and_tables(smoke_pipeline):
         expected_prompts = len(pd.read_parquet(smoke_pipeline / "data" / f"{budget}.parquet"))
         assert (t.n_prompts == expected_prompts).all()  # the two budgets are never mixed
         for fig in ("temperature_sweep", "min_p_sweep", "rates", "lengths"):
-            _figure(smoke_pipeline, f"03_{fig}_{budget}")
+            figure(smoke_pipeline, f"03_{fig}_{budget}")
         # The seeds' findings: declared pairs, paired on every prompt of the budget, Holm per budget.
         f = pd.read_csv(smoke_pipeline / "tables" / f"03_findings_{budget}.csv")
         assert list(zip(f.challenger, f.reference)) == [tuple(x) for x in p.findings]
         assert (f.n_shared == expected_prompts).all() and (f.prompt_set == budget).all()
         assert (f.verdict.isin(["better", "worse"]) == (f.p_holm < p.alpha)).all()
-    _figure(smoke_pipeline, "03_main_results")
+    figure(smoke_pipeline, "03_main_results")
 
 
-def test_04_variance_headline_and_planner(smoke_pipeline):
+def test_04_variance_headline_and_planner(smoke_pipeline, figure):
     p = config.load_params("04_variance", "smoke")
     comps = pd.read_csv(smoke_pipeline / "tables" / f"04_variance_components_{p.budget}.csv")
     overall = comps[comps.group == "all"].iloc[0]
@@ -131,7 +125,7 @@ def test_04_variance_headline_and_planner(smoke_pipeline):
     assumed = seeds[seeds.correlation_source.str.startswith("assumed")]
     assert assumed.n_normal.round().tolist() == [903, 502, 369]
     for which in ("pilot", "seeds"):
-        _figure(smoke_pipeline, f"04_paired_vs_unpaired_{which}_{p.budget}")
+        figure(smoke_pipeline, f"04_paired_vs_unpaired_{which}_{p.budget}")
     planner = pd.read_csv(smoke_pipeline / "tables" / f"04_budget_planner_{p.budget}.csv")
     assert set(planner.K) == set(p.k_grid)
     # The cheapest feasible row is the fewest generated tokens among the rows that fit (none if none fit).
@@ -141,7 +135,7 @@ def test_04_variance_headline_and_planner(smoke_pipeline):
     if len(fits):
         assert chosen.tokens.iloc[0] == fits.tokens.min()
     for name in ("04_se_vs_k", "04_mde_vs_n", "04_required_n_vs_delta"):
-        _figure(smoke_pipeline, f"{name}_{p.budget}")
+        figure(smoke_pipeline, f"{name}_{p.budget}")
     measured = head.variance_source.startswith("measured")
     # the decomposition figure exists exactly when there were measured components to show
     assert (smoke_pipeline / "figures" / f"04_variance_components_{p.budget}.png").exists() == measured
