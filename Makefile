@@ -9,7 +9,7 @@ export PYTHONUNBUFFERED := 1
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv demo report test test-fast fetch-model lab plan bench clean-outputs
+.PHONY: venv demo report lint format test test-fast fetch-model lab plan bench clean-outputs
 
 venv:
 	@bash scripts/setup_venv.sh
@@ -26,7 +26,16 @@ demo: venv fetch-model
 report: venv
 	@$(VENV)/bin/ssd report --profile $(PROFILE)
 
-test: venv fetch-model
+# Lint and format check (ruff, configured in pyproject.toml); `make format` applies the fixes.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: venv fetch-model lint
 	$(PY) -m pytest -q tests
 
 test-fast: venv
