@@ -33,16 +33,31 @@ def cmd_list(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from ssdlib.plan import plan_profile
+    from ssdlib.plan import plan_profile, wall_time
 
     df = plan_profile(args.profile, args.p)
+    tp = cfg.load_params("03_baselines", args.profile, cfg.overrides_for("03_baselines", args.p)).backend
+    try:
+        df = wall_time(df, args.gpus, tensor_parallel_size=tp.tensor_parallel_size, gen_tok_s=args.tok_s,
+                       train_tok_s=args.train_tok_s)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     with_budget = df[df.token_budget > 0]
-    print(f"plan for profile {args.profile!r} (token budgets are upper bounds: every sample at its cap)\n")
+    print(f"plan for profile {args.profile!r} (token budgets are upper bounds: every sample at its cap)")
+    engines = args.gpus // tp.tensor_parallel_size
+    print(f"wall_h on {args.gpus} GPU(s) = {engines} engine(s) x tensor_parallel_size {tp.tensor_parallel_size}, "
+          f"assuming {args.tok_s:,.0f} generated tokens/s per engine and {args.train_tok_s:,.0f} SFT "
+          "tokens/s per GPU (--tok-s / --train-tok-s; see ssdlib/plan.py for where they come from)\n")
     import pandas as pd
 
-    with pd.option_context("display.max_colwidth", 70, "display.width", 200):
-        print(df.to_string(index=False, formatters={"token_budget": "{:,}".format, "samples": "{:,}".format}))
+    shown = df.drop(columns=["train_tokens", "train_gpus"])
+    shown = shown[[c for c in shown.columns if c != "note"] + ["note"]]  # the long column last
+    with pd.option_context("display.max_colwidth", 70, "display.width", 220):
+        print(shown.to_string(index=False, na_rep="-", formatters={
+            "token_budget": "{:,}".format, "samples": "{:,}".format, "wall_h": "{:,.1f}".format}))
     print(f"\ntotal generated-token budget: {int(with_budget.token_budget.sum()):,}")
+    print(f"total wall time on {args.gpus} GPU(s): {df.wall_h.sum():,.1f} h (upper bound, steps run one after another)")
     return 0
 
 
@@ -150,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = with_profile(sub.add_parser("plan", help="print what a run would do, without loading a model"))
+    from ssdlib.plan import GEN_TOK_S, TRAIN_TOK_S
+
+    p.add_argument("--gpus", type=int, default=1, help="GPUs for the wall-time column (default 1)")
+    p.add_argument("--tok-s", type=float, default=GEN_TOK_S,
+                   help=f"assumed generated tokens/s per engine (default {GEN_TOK_S:,.0f})")
+    p.add_argument("--train-tok-s", type=float, default=TRAIN_TOK_S,
+                   help=f"assumed SFT tokens/s per GPU (default {TRAIN_TOK_S:,.0f}, measured on one H200)")
     p.set_defaults(func=cmd_plan)
     p = with_profile(sub.add_parser("run", help="execute one notebook with papermill"))
     p.add_argument("notebook", help="e.g. 03_baselines (or just 03)")

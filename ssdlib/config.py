@@ -98,8 +98,23 @@ class ModelCfg(Strict):
     dtype: str = "auto"
 
 
+class RayCfg(Strict):
+    """Where and how many engines ``backend.launcher: ray`` starts (one Ray actor per engine)."""
+
+    address: str | None = Field(
+        None, description="null: a private Ray instance on this machine, bound to 127.0.0.1; "
+        "'auto' or host:port: join a running cluster (`ray start --head` on the head node)")
+    workers: int | None = Field(
+        None, ge=1, description="engines (actors); null = the cluster's GPUs // tensor_parallel_size")
+    cpus_per_worker: float = Field(1.0, gt=0, description="CPUs Ray reserves for each engine")
+
+
 class BackendCfg(Strict):
     name: Literal["vllm", "transformers"] = "vllm"
+    launcher: Literal["local", "ray"] = Field(
+        "local", description="local: data_parallel_size engines on this machine; ray: one engine "
+        "per Ray actor across a Ray cluster (see backend.ray)")
+    ray: RayCfg = Field(default_factory=RayCfg)
     tensor_parallel_size: int = Field(1, ge=1)
     data_parallel_size: int = Field(1, ge=1)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
@@ -655,6 +670,13 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
     def fail(loc: tuple, msg: str) -> None:
         raise ConfigError(f"{_origin_of(loc, origin, label)}: {'.'.join(loc)}: {msg}")
 
+    b = p.backend
+    if b.launcher == "ray" and b.data_parallel_size > 1:
+        fail(("backend", "data_parallel_size"), "launcher ray sets the number of engines with "
+             "backend.ray.workers; keep data_parallel_size 1")
+    if b.launcher == "ray" and b.device == "cpu" and b.ray.workers is None:
+        fail(("backend", "ray", "workers"), "on device cpu there are no GPUs to count: set the number "
+             "of engines")
     m = p.model
     if m.max_prompt_tokens >= m.max_model_len:
         fail(("model", "max_prompt_tokens"), f"{m.max_prompt_tokens} leaves no room in max_model_len {m.max_model_len}")

@@ -1,6 +1,7 @@
 """What a profile's pipeline would do, computed from params alone (no model, no data loaded).
 
 Token budgets are upper bounds: every sample is counted at its ``max_tokens`` cap.
+:func:`wall_time` turns them into hours on a given number of GPUs at a stated throughput.
 """
 
 from __future__ import annotations
@@ -12,8 +13,17 @@ import pandas as pd
 from ssdlib import config as cfg
 from ssdlib.generation.decode import baseline_decodes, distinct
 
+# Assumed throughputs for `ssd plan --gpus N` (override with --tok-s / --train-tok-s).
+# Generation: vLLM, Qwen3.5-4B with 48k-token responses, per engine on one H200. NOT measured
+# here (GPU vLLM cannot run on this workplace's device); inferred from the seeds' "one 2k-prompt
+# evaluation (k=1) takes about three hours" with a mean response of ~16k tokens:
+# 2,000 x 16,000 / 10,800 s ~= 3,000 tokens/s.
+GEN_TOK_S = 3000.0
+# SFT: measured with bench/train_gpu.py on one H200 at 48k sequence length (7,413 tokens/s).
+TRAIN_TOK_S = 7400.0
 
-def _row(notebook, what, prompts=0, samples=0, max_tokens=0, note=""):
+
+def _row(notebook, what, prompts=0, samples=0, max_tokens=0, note="", train_tokens=0, train_gpus=0):
     return {
         "notebook": notebook,
         "step": what,
@@ -21,6 +31,8 @@ def _row(notebook, what, prompts=0, samples=0, max_tokens=0, note=""):
         "samples": samples,
         "max_tokens": max_tokens,
         "token_budget": samples * max_tokens,
+        "train_tokens": train_tokens,
+        "train_gpus": train_gpus,  # processes (one GPU each) the SFT step is configured for
         "note": note,
     }
 
@@ -61,7 +73,9 @@ def plan_profile(profile: str, overrides: list[str] | None = None) -> pd.DataFra
     rows.append(_row("05_train", f"SFT {t.max_steps} steps x global batch {world_batch} "
                                  f"({t.num_processes} process{'es' if t.num_processes > 1 else ''})",
                      note=f"<= {t.max_steps * world_batch * t.max_length:,} training tokens; "
-                          f"{math.ceil(t.max_steps / t.save_steps)} checkpoints"))
+                          f"{math.ceil(t.max_steps / t.save_steps)} checkpoints",
+                     train_tokens=t.max_steps * world_batch * t.max_length,
+                         train_gpus=t.num_processes))
     if tr.control.enabled:
         # The control repeats sampling (T=1, untruncated) and the whole SFT run: it doubles 05.
         c = tr.control_decode
@@ -70,7 +84,9 @@ def plan_profile(profile: str, overrides: list[str] | None = None) -> pd.DataFra
         rows.append(_row("05_train", f"control SFT {t.max_steps} steps x global batch {world_batch} "
                                      f"-> checkpoints/{tr.control_run_name}/",
                          note=f"<= {t.max_steps * world_batch * t.max_length:,} training tokens; "
-                              f"{math.ceil(t.max_steps / t.save_steps)} checkpoints"))
+                              f"{math.ceil(t.max_steps / t.save_steps)} checkpoints",
+                         train_tokens=t.max_steps * world_batch * t.max_length,
+                         train_gpus=t.num_processes))
 
     ev = load("06_eval")
     n_ckpt = math.ceil(t.max_steps / t.save_steps)
@@ -110,3 +126,29 @@ def plan_profile(profile: str, overrides: list[str] | None = None) -> pd.DataFra
                      note=f"<= {lf.n_responses * scored * window:,} scored positions; top-{lf.top_k} logprobs"
                           + (f"; chunks of {lf.chunk_tokens:,} tokens" if lf.chunk_tokens else "")))
     return pd.DataFrame(rows)
+
+
+def wall_time(
+    plan: pd.DataFrame,
+    gpus: int,
+    *,
+    tensor_parallel_size: int = 1,
+    gen_tok_s: float = GEN_TOK_S,
+    train_tok_s: float = TRAIN_TOK_S,
+) -> pd.DataFrame:
+    """``plan`` with ``wall_h``: hours per step on ``gpus`` GPUs (an upper bound, like the budgets).
+
+    Generation runs ``gpus // tensor_parallel_size`` engines at ``gen_tok_s`` generated tokens/s
+    each (data parallel: prompts split evenly, no cross-engine overhead counted); SFT runs on
+    ``min(gpus, train.num_processes)`` GPUs at ``train_tok_s`` tokens/s each. Steps without tokens
+    (data building, teacher forcing) get no estimate (NaN).
+    """
+    if gpus < 1:
+        raise ValueError(f"--gpus {gpus}: need at least one GPU")
+    engines = gpus // tensor_parallel_size
+    if engines < 1:
+        raise ValueError(f"--gpus {gpus} < tensor_parallel_size {tensor_parallel_size}: no engine fits")
+    gen_s = plan["token_budget"] / (gen_tok_s * engines)
+    train_s = plan["train_tokens"] / (train_tok_s * plan["train_gpus"].clip(lower=1, upper=gpus))
+    seconds = gen_s + train_s
+    return plan.assign(wall_h=(seconds / 3600).where(seconds > 0))

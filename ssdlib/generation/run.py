@@ -23,6 +23,7 @@ from ssdlib import progress
 from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg, PromptCfg
 from ssdlib.generation.backends import Output, Request, make_backend
 from ssdlib.generation.decode import distinct
+from ssdlib.generation.shards import Shard, ShardDone, current, writer_label
 from ssdlib.generation.lock import writer_lock
 from ssdlib.generation.store import GenerationStore
 from ssdlib.prompts import prompt_hash, render_chat
@@ -173,10 +174,10 @@ def execute(
     return written
 
 
-def _dp_worker(rank: int, devices: list[str], kwargs: dict) -> None:
+def _dp_worker(rank: int, devices: list[str], kwargs: dict, label: str | None = None) -> None:
     if devices:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
-    execute(**kwargs, shard=f"dp{rank}")
+    execute(**kwargs, shard=f"{label}-dp{rank}" if label else f"dp{rank}")
 
 
 def dp_device_groups(world: int, tp: int) -> list[list[str]]:
@@ -195,7 +196,9 @@ def dp_device_groups(world: int, tp: int) -> list[list[str]]:
     return [pool[r * tp : (r + 1) * tp] for r in range(world)]
 
 
-def execute_data_parallel(requests: list[Request], *, backend: BackendCfg, **kwargs) -> None:
+def execute_data_parallel(
+    requests: list[Request], *, backend: BackendCfg, label: str | None = None, **kwargs
+) -> None:
     """One engine per GPU group (``tensor_parallel_size`` GPUs each), prompts dealt round-robin.
 
     Each engine writes its own shard file, so no two processes ever append to the same file.
@@ -215,7 +218,9 @@ def execute_data_parallel(requests: list[Request], *, backend: BackendCfg, **kwa
         if not part:
             continue
         devices = groups[rank]
-        p = ctx.Process(target=_dp_worker, args=(rank, devices, dict(requests=part, backend=backend, **kwargs)))
+        p = ctx.Process(
+            target=_dp_worker, args=(rank, devices, dict(requests=part, backend=backend, **kwargs), label)
+        )
         p.start()
         procs.append(p)
     failed = []
@@ -239,6 +244,7 @@ def generate_samples(
     store_root: str | Path,
     seed: int = 0,
     tokenizer=None,
+    shard: Shard | None = None,
 ) -> pd.DataFrame:
     """Make sure every (prompt, config, sample index) exists in the store; return those samples.
 
@@ -248,6 +254,8 @@ def generate_samples(
         model_path: what the engine loads (a resolved local folder or hub id).
         model_id: label stored with every sample (profile model id, or ``ckpt-<step>``).
         store_root: the generations folder of the profile.
+        shard: generate only this shard's prompts (default: ``$SSD_SHARD``, set by
+            ``ssd run --shard i/N``) and then raise :class:`ShardDone` (see ``shards``).
 
     Returns: the samples of these prompts and configs, with a ``config_name`` column listing the
     decode name(s) for each config id (comma-separated when two names share one distribution).
@@ -256,26 +264,48 @@ def generate_samples(
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(model_path)
+    shard = current() if shard is None else shard
     rendered = render_prompts(problems, tokenizer, prompt, model.thinking)
     check_context(rendered, decodes, model)
     # One writer per store: the lock is held from planning to the last append, so a second run
     # on the same store fails at once naming this process instead of generating everything again.
     with ExitStack() as locks:
         for d in distinct(decodes).values():
-            locks.enter_context(writer_lock(GenerationStore(store_root, model_id, d.config_id).path))
+            # A shard's writers use their own files, so N shard jobs never wait on each other.
+            own = writer_label(shard, None)
+            locks.enter_context(writer_lock(GenerationStore(store_root, model_id, d.config_id, shard=own).path))
         plan = plan_generation(rendered, decodes, store_root, model_id)
+        if shard is not None:
+            plan = plan_shard(plan, shard)
         if plan.requests:
             kwargs = dict(
                 model_path=model_path, model_id=model_id, model=model, store_root=store_root, seed=seed
             )
-            if backend.data_parallel_size > 1:
-                execute_data_parallel(plan.requests, backend=backend, **kwargs)
+            label = writer_label(shard, None)
+            if backend.launcher == "ray":
+                from ssdlib.generation.ray_launch import execute_ray
+
+                execute_ray(plan.requests, backend=backend, label=label, **kwargs)
+            elif backend.data_parallel_size > 1:
+                execute_data_parallel(plan.requests, backend=backend, label=label, **kwargs)
             else:
-                execute(plan.requests, backend=backend, **kwargs)
+                execute(plan.requests, backend=backend, shard=label, **kwargs)
         else:  # say so on the console: a rerun reads the store and starts no engine
             progress.update("generate", plan.n_samples_total, plan.n_samples_total, "samples",
                             f"{model_id} (all stored)")
+    if shard is not None:
+        stored = len(collect_samples(problems, decodes, store_root, model_id))
+        raise ShardDone(
+            f"shard {shard}: {plan.n_samples_missing} sample(s) generated in this run; the step has "
+            f"{stored} of {plan.n_samples_total} stored across all shards. Run without --shard to continue."
+        )
     return collect_samples(problems, decodes, store_root, model_id)
+
+
+def plan_shard(plan: GenerationPlan, shard: Shard) -> GenerationPlan:
+    """The part of ``plan`` that ``shard`` owns (its prompts by stable hash of the prompt id)."""
+    reqs = [r for r in plan.requests if shard.owns(r.prompt_id)]
+    return GenerationPlan(reqs, plan.n_prompts, plan.n_samples_total, sum(r.n for r in reqs))
 
 
 def collect_samples(
