@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ssdlib.lockfork.analysis import LockForkComparison, lock_fork_compare, lock_fork_summary
-from ssdlib.lockfork.scoring import score_positions
+from ssdlib.lockfork.score_cache import cached_score_positions
 from ssdlib.prompts import check_prompt_hashes
 
 
@@ -40,17 +40,21 @@ class LockForkStudy:
     picked: pd.DataFrame  # the scored responses
     verdict_row: pd.DataFrame  # one row: settings, thresholds, the three verdicts
     seconds: float  # scoring wall time
+    n_cached: int = 0  # models whose scores came from the cache (0..3)
 
 
 def lockfork_study(base_rows: pd.DataFrame, rendered: pd.DataFrame, *, base_path: str,
-                   scored: Mapping[str, str], lf, device: str, labels: Mapping[str, str]) -> LockForkStudy:
+                   scored: Mapping[str, str], lf, device: str, labels: Mapping[str, str],
+                   cache_dir=None) -> LockForkStudy:
     """Run the study on the base model's graded rows at the eval decode.
 
     ``rendered``: prompt_id -> prompt_text, prompt_hash (``ssdlib.generation.render_prompts``,
     indexed by prompt_id), re-rendered now and checked against the hashes stored with the
     samples. ``scored``: "SSD" (and optionally "control") -> model path. ``lf``: the
     ``lockfork`` block of 06's params. ``labels``: "SSD"/"control" -> the model names the tables
-    show (e.g. ``ckpt-4``, ``control-4``).
+    show (e.g. ``ckpt-4``, ``control-4``). ``cache_dir``: scores are read from / written to
+    this folder (:mod:`ssdlib.lockfork.score_cache`, keyed by weights, texts and settings), so a
+    rerun scores nothing; None scores every time.
     """
     picked = pick_responses(base_rows, lf.n_responses)
     check_prompt_hashes(rendered.loc[picked.prompt_id, "prompt_text"], picked.prompt_hash,
@@ -61,8 +65,15 @@ def lockfork_study(base_rows: pd.DataFrame, rendered: pd.DataFrame, *, base_path
               chat=False, dtype=lf.dtype, chunk_tokens=lf.chunk_tokens,
               engine_kwargs=lockfork_engine_kwargs(lf.backend, device))
     t0 = time.monotonic()
-    base_scores = score_positions(base_path, prompts, responses, **kw)
-    model_scores = {name: score_positions(path, prompts, responses, **kw) for name, path in scored.items()}
+    cached = []
+
+    def score(path):
+        scores, hit = cached_score_positions(cache_dir, path, prompts, responses, **kw)
+        cached.append(hit)
+        return scores
+
+    base_scores = score(base_path)
+    model_scores = {name: score(path) for name, path in scored.items()}
     seconds = time.monotonic() - t0
     ctrl_kw = dict(treatment="SSD", reference="control") if "control" in model_scores else {}
     lfc = lock_fork_compare(base_scores, model_scores, lf, **ctrl_kw)
@@ -75,4 +86,4 @@ def lockfork_study(base_rows: pd.DataFrame, rendered: pd.DataFrame, *, base_path
         "verdict": lfc.summaries["SSD"].verdict,
         "control_verdict": lfc.summaries["control"].verdict if "control" in lfc.summaries else None,
         "ssd_minus_control": lfc.contrast_verdict or None, "verdict_if_classed_by_base_only": biased}])
-    return LockForkStudy(lfc, base_scores, model_scores, picked, row, seconds)
+    return LockForkStudy(lfc, base_scores, model_scores, picked, row, seconds, sum(cached))
