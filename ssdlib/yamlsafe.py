@@ -21,8 +21,11 @@ class _NoAliasSafeLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
-                None, None, f"alias *{event.anchor} refused (YAML aliases are not allowed in parameters)",
-                event.start_mark)
+                None,
+                None,
+                f"alias *{event.anchor} refused (YAML aliases are not allowed in parameters)",
+                event.start_mark,
+            )
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node: MappingNode, deep: bool = False):
@@ -35,8 +38,9 @@ class _NoAliasSafeLoader(yaml.SafeLoader):
             except TypeError:  # unhashable key: the base class reports it
                 continue
             if duplicate:
-                raise ConstructorError(None, None, f"key {key!r} appears twice in one mapping",
-                                       key_node.start_mark)
+                raise ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                )
         return super().construct_mapping(node, deep=deep)
 
 

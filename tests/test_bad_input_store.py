@@ -26,8 +26,14 @@ CFG = DECODE.config_id
 
 def rec(pid: str, idx: int, **extra) -> dict:
     out = {
-        "prompt_id": pid, "sample_idx": idx, "config_id": CFG, "model_id": MODEL, "prompt_hash": "h",
-        "response": f"r {pid}/{idx} \\boxed{{{idx}}}", "n_tokens": 5, "finish_reason": "stop",
+        "prompt_id": pid,
+        "sample_idx": idx,
+        "config_id": CFG,
+        "model_id": MODEL,
+        "prompt_hash": "h",
+        "response": f"r {pid}/{idx} \\boxed{{{idx}}}",
+        "n_tokens": 5,
+        "finish_reason": "stop",
     }
     out.update(extra)
     return out
@@ -79,16 +85,27 @@ def test_every_foreign_line_is_skipped_and_reported_with_file_and_line(dirty):
     assert dup_exact.line == 3 + len(FOREIGN) and dup_exact.reason.startswith("duplicate of line 1")
     assert dup_other.line == 5 + len(FOREIGN) and dup_other.reason.startswith("duplicate of line 2")
     msg = str(next(w.message for w in caught if w.category is StoreWarning))
-    assert str(dirty.path) in msg and f"skipped {len(FOREIGN) + 2} line(s)" in msg and "line 3:" in msg
+    assert (
+        str(dirty.path) in msg and f"skipped {len(FOREIGN) + 2} line(s)" in msg and "line 3:" in msg
+    )
 
 
 def test_resume_asks_for_exactly_the_missing_samples_and_leaves_the_file_alone(dirty):
     before = dirty.path.read_bytes()
-    rendered = pd.DataFrame({"prompt_id": ["p0", "p1", "p2"], "prompt_text": ["a", "b", "c"],
-                             "prompt_hash": ["h", "h", "h"], "prompt_token_ids": [[1], [2], [3]]})
+    rendered = pd.DataFrame(
+        {
+            "prompt_id": ["p0", "p1", "p2"],
+            "prompt_text": ["a", "b", "c"],
+            "prompt_hash": ["h", "h", "h"],
+            "prompt_token_ids": [[1], [2], [3]],
+        }
+    )
     with pytest.warns(StoreWarning):
         plan = plan_generation(rendered, {"d": DECODE}, dirty.root, MODEL)
-    assert sorted((r.prompt_id, tuple(r.sample_idxs)) for r in plan.requests) == [("p1", (1,)), ("p2", (0, 1))]
+    assert sorted((r.prompt_id, tuple(r.sample_idxs)) for r in plan.requests) == [
+        ("p1", (1,)),
+        ("p2", (0, 1)),
+    ]
     assert plan.n_samples_missing == 3
     assert dirty.path.read_bytes() == before  # reading never rewrites
     # the writer appends after the junk (no repair of complete lines, no crash)
@@ -121,7 +138,11 @@ def test_duplicate_across_shards_names_the_first_file(tmp_path):
         recs = store.records()
     assert len(recs) == 2
     (issue,) = store.report.issues
-    assert issue.path == s1.path and issue.line == 2 and issue.reason == f"duplicate of {CFG}.jsonl:1 (same key)"
+    assert (
+        issue.path == s1.path
+        and issue.line == 2
+        and issue.reason == f"duplicate of {CFG}.jsonl:1 (same key)"
+    )
 
 
 def test_compact_dry_run_lists_and_changes_nothing(dirty):
@@ -141,8 +162,11 @@ def test_compact_keeps_valid_lines_byte_for_byte_and_sets_the_rest_aside(dirty):
     assert after == [before[0], before[1], before[3 + len(FOREIGN)]]
     rejected = res.rejected_file.read_bytes()
     assert sorted(rejected.splitlines(keepends=True)[:-1]) == sorted(
-        b for i, b in enumerate(before) if i not in (0, 1, 3 + len(FOREIGN)))
-    assert rejected.endswith(b'{"prompt_id": "torn') and res.torn_bytes == len(b'{"prompt_id": "torn')
+        b for i, b in enumerate(before) if i not in (0, 1, 3 + len(FOREIGN))
+    )
+    assert rejected.endswith(b'{"prompt_id": "torn') and res.torn_bytes == len(
+        b'{"prompt_id": "torn'
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing left to report
         assert len(GenerationStore(dirty.root, MODEL, CFG).records()) == 3

@@ -34,8 +34,12 @@ with GenerationStore(sys.argv[1], "Org/Some-Model", "t1-p0.95-k20-mp0-pp0-mt64")
 
 def holder(root: Path, seconds: float) -> subprocess.Popen:
     """A second process that opens the store for writing and keeps it open ``seconds``."""
-    child = subprocess.Popen([sys.executable, "-c", HOLD, str(root), str(seconds)], cwd=ROOT,
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(root), str(seconds)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout.readline().strip() == "holding"
     return child
 
@@ -111,11 +115,21 @@ def generate(model_path: str, store_root: str):
     from ssdlib.generation import generate_samples
 
     p = load_params("03_baselines", "smoke")
-    backend = p.backend.model_copy(update={"name": "transformers", "batch_size": 4, "device": "cpu"})
+    backend = p.backend.model_copy(
+        update={"name": "transformers", "batch_size": 4, "device": "cpu"}
+    )
     decode = DecodeCfg(temperature=1.0, top_p=0.95, top_k=20, max_tokens=24, n=2)
-    return generate_samples(generate_problems(4, seed=5), {"d": decode}, model_path=model_path,
-                            model_id="lock-test", model=p.model, backend=backend, prompt=p.prompt,
-                            store_root=store_root, seed=0)
+    return generate_samples(
+        generate_problems(4, seed=5),
+        {"d": decode},
+        model_path=model_path,
+        model_id="lock-test",
+        model=p.model,
+        backend=backend,
+        prompt=p.prompt,
+        store_root=store_root,
+        seed=0,
+    )
 
 
 @pytest.mark.slow
@@ -123,9 +137,21 @@ def test_two_real_runs_on_one_store_generate_each_sample_once(tmp_path, embedded
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     go = tmp_path / "go"
     root = tmp_path / "gens"
-    args = [sys.executable, "-c", GENERATE, str(Path(__file__).parent), embedded_model, str(root), str(go)]
-    runs = [subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True) for _ in range(2)]
+    args = [
+        sys.executable,
+        "-c",
+        GENERATE,
+        str(Path(__file__).parent),
+        embedded_model,
+        str(root),
+        str(go),
+    ]
+    runs = [
+        subprocess.Popen(
+            args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(2)
+    ]
     for r in runs:
         assert r.stdout.readline().strip() == "ready"
     go.touch()  # both start generate_samples now
@@ -137,12 +163,21 @@ def test_two_real_runs_on_one_store_generate_each_sample_once(tmp_path, embedded
     (store,) = root.glob("lock-test/*.jsonl")
     assert f"BUSY {store}: another process is writing this store" in busy
     assert f"pid {winner.pid} on host {socket.gethostname()}" in busy
-    keys = [(r["prompt_id"], r["sample_idx"]) for r in map(json.loads, store.read_text().splitlines())]
+    keys = [
+        (r["prompt_id"], r["sample_idx"]) for r in map(json.loads, store.read_text().splitlines())
+    ]
     assert len(keys) == 8 and len(set(keys)) == 8  # every sample once, no duplicates
     # A rerun finds everything stored and generates nothing.
     go2 = tmp_path / "go2"
     go2.touch()
-    again = subprocess.run(args[:-1] + [str(go2)], check=False, env=env, cwd=ROOT, capture_output=True, text=True,
-                           timeout=300)
+    again = subprocess.run(
+        args[:-1] + [str(go2)],
+        check=False,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert store.read_text().count("\n") == 8

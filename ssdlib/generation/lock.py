@@ -63,11 +63,15 @@ def _lock(store_file: str | Path) -> FileLock:
 
 def _busy_message(store_file: str | Path, timeout_s: float) -> str:
     h = holder(store_file) or {}
-    who = (f"pid {h.get('pid', '?')} on host {h.get('host', '?')} since {h.get('since', '?')}"
-           f" ({h.get('cmd', 'command unknown')})")
+    who = (
+        f"pid {h.get('pid', '?')} on host {h.get('host', '?')} since {h.get('since', '?')}"
+        f" ({h.get('cmd', 'command unknown')})"
+    )
     waited = f" after waiting {timeout_s:g}s" if timeout_s > 0 else ""
-    return (f"{store_file}: another process is writing this store{waited}: {who}. Two runs on one store "
-            f"would generate the same samples twice; wait for it to finish or stop that process.")
+    return (
+        f"{store_file}: another process is writing this store{waited}: {who}. Two runs on one store "
+        f"would generate the same samples twice; wait for it to finish or stop that process."
+    )
 
 
 @contextmanager

@@ -105,12 +105,14 @@ class GenerationStore:
         """prompt_id -> {sample_idx: prompt_hash} of the finished samples."""
         out: dict[str, dict[int, str]] = {}
         for rec in self.records():
-            out.setdefault(rec["prompt_id"], {})[int(rec["sample_idx"])] = rec.get("prompt_hash", "")
+            out.setdefault(rec["prompt_id"], {})[int(rec["sample_idx"])] = rec.get(
+                "prompt_hash", ""
+            )
         return out
 
     # -- writing -------------------------------------------------------------------------
 
-    def open(self, lock_timeout_s: float = 0.0) -> "GenerationStore":
+    def open(self, lock_timeout_s: float = 0.0) -> GenerationStore:
         """Open for appending: take the one-writer lock (:class:`StoreBusy` names the holder if
         another process has it), cut a torn tail, then append."""
         self.dir.mkdir(parents=True, exist_ok=True)

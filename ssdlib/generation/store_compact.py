@@ -36,9 +36,13 @@ class Compacted:
         reasons = "; ".join(f"line {i.line}: {i.reason}" for i in self.dropped[:5])
         more = f"; ... {len(self.dropped) - 5} more" if len(self.dropped) > 5 else ""
         torn = f", torn tail of {self.torn_bytes} bytes" if self.torn_bytes else ""
-        where = f" -> {self.rejected_file.name}" if self.rejected_file else " (dry run: file unchanged)"
-        return (f"{self.path}: {self.kept} samples kept, {len(self.dropped)} line(s) dropped{torn}"
-                f"{where}" + (f" ({reasons}{more})" if reasons else ""))
+        where = (
+            f" -> {self.rejected_file.name}" if self.rejected_file else " (dry run: file unchanged)"
+        )
+        return (
+            f"{self.path}: {self.kept} samples kept, {len(self.dropped)} line(s) dropped{torn}"
+            f"{where}" + (f" ({reasons}{more})" if reasons else "")
+        )
 
 
 def config_groups(target: Path) -> list[list[Path]]:

@@ -72,15 +72,20 @@ class StoreReport:
         for path, issues in self.by_file().items():
             shown = "; ".join(f"line {i.line}: {i.reason}" for i in issues[:max_lines])
             more = f"; ... {len(issues) - max_lines} more" if len(issues) > max_lines else ""
-            parts.append(f"{path}: skipped {len(issues)} line(s) that are not new valid samples "
-                         f"({shown}{more})")
+            parts.append(
+                f"{path}: skipped {len(issues)} line(s) that are not new valid samples "
+                f"({shown}{more})"
+            )
         return "\n".join(parts)
 
     def warn(self) -> None:
         """A StoreWarning per file with skipped lines (torn tails are normal after a kill: silent)."""
         for line in self.summary().splitlines():
-            warnings.warn(f"{line}; `ssd store compact <file>` rewrites the file without them",
-                          StoreWarning, stacklevel=3)
+            warnings.warn(
+                f"{line}; `ssd store compact <file>` rewrites the file without them",
+                StoreWarning,
+                stacklevel=3,
+            )
 
 
 def config_of(path: Path) -> str:
@@ -113,7 +118,9 @@ def problem(rec, *, config_id: str | None, model_dir: str | None) -> str | None:
     return None
 
 
-def parse(raw: bytes, *, config_id: str | None, model_dir: str | None) -> tuple[dict | None, str | None]:
+def parse(
+    raw: bytes, *, config_id: str | None, model_dir: str | None
+) -> tuple[dict | None, str | None]:
     """One complete line (with its newline) -> (record, None) or (None, reason)."""
     try:
         text = raw.decode("utf-8")
@@ -129,7 +136,9 @@ def parse(raw: bytes, *, config_id: str | None, model_dir: str | None) -> tuple[
     return (None, why) if why else (rec, None)
 
 
-def scan(path: Path, report: StoreReport, check_owner: bool = True) -> Iterator[tuple[int, bytes, dict]]:
+def scan(
+    path: Path, report: StoreReport, check_owner: bool = True
+) -> Iterator[tuple[int, bytes, dict]]:
     """Yield (line number, raw bytes, record) of the valid lines of one file; record every other
     complete line in ``report``. A last line without a newline is a torn write: counted, skipped."""
     cfg = config_of(path) if check_owner else None
@@ -147,8 +156,9 @@ def scan(path: Path, report: StoreReport, check_owner: bool = True) -> Iterator[
             yield n, raw, rec
 
 
-def read_files(paths: Iterable[Path], report: StoreReport,
-               key_fields: tuple[str, ...]) -> Iterator[tuple[Path, int, bytes, dict]]:
+def read_files(
+    paths: Iterable[Path], report: StoreReport, key_fields: tuple[str, ...]
+) -> Iterator[tuple[Path, int, bytes, dict]]:
     """Valid, first-seen samples of ``paths`` in order; later copies of a key are reported."""
     seen: dict[tuple, tuple[Path, int]] = {}
     for path in paths:
@@ -156,10 +166,13 @@ def read_files(paths: Iterable[Path], report: StoreReport,
             key = tuple(rec[k] for k in key_fields)
             if key in seen:
                 first_path, first_line = seen[key]
-                where = f"line {first_line}" if first_path == path else f"{first_path.name}:{first_line}"
+                where = (
+                    f"line {first_line}"
+                    if first_path == path
+                    else f"{first_path.name}:{first_line}"
+                )
                 report.issues.append(LineIssue(path, n, f"duplicate of {where} (same key)", raw))
                 continue
             seen[key] = (path, n)
             report.valid[path] += 1
             yield path, n, raw, rec
-
