@@ -69,7 +69,9 @@ class Context:
     @cached_property
     def tokenizer(self):
         """(tokenizer, None) or (None, Result-ready reason it could not be loaded)."""
-        return load_tokenizer(self.common.model.id, self.offline)
+        from ssdlib import models
+
+        return models.load_tokenizer(self.common.model.id, self.offline)
 
 
 Check = Callable[[Context], list[Result]]
@@ -233,32 +235,6 @@ def check_hub(ctx: Context) -> list[Result]:
                           "" if problem is None else f"fix sources.{t.source} in params/{ctx.profile}/01_data.yaml "
                                                      "(hf_id / split / config) or the loader"))
     return out
-
-
-_TOKENIZER_FILES = ["tokenizer*", "special_tokens_map.json", "chat_template*", "*.jinja", "vocab*", "merges.txt",
-                    "config.json", "generation_config.json"]
-
-
-def snapshot(model_id: str, offline: bool) -> str:
-    """Local folder with the model's tokenizer files (no weights): the hub download boundary."""
-    from huggingface_hub import snapshot_download
-
-    return snapshot_download(model_id, allow_patterns=_TOKENIZER_FILES, local_files_only=offline)
-
-
-def load_tokenizer(model_id: str, offline: bool):
-    """(tokenizer, None) or (None, why not)."""
-    from transformers import AutoTokenizer
-
-    from ssdlib.models import resolve_model
-
-    try:
-        path = resolve_model(model_id)
-        if not os.path.isdir(path):
-            path = snapshot(model_id, offline)
-        return AutoTokenizer.from_pretrained(path), None
-    except Exception as exc:  # noqa: BLE001 - offline cache misses and hub errors alike
-        return None, f"tokenizer of {model_id} not available{' offline' if offline else ''}: {type(exc).__name__}"
 
 
 def check_chat_template(ctx: Context) -> list[Result]:

@@ -78,3 +78,28 @@ def resolve_model(model_id: str) -> str:
     if model_id.startswith("embedded:"):
         raise ValueError(f"unknown embedded model {model_id!r} (known: {EMBEDDED_ID})")
     return model_id
+
+
+_TOKENIZER_FILES = ["tokenizer*", "special_tokens_map.json", "chat_template*", "*.jinja", "vocab*", "merges.txt",
+                    "config.json", "generation_config.json"]
+
+
+def snapshot(model_id: str, offline: bool) -> str:
+    """Local folder with the model's tokenizer files (no weights): the hub download boundary."""
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(model_id, allow_patterns=_TOKENIZER_FILES, local_files_only=offline)
+
+
+def load_tokenizer(model_id: str, offline: bool):
+    """(tokenizer, None) or (None, why not): the local folder (embedded model or a path), else the
+    tokenizer files from the hub (cache only when ``offline``)."""
+    from transformers import AutoTokenizer
+
+    try:
+        path = resolve_model(model_id)
+        if not os.path.isdir(path):
+            path = snapshot(model_id, offline)
+        return AutoTokenizer.from_pretrained(path), None
+    except Exception as exc:  # noqa: BLE001 - offline cache misses and hub errors alike
+        return None, f"tokenizer of {model_id} not available{' offline' if offline else ''}: {type(exc).__name__}"

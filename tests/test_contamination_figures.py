@@ -1,7 +1,6 @@
 """Contamination figures: they build, state their finding, and pick the right example pairs."""
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import pytest
 

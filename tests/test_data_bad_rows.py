@@ -280,12 +280,12 @@ def test_with_the_profile_tokenizer_the_rendered_prompt_is_counted_exactly(embed
 
 
 def test_without_the_tokenizer_the_profile_limit_warns_and_uses_the_bound(monkeypatch):
-    import ssdlib.doctor
+    import ssdlib.models
     from ssdlib.data.length import PromptBoundWarning, profile_prompt_limit
 
     # The hub is the boundary: a tokenizer that cannot be fetched offline.
     monkeypatch.setattr(
-        ssdlib.doctor, "load_tokenizer", lambda model_id, offline: (None, "offline")
+        ssdlib.models, "load_tokenizer", lambda model_id, offline: (None, "offline")
     )
     with pytest.warns(PromptBoundWarning, match="1 token per UTF-8 byte"):
         limit = profile_prompt_limit(MODEL, PROMPT, offline=True)

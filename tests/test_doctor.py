@@ -15,7 +15,7 @@ from fsspec.implementations.local import LocalFileSystem
 from tokenizers import AddedToken
 from transformers import AutoTokenizer
 
-from ssdlib import cli, doctor
+from ssdlib import cli, doctor, models
 from ssdlib.config import load_params
 from ssdlib.data.hub import PARQUET_REF, HubTarget, hub_targets, inspect_target
 
@@ -102,7 +102,7 @@ def online(monkeypatch, hub_root, qwen_like_tokenizer):
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(doctor, "hub_filesystem", lambda: DirFileSystem(str(hub_root), LocalFileSystem()))
     monkeypatch.setattr(doctor, "model_info", lambda repo: type("Info", (), {"sha": "0123456789abcdef"})())
-    monkeypatch.setattr(doctor, "snapshot", lambda repo, offline: qwen_like_tokenizer)
+    monkeypatch.setattr(models, "snapshot", lambda repo, offline: qwen_like_tokenizer)
     return hub_root
 
 

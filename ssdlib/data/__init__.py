@@ -12,14 +12,14 @@
                     train mix;  ``io``: stable parquet
 - ``prepare``       prepare_data (what notebook 01 calls);  ``figures``: plot_source_counts
 
-Only ``answers`` is imported eagerly; ``datasets`` is imported only when a source is opened.
+Only the boxed-answer helpers (``ssdlib.boxed``) are imported eagerly; ``datasets`` is imported only when a source is opened.
 """
 
 from importlib import import_module
 
-from ssdlib.data.answers import all_boxed, count_boxed, last_boxed
+from ssdlib.boxed import all_boxed, count_boxed, last_boxed
 
-# Everything else is imported on first use (PEP 562), so ``from ssdlib.data.answers import
+# Everything else is imported on first use (PEP 562), so ``from ssdlib.boxed import
 # last_boxed`` in a grading worker does not pull in pandas / pyarrow.
 _LAZY = {
     "LoadResult": "ssdlib.data.base",

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
 
-from ssdlib.data.answers import unwrap_boxes
+from ssdlib.boxed import unwrap_boxes
 from ssdlib.data.jsonfile import JsonRows, read_json_rows
 from ssdlib.schema import PROBLEM_COLUMNS
 

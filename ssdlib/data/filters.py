@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ssdlib.data.answers import all_boxed, unwrap_boxes
+from ssdlib.boxed import all_boxed, unwrap_boxes
 
 # "Prove that", "show that", "demonstrate that", "prove:" ... anywhere in the statement.
 _PROOF_PROBLEM = re.compile(r"\b(prove|proof|show that|demonstrate)\b", re.IGNORECASE)

@@ -145,7 +145,7 @@ def profile_prompt_limit(model: Any, prompt: Any, *, offline: bool | None = None
     import os
     import warnings
 
-    from ssdlib.doctor import load_tokenizer
+    from ssdlib.models import load_tokenizer
 
     if offline is None:
         offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from ssdlib.data.answers import last_boxed_answer
+from ssdlib.boxed import last_boxed_answer
 from ssdlib.data.base import (
     LoadResult,
     SkipRow,

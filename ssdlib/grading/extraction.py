@@ -13,19 +13,19 @@ Rules (see research-notes section 4 and 7):
 - Non-thinking responses (no think tag anywhere, or ``thinking=False``): the whole response
   is the answer region.
 - The answer is the content of the last top-level ``\\boxed{...}`` / ``\\fbox{...}`` of the
-  region (brace matching shared with ssdlib.data.answers, TeX escapes ``\\{`` ``\\}``
+  region (brace matching shared with ssdlib.boxed, TeX escapes ``\\{`` ``\\}``
   skipped). If the last box never closes (truncated output) there is no answer: an
   earlier, abandoned box is not used.
 - A box that wraps the whole answer again is unwrapped: ``\\boxed{\\boxed{3}}`` gives ``3``
-  (one box inside another says nothing more; ``ssdlib.data.answers.unwrap_boxes``).
+  (one box inside another says nothing more; ``ssdlib.boxed.unwrap_boxes``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ssdlib.data.answers import last_boxed as _data_last_boxed
-from ssdlib.data.answers import unwrap_boxes
+from ssdlib.boxed import last_boxed as _data_last_boxed
+from ssdlib.boxed import unwrap_boxes
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -70,7 +70,7 @@ def answer_region(response: str, thinking: bool | None = None) -> str | None:
 def last_boxed(text: str) -> str | None:
     """Content of the last top-level ``\\boxed{}`` / ``\\fbox{}`` in ``text``, stripped.
 
-    Brace matching is ``ssdlib.data.answers.last_boxed`` (the same rules that extract gold
+    Brace matching is ``ssdlib.boxed.last_boxed`` (the same rules that extract gold
     answers from MATH/NuminaMath solutions). Returns None when there is no box, when the
     last box is empty, or when the last box is not closed (a truncated answer is not an
     answer; earlier boxes are not used as a fallback). Nested whole-answer boxes are unwrapped
