@@ -56,6 +56,8 @@ FOREIGN = [
     (line(rec("p9", 0, model_id="Other/Model")), "a sample of model 'Other/Model'"),
     (line(rec("p9", 0, response=None)), "response is null"),
     (b'"just a string"\n', "a JSON str, not an object"),
+    (b"[" * 100_000 + b"\n", "not JSON (nested too deeply)"),
+    (b'{"prompt_id": "p9", "sample_idx": ' + b"9" * 5000 + b"}\n", "not JSON (Exceeds the limit"),
 ]
 
 

@@ -132,6 +132,8 @@ def parse(
         rec = json.loads(text)
     except ValueError as exc:  # JSONDecodeError, and a few ValueErrors of odd numbers
         return None, f"not JSON ({exc})"
+    except RecursionError:  # [[[[...]]]] nested deeper than the parser's stack
+        return None, "not JSON (nested too deeply)"
     why = problem(rec, config_id=config_id, model_dir=model_dir)
     return (None, why) if why else (rec, None)
 
