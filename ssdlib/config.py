@@ -31,8 +31,6 @@ NOTEBOOKS: tuple[str, ...] = (
     "06_eval",
 )
 
-BUDGETS: tuple[str, ...] = ("val300", "val")
-
 # Upper bounds that catch typos (1e15 for 16) before a plan is materialised; far above any real run.
 MAX_CONTEXT = 1_048_576  # tokens: context windows and generation caps (Qwen3.5 native: 262,144)
 MAX_SAMPLES_PER_PROMPT = 1024  # n of one decode (the paper: 10; pass@k curves: tens)

@@ -54,3 +54,17 @@ def test_prompt_sets_limit_each_set_and_union_once(paths):
     assert limit_each(sets, None)["val"].equals(sets["val"])
     with pytest.raises(ValueError, match="unknown budget"):
         read_budgets(paths, ["train"])
+
+
+def test_the_typed_params_accept_exactly_the_registered_budgets():
+    """config's Literal fields spell the budgets out (pydantic needs them static): they must be the
+    registry's, so adding a budget in one place and not the other fails here."""
+    import typing
+
+    from ssdlib.config import BaselinesParams, VarianceParams
+
+    fields = [BaselinesParams.model_fields["budgets"].annotation, VarianceParams.model_fields["budget"].annotation]
+    for ann in fields:
+        while typing.get_origin(ann) is list:
+            (ann,) = typing.get_args(ann)
+        assert set(typing.get_args(ann)) == set(BUDGETS)
