@@ -1,7 +1,9 @@
 """Problem data: one loader per source -> one schema (``ssdlib.schema.PROBLEM_COLUMNS``).
 
 - ``answers``       last ``\\boxed{}`` extraction (dependency-free; reused by grading)
-- ``base``          LoadResult, the shared open/map/count-drops machinery
+- ``base``          LoadResult, the shared open/map/count-drops machinery (shared drop reasons)
+- ``jsonfile``      local JSON Lines read line by line: a bad line is skipped, counted, named
+- ``length``        drop problems whose rendered prompt cannot fit the context (prompt_too_long)
 - ``filters``       proof / multiple-choice / multiple-answer / restated-claim / prose rules
 - ``loaders_train`` MATH, NuminaMath-CoT;  ``loaders_eval``: BeyondAIME, Omni-MATH(-2),
                     OlympiadBench, AIME archives, HMMT;  ``registry``: SOURCES, load_source

@@ -9,9 +9,11 @@ Public API:
     answers_equivalent_batch(pairs, timeout_s=5.0, workers=None) -> list[bool | None]
     extract(response, thinking=None) -> Extraction; last_boxed(text) -> str | None
 
-Modules: ``extraction`` (answer region, last box), ``equivalence`` (math-verify, runs in the
-workers; documents the no-eval safety decision), ``pool`` (killable process pool),
-``grade`` (the per-sample flags and the table API).
+Modules: ``extraction`` (answer region, last box, nested boxes unwrapped), ``equivalence``
+(math-verify, runs in the workers; documents the no-eval safety decision), ``policy`` (verdicts
+decided on top of math-verify: percentages, units in ``\\text{}``, relative precision for
+extreme magnitudes), ``pool`` (killable process pool), ``grade`` (the per-sample flags and the
+table API).
 """
 
 from ssdlib.grading.extraction import Extraction, answer_region, extract, last_boxed
