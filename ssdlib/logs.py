@@ -88,14 +88,21 @@ def papermill_logging(log_file: Path, console: TextIO | None) -> Iterator[None]:
     else:
         handler = logging.FileHandler(log_file, mode="a")
         handler.setFormatter(logging.Formatter("[papermill] %(levelname)s %(asctime)s %(message)s"))
-    saved = (logger.level, logger.propagate)
+    saved = (logger.level, logger.propagate, logger.disabled, logging.root.manager.disable)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    # A library in this process may have switched logging off globally and left it so (vLLM's
+    # suppress_logging() calls logging.disable(INFO) without a finally) or disabled existing
+    # loggers through dictConfig: -v would then lose the cells' stdout (papermill logs it at INFO).
+    logger.disabled = False
+    if logging.root.manager.disable >= logging.INFO:
+        logging.disable(logging.NOTSET)
     try:
         yield
     finally:
         logger.removeHandler(handler)
         handler.close()
         logger.setLevel(saved[0])
-        logger.propagate = saved[1]
+        logger.propagate, logger.disabled = saved[1], saved[2]
+        logging.disable(saved[3])

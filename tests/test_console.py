@@ -97,7 +97,10 @@ def test_quiet_console_has_progress_and_no_chatter(tmp_path, capfd):
 # Known issue, not understood yet: passes alone and with test_config.py, but when the WHOLE suite is
 # collected the streamed stdout records (log_output INFO) do not reach the console while stderr ones
 # do -- even when execute() runs in a fresh subprocess. Kept running (not skipped) so a fix shows as
-# XPASS; `ssd run -v` from the command line streams everything.
+# XPASS; `ssd run -v` from the command line streams everything. Suspected cause (#16, not confirmed
+# under the full suite): global logging state left switched off by a library in this process
+# (logging.disable / a disabled papermill logger); papermill_logging now lifts both while streaming
+# (test_verbose_stream_survives_logging_switched_off_by_a_library). An XPASS here confirms it.
 @pytest.mark.xfail(strict=False, reason="stdout records missing from the -v stream under full-suite collection")
 def test_verbose_restores_the_stream(tmp_path, capfd):
     src = write_notebook(tmp_path / "chatty.ipynb", CHATTY_CELL)
@@ -135,6 +138,30 @@ def test_failing_notebook_prints_the_cell_its_error_and_the_log_path(tmp_path, c
     assert "never runs" not in out + err and "IPKernelApp" not in out + err
     text = log.read_text()
     assert "before the failure" in text and "# FAILED" in text and "ValueError: budget 3 exceeds limit 2" in text
+
+
+def test_verbose_stream_survives_logging_switched_off_by_a_library(tmp_path):
+    """-v streams papermill's records (the cells' stdout at INFO) even when something in this
+    process left logging disabled (vLLM's suppress_logging has no finally) or the logger
+    disabled (dictConfig), and leaves that state as it found it."""
+    import logging
+
+    from ssdlib import logs
+
+    pm = logging.getLogger("papermill")
+    before = (logging.root.manager.disable, pm.disabled)
+    console = io.StringIO()
+    logging.disable(logging.INFO)
+    pm.disabled = True
+    try:
+        with logs.papermill_logging(tmp_path / "x.log", console):
+            pm.info("CELL-STDOUT 1")
+            pm.warning("CELL-STDERR")
+        assert "CELL-STDOUT 1" in console.getvalue() and "CELL-STDERR" in console.getvalue()
+        assert logging.root.manager.disable == logging.INFO and pm.disabled  # restored
+    finally:
+        logging.disable(before[0])
+        pm.disabled = before[1]
 
 
 # ------------------------------------------------------------ progress events (no kernel)
