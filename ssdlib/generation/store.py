@@ -15,22 +15,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
 from ssdlib.generation import lock as _lock
-from ssdlib.generation.store_lines import StoreReport, StoreWarning, read_files
+from ssdlib.generation.store_lines import StoreReport, StoreWarning, read_files, slug
 from ssdlib.schema import SAMPLE_KEY
 
 __all__ = ["GenerationStore", "StoreReport", "StoreWarning", "read_all", "slug"]
-
-
-def slug(text: str) -> str:
-    """Filesystem-safe name for a model id or path ("Qwen/Qwen3.5-4B" -> "Qwen__Qwen3.5-4B")."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "__", text).strip("_") or "model"
 
 
 def _repair_tail(path: Path) -> int:

@@ -11,6 +11,7 @@ with its file and line number; it never stops a resume. Nothing is removed from 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -93,14 +94,17 @@ def config_of(path: Path) -> str:
     return path.name[: -len(".jsonl")].split("@", 1)[0]
 
 
+def slug(text: str) -> str:
+    """Filesystem-safe name for a model id or path ("Qwen/Qwen3.5-4B" -> "Qwen__Qwen3.5-4B")."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "__", text).strip("_") or "model"
+
+
 def _type_name(v) -> str:
     return "null" if v is None else type(v).__name__
 
 
 def problem(rec, *, config_id: str | None, model_dir: str | None) -> str | None:
     """Why ``rec`` (a parsed JSON line) is not a valid sample of this file, or None if it is."""
-    from ssdlib.generation.store import slug
-
     if not isinstance(rec, dict):
         return f"a JSON {_type_name(rec)}, not an object"
     for key, kind in REQUIRED.items():
