@@ -68,10 +68,12 @@ def test_config_dtype_matters_only_when_the_engine_picks_it(base, tmp_path):
 def test_hub_ids_and_disabled_reuse_never_share(monkeypatch):
     assert model_signature("Qwen/Qwen3.5-4B") is None
     assert engine_key("Qwen/Qwen3.5-4B", SMOKE.model, SMOKE.backend, 0) is None
+    monkeypatch.delenv("SSD_REUSE_ENGINE", raising=False)
+    assert engine_pool.reuse_enabled("cpu") and not engine_pool.reuse_enabled("cuda")  # verified on CPU
     monkeypatch.setenv("SSD_REUSE_ENGINE", "0")
-    assert not engine_pool.reuse_enabled()
+    assert not engine_pool.reuse_enabled("cpu")
     monkeypatch.setenv("SSD_REUSE_ENGINE", "1")
-    assert engine_pool.reuse_enabled()
+    assert engine_pool.reuse_enabled("cuda")
 
 
 # ------------------------------------------------------------------ slow: real vLLM engines

@@ -14,8 +14,9 @@ one: one engine per process, so memory never holds two KV caches).
 After a reload the prefix cache is reset (its KV blocks were computed with the old weights) and
 the sampling RNG is reseeded with the engine seed, so each model starts from the same RNG state a
 fresh engine would. Greedy outputs after a reload equal a fresh engine's on the same checkpoint
-(``tests/test_engine_pool.py``). ``SSD_REUSE_ENGINE=0`` turns reuse off (one engine per model,
-the old behaviour; ``bench/demo_engines.py`` compares the two).
+(``tests/test_engine_pool.py``). On by default on CPU only (:func:`reuse_enabled`);
+``SSD_REUSE_ENGINE=0`` turns it off (one engine per model, the old behaviour;
+``bench/demo_engines.py`` compares the two), ``SSD_REUSE_ENGINE=1`` turns it on for GPUs.
 """
 
 from __future__ import annotations
@@ -128,8 +129,19 @@ def engine_key(model_path: str, model: ModelCfg, backend: BackendCfg, seed: int)
     return f"{sig}|{model.model_dump_json()}|{backend.model_dump_json()}|{seed}"
 
 
-def reuse_enabled() -> bool:
-    return os.environ.get("SSD_REUSE_ENGINE", "1").strip().lower() not in ("0", "false", "no")
+def reuse_enabled(device: str = "cpu") -> bool:
+    """``SSD_REUSE_ENGINE``: ``1`` on, ``0`` off, unset/``auto``: on for device ``cpu`` only.
+
+    Why not on GPU by default: in-place reload is verified here (greedy equality, the slow test)
+    for vLLM-CPU and SmolLM2 only; an architecture whose reload misses a derived tensor (as the
+    tied lm_head did on CPU) would decode silently wrong, while on a GPU an engine start is small
+    next to an evaluation. Set ``SSD_REUSE_ENGINE=1`` there after checking it the same way."""
+    value = os.environ.get("SSD_REUSE_ENGINE", "auto").strip().lower()
+    if value in ("0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    return device == "cpu"
 
 
 @dataclass
@@ -149,7 +161,9 @@ def acquire(model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0
     global _WARM
     from ssdlib.generation.backends import VLLMBackend
 
-    key = engine_key(model_path, model, backend, seed) if reuse_enabled() else None
+    from ssdlib.generation.backends import resolve_device
+
+    key = engine_key(model_path, model, backend, seed) if reuse_enabled(resolve_device(backend)) else None
     if _WARM is not None and key is not None and _WARM.key == key:
         if os.path.realpath(_WARM.path) != os.path.realpath(model_path):
             _WARM.engine.reload(model_path, seed)
