@@ -13,7 +13,9 @@ one: one engine per process, so memory never holds two KV caches).
 
 After a reload the prefix cache is reset (its KV blocks were computed with the old weights) and
 the sampling RNG is reseeded with the engine seed, so each model starts from the same RNG state a
-fresh engine would. Greedy outputs after a reload equal a fresh engine's on the same checkpoint
+fresh engine would (on vLLM-CPU sampled outputs still vary run to run: two reseeded runs on one
+engine differed once in two tries here; on GPU per-request seeds decide the samples, so reuse
+changes nothing there). Greedy outputs after a reload equal a fresh engine's on the same checkpoint
 (``tests/test_engine_pool.py``). On by default on CPU only (:func:`reuse_enabled`);
 ``SSD_REUSE_ENGINE=0`` turns it off (one engine per model, the old behaviour;
 ``bench/demo_engines.py`` compares the two), ``SSD_REUSE_ENGINE=1`` turns it on for GPUs.
