@@ -46,8 +46,17 @@ def generate(model_path: str, store_root: str):
     from ssdlib.generation import generate_samples
 
     p = load_params("03_baselines", "smoke", OVERRIDES)
-    return generate_samples(problems(), {"ray": DECODE}, model_path=model_path, model_id=MODEL_ID, model=p.model,
-                            backend=p.backend, prompt=p.prompt, store_root=store_root, seed=0)
+    return generate_samples(
+        problems(),
+        {"ray": DECODE},
+        model_path=model_path,
+        model_id=MODEL_ID,
+        model=p.model,
+        backend=p.backend,
+        prompt=p.prompt,
+        store_root=store_root,
+        seed=0,
+    )
 
 
 # ------------------------------------------------------------------ config and partition (fast)
@@ -61,7 +70,9 @@ def test_launcher_is_validated_with_file_and_key():
         load_params("03_baselines", "smoke", ["backend.launcher=ray"])
     with pytest.raises(ConfigError, match=r"backend\.data_parallel_size: launcher ray"):
         load_params("03_baselines", "smoke", OVERRIDES + ["backend.data_parallel_size=2"])
-    with pytest.raises(ConfigError, match=r"backend\.ray\.wrkers: unknown key \(did you mean 'workers'"):
+    with pytest.raises(
+        ConfigError, match=r"backend\.ray\.wrkers: unknown key \(did you mean 'workers'"
+    ):
         load_params("03_baselines", "smoke", ["backend.ray.wrkers=2"])
 
 
@@ -91,7 +102,9 @@ def _lines(paths) -> list[bytes]:
 
 def _is_loopback(ip: str) -> bool:
     a = ipaddress.ip_address(ip.split("%")[0])
-    return a.is_loopback or (getattr(a, "ipv4_mapped", None) is not None and a.ipv4_mapped.is_loopback)
+    return a.is_loopback or (
+        getattr(a, "ipv4_mapped", None) is not None and a.ipv4_mapped.is_loopback
+    )
 
 
 def _sockets(procs) -> list[tuple]:
@@ -107,16 +120,29 @@ def _sockets(procs) -> list[tuple]:
 
 
 def _driver(code_args, env, log):
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import test_generation_ray as t; "
-            "t.generate(sys.argv[2], sys.argv[3])")
-    return subprocess.Popen([sys.executable, "-c", code, str(Path(__file__).parent), *code_args],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import test_generation_ray as t; "
+        "t.generate(sys.argv[2], sys.argv[3])"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(Path(__file__).parent), *code_args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
 
 
 @pytest.fixture(scope="module")
 def env():
-    return dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-                VLLM_CPU_KVCACHE_SPACE="1", RAY_USAGE_STATS_ENABLED="0")
+    return dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        HF_HUB_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        VLLM_CPU_KVCACHE_SPACE="1",
+        RAY_USAGE_STATS_ENABLED="0",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -132,14 +158,18 @@ def killed_run(tmp_path_factory, embedded_model, env):
             victim, sockets = None, []
             while victim is None:
                 if child.poll() is not None:
-                    pytest.fail(f"driver exited ({child.returncode}) before a worker wrote:\n"
-                                f"{log_path.read_text()[-3000:]}")
+                    pytest.fail(
+                        f"driver exited ({child.returncode}) before a worker wrote:\n"
+                        f"{log_path.read_text()[-3000:]}"
+                    )
                 if time.monotonic() > deadline:
                     pytest.fail("no worker wrote a sample within 420 s")
                 tree = psutil.Process(child.pid).children(recursive=True)
                 sockets = _sockets([psutil.Process(child.pid), *tree])
                 for rank in range(WORKERS):
-                    shard = GenerationStore(root, MODEL_ID, DECODE.config_id, shard=f"ray{rank}").path
+                    shard = GenerationStore(
+                        root, MODEL_ID, DECODE.config_id, shard=f"ray{rank}"
+                    ).path
                     if _lines([shard]):
                         workers = [p for p in tree if "GenerationWorker" in _cmd(p)]
                         victim = _actor_for(workers, shard)
@@ -156,9 +186,17 @@ def killed_run(tmp_path_factory, embedded_model, env):
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
     after = _lines(store.files())
-    evidence = {"at_kill": at_kill, "after_run1": len(after), "returncode": child.returncode,
-                "log": log_path.read_text(), "sockets": sockets, "lines_run1": after}
-    print(f"[ray] killed a worker at {at_kill} of {N_PROMPTS} samples; run 1 ended with {len(after)}")
+    evidence = {
+        "at_kill": at_kill,
+        "after_run1": len(after),
+        "returncode": child.returncode,
+        "log": log_path.read_text(),
+        "sockets": sockets,
+        "lines_run1": after,
+    }
+    print(
+        f"[ray] killed a worker at {at_kill} of {N_PROMPTS} samples; run 1 ended with {len(after)}"
+    )
     return root, evidence
 
 
@@ -177,7 +215,9 @@ def _actor_for(workers, shard_path: Path):
                 return p
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    pytest.fail(f"no Ray worker process holds {shard_path} open (workers: {[w.pid for w in workers]})")
+    pytest.fail(
+        f"no Ray worker process holds {shard_path} open (workers: {[w.pid for w in workers]})"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +229,9 @@ def rerun(killed_run, embedded_model, env):
         child.wait(timeout=480)
     assert child.returncode == 0, log_path.read_text()[-3000:]
     lines = _lines(GenerationStore(root, MODEL_ID, DECODE.config_id).files())
-    print(f"[ray] rerun: {len(lines)} samples on disk, {len(lines) - killed_run[1]['after_run1']} generated now")
+    print(
+        f"[ray] rerun: {len(lines)} samples on disk, {len(lines) - killed_run[1]['after_run1']} generated now"
+    )
     return lines
 
 
@@ -201,7 +243,9 @@ def test_ray_stays_on_loopback(killed_run):
     off = [s for s in sockets if not _is_loopback(s[2]) and s[2] not in ("0.0.0.0", "::")]
     off += [s for s in sockets if s[3] is not None and not _is_loopback(s[3])]
     assert not off, f"Ray sockets off the loopback address: {off}"
-    listening_anywhere = [s for s in sockets if s[1] == psutil.CONN_LISTEN and s[2] in ("0.0.0.0", "::")]
+    listening_anywhere = [
+        s for s in sockets if s[1] == psutil.CONN_LISTEN and s[2] in ("0.0.0.0", "::")
+    ]
     assert not listening_anywhere, listening_anywhere
 
 
@@ -220,7 +264,9 @@ def test_rerun_completes_exactly_with_no_duplicates(killed_run, rerun, embedded_
     keys = [tuple(r[k] for k in SAMPLE_KEY) for r in recs]
     dupes = [k for k, c in Counter(keys).items() if c > 1]
     assert not dupes, dupes  # on disk, over every shard file, each key once
-    assert {(r["prompt_id"], r["sample_idx"]) for r in recs} == {(pid, 0) for pid in problems()["id"]}
+    assert {(r["prompt_id"], r["sample_idx"]) for r in recs} == {
+        (pid, 0) for pid in problems()["id"]
+    }
     assert len(rerun) == N_PROMPTS
     # What run 1 finished is still there unchanged (the rerun made only the missing ones).
     assert set(ev["lines_run1"]) <= set(rerun)

@@ -47,9 +47,20 @@ def generate(model_path: str, store_root: str):
     from ssdlib.generation import generate_samples
 
     p = load_params("03_baselines", "smoke")
-    backend = p.backend.model_copy(update={"name": "transformers", "batch_size": 1, "device": "cpu"})
-    return generate_samples(problems(), {"greedy": DECODE}, model_path=model_path, model_id=MODEL_ID,
-                            model=p.model, backend=backend, prompt=p.prompt, store_root=store_root, seed=0)
+    backend = p.backend.model_copy(
+        update={"name": "transformers", "batch_size": 1, "device": "cpu"}
+    )
+    return generate_samples(
+        problems(),
+        {"greedy": DECODE},
+        model_path=model_path,
+        model_id=MODEL_ID,
+        model=p.model,
+        backend=backend,
+        prompt=p.prompt,
+        store_root=store_root,
+        seed=0,
+    )
 
 
 # ------------------------------------------------------------------ partition (fast)
@@ -72,13 +83,20 @@ def test_partition_depends_on_the_id_only_not_row_order_or_the_other_ids():
 def test_partition_is_the_same_in_another_interpreter():
     # Python's own hash() is salted per process; SLURM tasks are different processes.
     ids = [f"beyondaime/{i}" for i in range(50)]
-    code = ("import json, sys; from ssdlib.generation.shards import shard_of; "
-            "print(json.dumps([shard_of(i, 3) for i in json.loads(sys.argv[1])]))")
+    code = (
+        "import json, sys; from ssdlib.generation.shards import shard_of; "
+        "print(json.dumps([shard_of(i, 3) for i in json.loads(sys.argv[1])]))"
+    )
     outs = []
     for seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
-        res = subprocess.run([sys.executable, "-c", code, json.dumps(ids)], capture_output=True, text=True,
-                             env=env, check=True)
+        res = subprocess.run(
+            [sys.executable, "-c", code, json.dumps(ids)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
         outs.append(json.loads(res.stdout))
     assert outs[0] == outs[1] == [shard_of(i, 3) for i in ids]
 
@@ -100,7 +118,9 @@ def test_plan_shard_keeps_only_the_shards_prompts():
     reqs = [Request(f"p{i}", [1], DECODE, [0, 1]) for i in range(40)]
     plan = GenerationPlan(reqs, 40, 80, 80)
     parts = [plan_shard(plan, Shard(s, 3)) for s in range(3)]
-    assert sorted(r.prompt_id for p in parts for r in p.requests) == sorted(r.prompt_id for r in reqs)
+    assert sorted(r.prompt_id for p in parts for r in p.requests) == sorted(
+        r.prompt_id for r in reqs
+    )
     for s, p in enumerate(parts):
         assert all(shard_of(r.prompt_id, 3) == s for r in p.requests)
         assert p.n_samples_missing == 2 * len(p.requests) and p.n_samples_total == 80
@@ -118,18 +138,22 @@ def test_runner_passes_the_shard_to_the_kernel_and_counts_shard_done_as_success(
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell("import os\nfrom ssdlib.generation.shards import current, ShardDone\n"
-                                  "s = current()\nif s is not None:\n    raise ShardDone(f'shard {s} done')"),
+        nbformat.v4.new_code_cell(
+            "import os\nfrom ssdlib.generation.shards import current, ShardDone\n"
+            "s = current()\nif s is not None:\n    raise ShardDone(f'shard {s} done')"
+        ),
         nbformat.v4.new_code_cell("open('reached_the_end', 'w').write('yes')"),
     ]
     src = tmp_path / "nb.ipynb"
     nbformat.write(nb, src)
-    sharded = runs.execute(src, tmp_path / "out1.ipynb", {}, log_file=tmp_path / "l1.log",
-                           extra_env={SHARD_ENV: "1/3"})
+    sharded = runs.execute(
+        src, tmp_path / "out1.ipynb", {}, log_file=tmp_path / "l1.log", extra_env={SHARD_ENV: "1/3"}
+    )
     assert sharded.status == "ok" and sharded.note == "shard 1/3 done" and sharded.error is None
     assert not (tmp_path / "reached_the_end").exists()  # stopped at the generation step
-    whole = runs.execute(src, tmp_path / "out2.ipynb", {}, log_file=tmp_path / "l2.log",
-                         extra_env={SHARD_ENV: ""})
+    whole = runs.execute(
+        src, tmp_path / "out2.ipynb", {}, log_file=tmp_path / "l2.log", extra_env={SHARD_ENV: ""}
+    )
     assert whole.status == "ok" and whole.note is None
     assert (tmp_path / "reached_the_end").read_text() == "yes"
 
@@ -138,12 +162,18 @@ def test_runner_passes_the_shard_to_the_kernel_and_counts_shard_done_as_success(
 
 
 def _run(model: str, root: Path, shard: str | None, log: Path) -> subprocess.Popen:
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import test_generation_shards as t; "
-            "t.generate(sys.argv[2], sys.argv[3])")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import test_generation_shards as t; "
+        "t.generate(sys.argv[2], sys.argv[3])"
+    )
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     env[SHARD_ENV] = shard or ""
-    return subprocess.Popen([sys.executable, "-c", code, str(Path(__file__).parent), model, str(root)],
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(Path(__file__).parent), model, str(root)],
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -174,8 +204,16 @@ def test_each_shard_job_writes_only_its_prompts_to_its_own_file_and_stops(shard_
 def test_merged_shards_equal_a_single_run(shard_runs):
     sharded, single, codes, logs = shard_runs
     assert codes[2] == 0, logs[2][-2000:]
-    cols = ["prompt_id", "sample_idx", "config_id", "model_id", "prompt_hash", "response", "n_tokens",
-            "finish_reason"]
+    cols = [
+        "prompt_id",
+        "sample_idx",
+        "config_id",
+        "model_id",
+        "prompt_hash",
+        "response",
+        "n_tokens",
+        "finish_reason",
+    ]
     merged = GenerationStore(sharded, MODEL_ID, DECODE.config_id).read()
     whole = GenerationStore(single, MODEL_ID, DECODE.config_id).read()
     assert len(merged) == len(whole) == N_PROMPTS
@@ -183,19 +221,27 @@ def test_merged_shards_equal_a_single_run(shard_runs):
     a = merged[cols].sort_values(key, ignore_index=True)
     b = whole[cols].sort_values(key, ignore_index=True)
     pd.testing.assert_frame_equal(a, b)
-    print(f"[shards] merged {len(merged)} rows from 2 shard files == single run ({len(whole)} rows)")
+    print(
+        f"[shards] merged {len(merged)} rows from 2 shard files == single run ({len(whole)} rows)"
+    )
 
 
 @pytest.mark.slow
-def test_the_follow_up_run_reads_all_shards_and_generates_nothing(shard_runs, embedded_model, monkeypatch):
+def test_the_follow_up_run_reads_all_shards_and_generates_nothing(
+    shard_runs, embedded_model, monkeypatch
+):
     import ssdlib.generation.run as gen_run
 
     sharded = shard_runs[0]
     monkeypatch.setenv(SHARD_ENV, "")
-    monkeypatch.setattr(gen_run, "make_backend", lambda *a, **k: pytest.fail("backend built, nothing missing"))
+    monkeypatch.setattr(
+        gen_run, "make_backend", lambda *a, **k: pytest.fail("backend built, nothing missing")
+    )
     df = generate(embedded_model, str(sharded))
     assert len(df) == N_PROMPTS and df["prompt_id"].is_unique
     # Asking a shard job again is a no-op that still stops at its step.
     monkeypatch.setenv(SHARD_ENV, "0/2")
-    with pytest.raises(ShardDone, match=r"0 sample\(s\) generated in this run; the step has 10 of 10"):
+    with pytest.raises(
+        ShardDone, match=r"0 sample\(s\) generated in this run; the step has 10 of 10"
+    ):
         generate(embedded_model, str(sharded))

@@ -101,15 +101,18 @@ class GenerationWorker:
 
         import ray
 
-        return {"host": socket.gethostname(), "ip": ray.util.get_node_ip_address(), "pid": os.getpid()}
+        return {
+            "host": socket.gethostname(),
+            "ip": ray.util.get_node_ip_address(),
+            "pid": os.getpid(),
+        }
 
     def sees(self, path: str) -> bool:
         return Path(path).exists()
 
-    def run(self, requests: list[Request], label: str, kwargs: dict) -> int:
-        from ssdlib.generation.run import execute
-
-        return execute(requests, shard=label, **kwargs)
+    def run(self, engine_fn, requests: list[Request], label: str, kwargs: dict) -> int:
+        # engine_fn is run.execute, passed in (pickled by name) so this module never imports run.
+        return engine_fn(requests, shard=label, **kwargs)
 
 
 def _actor_class(cfg: BackendCfg):
@@ -117,7 +120,9 @@ def _actor_class(cfg: BackendCfg):
 
     gpus = 0 if cfg.device == "cpu" else cfg.tensor_parallel_size
     # No restarts: a restarted actor would not know which requests it still owed; the rerun does.
-    return ray.remote(num_cpus=cfg.ray.cpus_per_worker, num_gpus=gpus, max_restarts=0)(GenerationWorker)
+    return ray.remote(num_cpus=cfg.ray.cpus_per_worker, num_gpus=gpus, max_restarts=0)(
+        GenerationWorker
+    )
 
 
 def n_workers(cfg: BackendCfg) -> int:
@@ -169,9 +174,11 @@ def _why(exc: BaseException) -> str:
 
 
 def execute_ray(
-    requests: list[Request], *, backend: BackendCfg, label: str | None = None, **kwargs
+    requests: list[Request], *, engine_fn, backend: BackendCfg, label: str | None = None, **kwargs
 ) -> int:
     """Run ``requests`` on ``backend.ray.workers`` engines (Ray actors); return samples written.
+
+    Each actor calls ``engine_fn(part, shard=..., backend=..., **kwargs)`` (``run.execute``).
 
     Worker ``rank`` appends to ``<config>@[<label>-]ray<rank>.jsonl``. Raises
     :class:`RayWorkerFailed` after the surviving workers finish if any worker died.
@@ -194,7 +201,11 @@ def execute_ray(
         probe = store_root / f".ray-probe-{uuid.uuid4().hex}"
         probe.touch()
         try:
-            blind = [i for i, ok in zip(infos, ray.get([w.sees.remote(str(probe)) for w in workers])) if not ok]
+            blind = [
+                i
+                for i, ok in zip(infos, ray.get([w.sees.remote(str(probe)) for w in workers]))
+                if not ok
+            ]
         finally:
             probe.unlink()
         if blind:
@@ -202,7 +213,10 @@ def execute_ray(
                 f"store_root {store_root} is not visible from Ray node(s) "
                 f"{sorted({b['host'] for b in blind})}: put the outputs on storage every node mounts"
             )
-        labels = [writer_label(None, f"{label + '-' if label else ''}ray{rank}") for rank in range(len(parts))]
+        labels = [
+            writer_label(None, f"{label + '-' if label else ''}ray{rank}")
+            for rank in range(len(parts))
+        ]
         files = [
             GenerationStore(store_root, model_id, cid, shard=lab).path
             for lab in labels
@@ -212,7 +226,10 @@ def execute_ray(
         tag = f"{model_id} ray x{len(parts)}" + (f" {label}" if label else "")
         progress.update("generate", 0, total, "samples", tag)
         job = dict(kwargs, backend=backend)
-        pending = {w.run.remote(p, lab, job): rank for rank, (w, p, lab) in enumerate(zip(workers, parts, labels))}
+        pending = {
+            w.run.remote(engine_fn, part, lab, job): rank
+            for rank, (w, part, lab) in enumerate(zip(workers, parts, labels))
+        }
         written, failed = 0, []
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
@@ -222,8 +239,12 @@ def execute_ray(
                     written += ray.get(ref)
                 except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
                     i = infos[rank]
-                    failed.append(f"ray{rank} on {i['host']} ({i['ip']}, pid {i['pid']}): {_why(exc)}")
-            progress.update("generate", min(_count_lines(files) - before, total), total, "samples", tag)
+                    failed.append(
+                        f"ray{rank} on {i['host']} ({i['ip']}, pid {i['pid']}): {_why(exc)}"
+                    )
+            progress.update(
+                "generate", min(_count_lines(files) - before, total), total, "samples", tag
+            )
         for w in workers:  # free the engines' memory now, not when the session ends
             ray.kill(w)
     if failed:

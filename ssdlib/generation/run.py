@@ -285,7 +285,9 @@ def generate_samples(
             if backend.launcher == "ray":
                 from ssdlib.generation.ray_launch import execute_ray
 
-                execute_ray(plan.requests, backend=backend, label=label, **kwargs)
+                execute_ray(
+                    plan.requests, engine_fn=execute, backend=backend, label=label, **kwargs
+                )
             elif backend.data_parallel_size > 1:
                 execute_data_parallel(plan.requests, backend=backend, label=label, **kwargs)
             else:
