@@ -290,3 +290,35 @@ def test_without_the_tokenizer_the_profile_limit_warns_and_uses_the_bound(monkey
     with pytest.warns(PromptBoundWarning, match="1 token per UTF-8 byte"):
         limit = profile_prompt_limit(MODEL, PROMPT, offline=True)
     assert limit.max_tokens == 384 and "offline" in limit.method
+
+
+AIME_HEADER = b"ID,Year,Problem Number,Question,Answer,Part\n"
+
+
+def test_a_csv_record_with_a_bad_byte_or_wrong_fields_is_reported_and_the_rest_loads(tmp_path):
+    path = tmp_path / "aime_1983_2024.csv"
+    path.write_bytes(
+        AIME_HEADER
+        + b'1990-1,1990,1,"Find the number of positive divisors of $2^4 3^2$.",15,\n'
+        + b'1991-2,1991,2,"A problem stated\non two lines: find $3+4$.",7,\n'  # one record, lines 3-4
+        + b'1992-3,1992,3,"Caf\xe9 prices: find $x$.",12,\n'  # line 5: latin-1 byte
+        + b"1993-4,1993,4,Find $y$.,9,,extra\n"  # line 6: 7 fields
+        + b'2000-I-1,2000,1,"Find $\\gcd(84, 126)$.",042,I\n'
+    )
+    res = load_source("aime_archive", path)
+    assert res.frame["id"].tolist() == [
+        "aime_archive/1990-1",
+        "aime_archive/1991-2",
+        "aime_archive/2000-I-1",
+    ]
+    assert res.frame["answer"].tolist() == ["15", "7", "42"]  # "042" is still read as a number
+    assert res.drops == {"bad_line_not_utf8": 1, "bad_line_wrong_field_count": 1}
+    assert [b.split(": ")[0] for b in res.bad_lines] == [f"{path}:5", f"{path}:6"]
+    assert res.n_raw == 5
+
+
+def test_a_csv_without_a_header_names_the_file(tmp_path):
+    path = tmp_path / "aime_1983_2024.csv"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"aime_1983_2024\.csv:1: no readable CSV header"):
+        load_source("aime_archive", path)

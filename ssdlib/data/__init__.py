@@ -14,7 +14,8 @@
                     train mix;  ``io``: stable parquet
 - ``prepare``       prepare_data (what notebook 01 calls);  ``figures``: plot_source_counts
 
-Only the boxed-answer helpers (``ssdlib.boxed``) are imported eagerly; ``datasets`` is imported only when a source is opened.
+Only the boxed-answer helpers (``ssdlib.boxed``) are imported eagerly; ``datasets`` is
+imported only when a source is opened.
 """
 
 from importlib import import_module

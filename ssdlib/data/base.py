@@ -8,8 +8,9 @@ but it does crash, naming source and column, when a column the mapper needs is a
 Reasons every loader shares (through :func:`problem_text` / :func:`answer_to_str`):
 empty_problem, junk_only_problem (only whitespace, NUL, zero-width spaces or a BOM),
 non_string_problem (an int or a list where the statement should be), boolean_answer,
-non_scalar_answer (a list or object as the gold), and for a local JSON Lines file
-bad_line_not_utf8 / bad_line_not_json / bad_line_not_object (reported as ``file:line``).
+non_scalar_answer (a list or object as the gold), and for a local JSON Lines / CSV file
+bad_line_not_utf8 / bad_line_not_json / bad_line_not_object / bad_line_wrong_field_count
+(reported as ``file:line``).
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ import logging
 import math
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
 from ssdlib.boxed import unwrap_boxes
+from ssdlib.data.csvfile import read_csv_rows
 from ssdlib.data.jsonfile import JsonRows, read_json_rows
 from ssdlib.schema import PROBLEM_COLUMNS
 
@@ -157,11 +160,12 @@ def answer_to_str(x: Any) -> str:
 def open_dataset(source: str, path: str | Path | None, hf_id: str, config: str | None, split: str):
     """Open ``path`` (parquet/jsonl/json/csv) or, if ``path`` is None, the hub dataset ``hf_id``.
 
-    Hub, parquet and csv give a ``datasets.Dataset``; ``.jsonl``/``.json`` give
-    :class:`~ssdlib.data.jsonfile.JsonRows` (read line by line: a bad line is skipped and
-    reported with file and line, the rest loads). :func:`map_dataset` takes either. A parquet or
-    csv file that cannot be read stops with an error naming the source and the file (parquet is
-    all or nothing: it has no lines to skip).
+    Hub and parquet give a ``datasets.Dataset``; ``.jsonl``/``.json`` and ``.csv`` give
+    :class:`~ssdlib.data.jsonfile.JsonRows` (read line by line / record by record: a bad line is
+    skipped and reported with file and line, the rest loads; ``ssdlib.data.jsonfile``,
+    ``ssdlib.data.csvfile``). :func:`map_dataset` takes either. A parquet file that cannot be
+    read stops with an error naming the source and the file (parquet is all or nothing: it has
+    no lines to skip).
     """
     import datasets  # imported here: ``import ssdlib.data`` stays light for grading workers
 
@@ -177,6 +181,8 @@ def open_dataset(source: str, path: str | Path | None, hf_id: str, config: str |
         raise ValueError(f"{source}: {p} is not a file")
     if p.suffix.lower() in _JSON_SUFFIXES:
         return read_json_rows(p)
+    if p.suffix.lower() == ".csv":
+        return read_csv_rows(p)
     try:
         return datasets.load_dataset(builder, data_files=str(p), split="train")
     except Exception as exc:  # noqa: BLE001 - arrow/pandas errors name neither source nor file
@@ -215,7 +221,7 @@ def map_dataset(
         for bad in bad_lines:
             log.warning("%s: skipped %s", source, bad)
         if not ds.n_rows and bad_lines:
-            raise ValueError(f"{source}: {ds.path}: no line is a JSON object row (first: {bad_lines[0]})")
+            raise ValueError(f"{source}: {ds.path}: no line is a row (first: {bad_lines[0]})")
     require_source_columns(source, ds.column_names, required)
     keep = [c for c in dict.fromkeys(required + list(optional)) if c in ds.column_names]
     drops: Counter = Counter(f"bad_line_{b.reason}" for b in bad_lines)

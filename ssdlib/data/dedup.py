@@ -14,7 +14,7 @@ smallest id. Deterministic: same pools, same result.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 

@@ -41,7 +41,10 @@ _THOUSANDS = re.compile(r"(?<=\d),(?:\\[!,;:]\s*)?(?=\d{3}(?!\d))")
 # Diagram code (MATH, AoPS): "dot(A); dot(B);" must not read as options or separators.
 _ASY = re.compile(r"\[asy\].*?(?:\[/asy\]|$)", re.DOTALL | re.IGNORECASE)
 # A gold answer that states a relation: what a proof's claim looks like when put in an answer column.
-_RELATION = re.compile(r"(?<![<>!=\\])(?:=|<|>)|\\(?:le|ge|leq|geq|neq|ne|lt|gt|parallel|perp|equiv|cong|sim)(?![A-Za-z])")
+_RELATION = re.compile(
+    r"(?<![<>!=\\])(?:=|<|>)"
+    r"|\\(?:le|ge|leq|geq|neq|ne|lt|gt|parallel|perp|equiv|cong|sim)(?![A-Za-z])"
+)
 # LaTeX spacing and sizing that never changes a value.
 _NOISE = re.compile(r"\\[!,;: ]|\\(?:left|right|displaystyle)(?![A-Za-z])|\s+|\$")
 

@@ -10,8 +10,9 @@ job starts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from ssdlib.data import loaders_eval as ev
 from ssdlib.data import loaders_train as tr

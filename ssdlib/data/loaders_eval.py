@@ -21,7 +21,12 @@ from ssdlib.data.base import (
     problem_text,
     require_nonempty,
 )
-from ssdlib.data.filters import is_prose_answer, is_proof_answer, is_restated_claim, lists_several_answers
+from ssdlib.data.filters import (
+    is_proof_answer,
+    is_prose_answer,
+    is_restated_claim,
+    lists_several_answers,
+)
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
 # Hub ids and the split each one has: Omni-MATH-2 has a single ``train`` split (4,428 rows),

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ssdlib.boxed import last_boxed_answer
 from ssdlib.data.base import (
@@ -29,7 +29,13 @@ from ssdlib.data.base import (
     problem_text,
     problems_frame,
 )
-from ssdlib.data.filters import box_variants, is_multiple_choice, is_proof, lists_several_answers, variants_equivalent
+from ssdlib.data.filters import (
+    box_variants,
+    is_multiple_choice,
+    is_proof,
+    lists_several_answers,
+    variants_equivalent,
+)
 
 MATH_HF_ID = "EleutherAI/hendrycks_math"
 MATH_CONFIGS: tuple[str, ...] = (

@@ -16,20 +16,28 @@ from __future__ import annotations
 
 import inspect
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
 from ssdlib.data.base import LoadResult, concat_results
 from ssdlib.data.dedup import dedup_pools, dedup_summary
 from ssdlib.data.io import write_parquet
-from ssdlib.files import HANDOFFS
 from ssdlib.data.length import REASON, PromptLimit, drop_long, limit_result
 from ssdlib.data.registry import SOURCES
-from ssdlib.data.splits import BudgetShortfall, build_splits, drops_table, mix_table, split_report, wanted_counts
+from ssdlib.data.splits import (
+    BudgetShortfall,
+    build_splits,
+    drops_table,
+    mix_table,
+    split_report,
+    wanted_counts,
+)
 from ssdlib.data.synthetic import make_pools
+from ssdlib.files import HANDOFFS
 
 ROLES = ("train", "val")
 _SYNTHETIC_OPTS = {"n_train", "n_val", "n_planted", "seed", "families", "levels"}

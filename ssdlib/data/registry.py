@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ssdlib.data.base import LoadResult
 from ssdlib.data.loaders_eval import (

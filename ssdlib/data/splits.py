@@ -17,7 +17,7 @@ import math
 import warnings
 import zlib
 from collections import Counter
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
