@@ -140,7 +140,10 @@ def env():
         OMP_NUM_THREADS="1",
         HF_HUB_OFFLINE="1",
         TOKENIZERS_PARALLELISM="false",
-        VLLM_CPU_KVCACHE_SPACE="1",
+        VLLM_CPU_KVCACHE_SPACE="1",  # GiB per engine: two engines share 24 GiB with the rest
+        # The engine core runs inside the actor's process: one process (and one vLLM import)
+        # fewer per engine on 2 busy cores; killing the actor then kills its whole engine.
+        VLLM_ENABLE_V1_MULTIPROCESSING="0",
         RAY_USAGE_STATS_ENABLED="0",
     )
 

@@ -50,8 +50,8 @@ def _forwarded_env() -> dict[str, str]:
 
 
 @contextmanager
-def ray_session(cfg: BackendCfg) -> Iterator[dict]:
-    """Connect to (or start) Ray for one generation step; yields ``ray.init``'s address info.
+def ray_session(cfg: BackendCfg) -> Iterator[None]:
+    """Connect to (or start) Ray for one generation step.
 
     A Ray session the caller already opened is used as is and left open.
     """
@@ -67,7 +67,7 @@ def ray_session(cfg: BackendCfg) -> Iterator[dict]:
         ray_constants.ENABLE_RAY_CLUSTER = False
 
     if ray.is_initialized():
-        yield dict(ray.get_runtime_context().worker.node.address_info)
+        yield
         return
     common = {"log_to_driver": False, "runtime_env": {"env_vars": _forwarded_env()}}
     if cfg.ray.address is None:
@@ -88,7 +88,7 @@ def ray_session(cfg: BackendCfg) -> Iterator[dict]:
     else:
         ctx = ray.init(address=cfg.ray.address, **common)
     try:
-        yield dict(ctx.address_info)
+        yield
     finally:
         ray.shutdown()
 
@@ -123,6 +123,21 @@ def _actor_class(cfg: BackendCfg):
     return ray.remote(num_cpus=cfg.ray.cpus_per_worker, num_gpus=gpus, max_restarts=0)(
         GenerationWorker
     )
+
+
+def _check_fits(cfg: BackendCfg, workers: int) -> None:
+    import ray
+
+    have = ray.cluster_resources()
+    gpus = 0 if cfg.device == "cpu" else cfg.tensor_parallel_size
+    need = {"CPU": workers * cfg.ray.cpus_per_worker, "GPU": workers * gpus}
+    short = {k: v for k, v in need.items() if v > have.get(k, 0)}
+    if short:
+        raise ValueError(
+            f"backend.ray.workers {workers} need {short} but this machine's Ray instance has "
+            f"{ {k: have.get(k, 0) for k in short} }: lower backend.ray.workers or "
+            "backend.ray.cpus_per_worker"
+        )
 
 
 def n_workers(cfg: BackendCfg) -> int:
@@ -193,6 +208,8 @@ def execute_ray(
     with ray_session(backend):
         world = n_workers(backend)
         parts = [p for p in deal(requests, world) if p]
+        if backend.ray.address is None:  # a private instance never grows: refuse, do not hang
+            _check_fits(backend, len(parts))
         actor = _actor_class(backend)
         workers = [actor.remote() for _ in parts]
         infos = ray.get([w.info.remote() for w in workers])
