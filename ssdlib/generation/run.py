@@ -273,7 +273,8 @@ def generate_samples(
         for d in distinct(decodes).values():
             # A shard's writers use their own files, so N shard jobs never wait on each other.
             own = writer_label(shard, None)
-            locks.enter_context(writer_lock(GenerationStore(store_root, model_id, d.config_id, shard=own).path))
+            own_file = GenerationStore(store_root, model_id, d.config_id, shard=own).path
+            locks.enter_context(writer_lock(own_file))
         plan = plan_generation(rendered, decodes, store_root, model_id)
         if shard is not None:
             plan = plan_shard(plan, shard)
@@ -299,7 +300,8 @@ def generate_samples(
         stored = len(collect_samples(problems, decodes, store_root, model_id))
         raise ShardDone(
             f"shard {shard}: {plan.n_samples_missing} sample(s) generated in this run; the step has "
-            f"{stored} of {plan.n_samples_total} stored across all shards. Run without --shard to continue."
+            f"{stored} of {plan.n_samples_total} stored across all shards. "
+            "Run without --shard to continue."
         )
     return collect_samples(problems, decodes, store_root, model_id)
 
