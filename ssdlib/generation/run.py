@@ -23,8 +23,8 @@ from ssdlib import progress
 from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg, PromptCfg
 from ssdlib.generation.backends import Output, Request, make_backend
 from ssdlib.generation.decode import distinct
-from ssdlib.generation.shards import Shard, ShardDone, current, writer_label
 from ssdlib.generation.lock import writer_lock
+from ssdlib.generation.shards import Shard, ShardDone, current, writer_label
 from ssdlib.generation.store import GenerationStore
 from ssdlib.prompts import prompt_hash, render_chat
 from ssdlib.schema import require_columns
