@@ -688,12 +688,10 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
             )
 
     if isinstance(p, DataParams):
-        for name, b in p.val300.budgets.items():
-            have = p.val.budgets.get(name, 0)
-            if b > have:
-                fail(("val300", "budgets", name), f"val300 takes {b} rows but val has only {have} from this source")
-        if sum(p.val300.budgets.values()) > sum(p.val.budgets.values()):
-            fail(("val300", "budgets"), "val300 is larger than val")
+        from ssdlib.data.splits import val300_subset_problems
+
+        for name, why in val300_subset_problems(p.val.budgets, p.val300.budgets):
+            fail(("val300", "budgets", name), why)
         for name in list(p.train.mix) + list(p.val.budgets):
             if name not in p.sources:
                 fail(("sources",), f"{name!r} is used by a split but not defined under sources")

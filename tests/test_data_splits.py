@@ -20,7 +20,7 @@ def pool(source: str, n: int) -> pd.DataFrame:
 TRAIN = {"a": pool("a", 200), "b": pool("b", 100)}
 VAL = {"x": pool("x", 50), "y": pool("y", 30)}
 ARGS = dict(train_size=150, train_mix={"a": 0.6, "b": 0.4}, val_budgets={"x": 40, "y": 20},
-            quick_budgets={"x": 10, "y": 5}, seed=3)
+            val300_budgets={"x": 10, "y": 5}, seed=3)
 
 
 def test_sizes_budgets_and_subset():
@@ -58,15 +58,15 @@ def test_other_sources_do_not_shift_a_selection():
 def test_val_rows_never_enter_train_from_a_shared_pool():
     shared = pool("s", 60)
     s = build_splits({"s": shared}, {"s": shared}, train_size=40, train_mix={"s": 1.0},
-                     val_budgets={"s": 20}, quick_budgets={}, seed=0)
+                     val_budgets={"s": 20}, val300_budgets={}, seed=0)
     assert not set(s["train"]["id"]) & set(s["val"]["id"])
     with pytest.warns(BudgetShortfall, match=r"train: 's' gives 40 of its budget 41"):
         s = build_splits({"s": shared}, {"s": shared}, train_size=41, train_mix={"s": 1.0},
-                         val_budgets={"s": 20}, quick_budgets={}, seed=0)
+                         val_budgets={"s": 20}, val300_budgets={}, seed=0)
     assert len(s["train"]) == 40 and not set(s["train"]["id"]) & set(s["val"]["id"])
     with pytest.raises(ValueError, match=r"'s' is 41 but only 40 rows are available, below its floor of 41"):
         build_splits({"s": shared}, {"s": shared}, train_size=41, train_mix={"s": 1.0},
-                     val_budgets={"s": 20}, quick_budgets={}, seed=0, floors={"train": {"s": 41}})
+                     val_budgets={"s": 20}, val300_budgets={}, seed=0, floors={"train": {"s": 41}})
 
 
 @pytest.mark.parametrize(
@@ -76,10 +76,10 @@ def test_val_rows_never_enter_train_from_a_shared_pool():
          r"val budget for 'x' is 51 but only 50 rows are available, below its floor of 51 \(val.min_rows.x\)"),
         ({"train_size": 300, "train_mix": {"a": 0.5, "b": 0.5}, "floors": {"train": {"b": 120}}},
          r"train budget for 'b' is 150 but only 100 rows .* floor of 120"),
-        ({"quick_budgets": {"x": 10, "y": 5}, "val_budgets": {"x": 60, "y": 20}, "floors": {"val300": {"x": 10}}},
+        ({"val300_budgets": {"x": 10, "y": 5}, "val_budgets": {"x": 60, "y": 20}, "floors": {"val300": {"x": 10}}},
          None),  # val300 floor met: no error
-        ({"quick_budgets": {"x": 41, "y": 5}}, r"val300 budget for 'x' is 41 but its val budget is only 40"),
-        ({"quick_budgets": {"q": 3}}, r"val300 budget for 'q'"),
+        ({"val300_budgets": {"x": 41, "y": 5}}, r"val300 takes 41 rows but val has only 40 from this source 'x'"),
+        ({"val300_budgets": {"q": 3}}, r"val300 takes 3 rows but val has only 0 from this source 'q' \(val300 must be a subset of val\)"),
         ({"train_mix": {"a": 0.6, "b": 0.3}}, r"sum to 1"),
         ({"train_mix": {"a": 0.5, "c": 0.5}}, r"no train pool .*'c'|'c'.*no train pool"),
         ({"val_budgets": {"nope": 1}}, r"'nope'"),
@@ -98,7 +98,7 @@ def test_budgets_are_up_to_n_with_the_shortfall_reported():
     """One source short of its budget (BeyondAIME: 100 asked, 99 left) costs rows, not the run."""
     val_budgets = {"x": 55, "y": 20}
     with pytest.warns(BudgetShortfall, match=r"val: 'x' gives 50 of its budget 55 rows \(short by 5; floor 0\)"):
-        s = build_splits(TRAIN, VAL, **{**ARGS, "val_budgets": val_budgets, "quick_budgets": {"x": 10, "y": 5}})
+        s = build_splits(TRAIN, VAL, **{**ARGS, "val_budgets": val_budgets, "val300_budgets": {"x": 10, "y": 5}})
     assert Counter(s["val"]["source"]) == {"x": 50, "y": 20}
     assert set(s["val300"]["id"]) <= set(s["val"]["id"]) and len(s["val300"]) == 15
     loads = {k: LoadResult(v, Counter(), len(v)) for k, v in {**TRAIN, **VAL}.items()}

@@ -223,7 +223,7 @@ def prepare_data(
             train_size=int(train["size"]),
             train_mix=dict(train["mix"]),
             val_budgets=wanted["val"],
-            quick_budgets=wanted["val300"],
+            val300_budgets=wanted["val300"],
             seed=seed,
             floors={"train": train.get("min_rows", {}), "val": val.get("min_rows", {}),
                     "val300": val300.get("min_rows", {})},

@@ -2,7 +2,7 @@
 
 Selection is a seeded permutation of each pool *sorted by id*, so the input row order never
 matters, and each (role, source) has its own random stream, so adding or resizing one source
-never changes what another source contributes. val300 takes the first ``quick`` rows of the
+never changes what another source contributes. val300 takes the first ``val300`` rows of the
 same permutation that chose val, so it is a subset of val by construction.
 
 Budgets are "up to N": a source with fewer rows than its budget gives what it has, with a
@@ -80,11 +80,24 @@ def take(what: str, source: str, wanted: int, have: int, floor: int = 0) -> int:
     return got
 
 
+def val300_subset_problems(val_budgets: Mapping[str, int], val300_budgets: Mapping[str, int]) -> list[tuple[str, str]]:
+    """Why the val300 budgets are not a subset of the val budgets: ``[(source, message), ...]``
+    (empty when they are). The one statement of the rule: the typed params check it before any
+    data is loaded (naming file and key), :func:`build_splits` again on what it is given."""
+    out = []
+    for name, b in val300_budgets.items():
+        have = int(val_budgets.get(name, 0))
+        if int(b) > have:
+            out.append((name, f"val300 takes {int(b)} rows but val has only {have} from this source {name!r}"
+                              + ("" if name in val_budgets else " (val300 must be a subset of val)")))
+    return out
+
+
 def wanted_counts(train_size: int, train_mix: Mapping[str, float], val_budgets: Mapping[str, int],
-                  quick_budgets: Mapping[str, int]) -> dict[str, dict[str, int]]:
+                  val300_budgets: Mapping[str, int]) -> dict[str, dict[str, int]]:
     """What each split asks of each source: {split: {source: rows}} (before any shortfall)."""
     return {"train": mix_counts(int(train_size), train_mix), "val": {k: int(v) for k, v in val_budgets.items()},
-            "val300": {k: int(v) for k, v in quick_budgets.items()}}
+            "val300": {k: int(v) for k, v in val300_budgets.items()}}
 
 
 def build_splits(
@@ -93,37 +106,35 @@ def build_splits(
     train_size: int,
     train_mix: Mapping[str, float],
     val_budgets: Mapping[str, int],
-    quick_budgets: Mapping[str, int],
+    val300_budgets: Mapping[str, int],
     seed: int,
     floors: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Select train (up to ``train_size`` rows mixed by ``train_mix``), val (up to ``val_budgets``
-    rows per source) and val300 (up to ``quick_budgets`` rows per source, a subset of val).
+    rows per source) and val300 (up to ``val300_budgets`` rows per source, a subset of val).
 
     ``floors`` = {split: {source: minimum rows}} (missing: 0). Val is chosen first; a row chosen
     for val is never put in train even if the same id sits in a train pool. Each split is
     returned sorted by id. A source short of its budget warns (:class:`BudgetShortfall`);
-    ValueError (naming the source) when a source falls below its floor, a quick budget exceeds
-    its val budget, or a named pool is missing.
+    ValueError (naming the source) when a source falls below its floor, a val300 budget exceeds
+    its val budget (:func:`val300_subset_problems`), or a named pool is missing.
     """
     floors = {k: dict(v) for k, v in (floors or {}).items()}
-    val_parts, quick_parts = [], []
+    val_parts, val300_parts = [], []
     for name in sorted(val_budgets):
         if name not in val_pools:
             raise ValueError(f"val budget names {name!r} but there is no val pool of that name")
         pool = _sorted_pool(name, val_pools[name])
         budget = int(val_budgets[name])
-        quick = int(quick_budgets.get(name, 0))
-        if quick > budget:
-            raise ValueError(f"val300 budget for {name!r} is {quick} but its val budget is only {budget}")
+        n300 = int(val300_budgets.get(name, 0))
         n_val = take("val", name, budget, len(pool), floors.get("val", {}).get(name, 0))
         perm = _rng(seed, "val", name).permutation(len(pool))
         val_parts.append(pool.iloc[perm[:n_val]])
-        n_quick = take("val300", name, quick, n_val, floors.get("val300", {}).get(name, 0))
-        quick_parts.append(pool.iloc[perm[:n_quick]])
-    extra = sorted(set(quick_budgets) - set(val_budgets))
-    if extra and any(quick_budgets[k] > 0 for k in extra):
-        raise ValueError(f"val300 budget for {extra[0]!r} but it has no val budget (val300 must be a subset of val)")
+        n_val300 = take("val300", name, n300, n_val, floors.get("val300", {}).get(name, 0))
+        val300_parts.append(pool.iloc[perm[:n_val300]])
+    problems = val300_subset_problems(val_budgets, val300_budgets)
+    if problems:
+        raise ValueError(problems[0][1])
 
     val = _finish(val_parts)
     val_ids = set(val["id"])
@@ -136,7 +147,7 @@ def build_splits(
         n_take = take("train", name, n, len(pool), floors.get("train", {}).get(name, 0))
         perm = _rng(seed, "train", name).permutation(len(pool))
         train_parts.append(pool.iloc[perm[:n_take]])
-    return {"train": _finish(train_parts), "val": val, "val300": _finish(quick_parts)}
+    return {"train": _finish(train_parts), "val": val, "val300": _finish(val300_parts)}
 
 
 def _finish(parts: list[pd.DataFrame]) -> pd.DataFrame:
