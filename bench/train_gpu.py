@@ -128,12 +128,26 @@ def profile_callback(step: int, path: str):
     return _Prof()
 
 
+def step_printer():
+    """A TrainerCallback printing each step's end time to stderr (a killed child still shows progress)."""
+    from transformers import TrainerCallback
+
+    class _Steps(TrainerCallback):
+        t0 = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):
+            print(f"STEP {state.global_step} t={time.perf_counter() - self.t0:.1f}s", file=sys.stderr, flush=True)
+
+    return _Steps()
+
+
 def parse_variant(spec: str) -> dict:
     """``"fla-fix,compile,keep=4"`` -> settings. Tokens: fla-bypass (fla's own gated backward with its
     Triton guard bypassed: miscompiled on Triton < 3.7.1, TIMING ONLY), fla-fix (ssdlib.train.fla_hopper_fix),
     no-fla (transformers' torch GDN), compile (regional torch.compile), keep=N (N layers un-checkpointed),
     bf16 (bf16 master weights; memory comparison only)."""
     v = dict(name=spec, fla_bypass=False, fla_fix=False, no_fla=False, compile=False, keep=0, model_dtype="float32")
+    v["compile_scope"] = "blocks"
     for tok in filter(None, spec.split(",")):
         if tok == "fla-bypass":
             v["fla_bypass"] = True
@@ -143,6 +157,8 @@ def parse_variant(spec: str) -> dict:
             v["no_fla"] = True
         elif tok == "compile":
             v["compile"] = True
+        elif tok.startswith("compile="):  # compile=layer | compile=blocks (ssdlib.train.speed.compile_targets)
+            v["compile"], v["compile_scope"] = True, tok[len("compile=") :]
         elif tok.startswith("keep="):
             v["keep"] = int(tok[5:])
         elif tok == "bf16":
@@ -196,7 +212,9 @@ def run_workload(model, tok, args, v, lengths: list[int], label: str) -> dict:
         compile_layers=False,  # compiled once per process in run_variants
         extra_args={"save_strategy": "no"},  # no 50 GB checkpoint for a benchmark
     )  # fmt: skip
-    cbs = [profile_callback(args.profile_step, _profile_path(args.profile_out, v["name"], label))] if args.profile_out else None
+    cbs = [step_printer()]
+    if args.profile_out:
+        cbs.append(profile_callback(args.profile_step, _profile_path(args.profile_out, v["name"], label)))
     trainer, _ = make_trainer(model, data, out, settings, tokenizer=tok, callbacks=cbs)
     try:
         trainer.train()
@@ -216,7 +234,8 @@ def run_workload(model, tok, args, v, lengths: list[int], label: str) -> dict:
     dt = steps["time_s"].diff()
     dt.iloc[0] = steps["time_s"].iloc[0]
     toks = (steps["tokens_per_s"] * dt).round()  # = the row's length (batch 1, no padding)
-    timed = slice(1, None)  # the first step carries warm-up / compilation
+    # The first step carries warm-up / compilation; a profiled step carries the profiler's overhead.
+    timed = (steps.index >= 1) & ~((steps.index + 1 == args.profile_step) & bool(args.profile_out))
     T, S = float(toks[timed].sum()), float(dt[timed].sum())
     flops = sum(model_flops_per_token(args.n_params, int(L), QWEN35_4B_TEXT) * L for L in toks[timed])
     return {
@@ -254,11 +273,24 @@ def run_isolated(args) -> list[dict]:
                 cmd += ["--profile-out", args.profile_out, "--profile-step", str(args.profile_step)]
             env = dict(os.environ)
             env.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            got = [json.loads(x[len("RESULT ") :]) for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+            log_path = args.out + ".stderr.log"  # the children's warnings, recompiles, step times, errors
+            with open(log_path, "a") as fh:
+                fh.write(f"=== {spec!r} {label}\n")
+                fh.flush()
+                try:  # stderr streams to the log, so a child killed by the timeout still leaves its trace
+                    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=fh, text=True, env=env,
+                                          timeout=args.child_timeout)  # fmt: skip
+                    stdout, rc = proc.stdout, proc.returncode
+                except subprocess.TimeoutExpired as e:
+                    out = e.stdout or ""
+                    stdout, rc = (out.decode() if isinstance(out, bytes) else out), "timeout"
+            got = [json.loads(x[len("RESULT ") :]) for x in stdout.splitlines() if x.startswith("RESULT ")]
             if not got:
-                err = [x for x in proc.stderr.strip().splitlines() if x.strip()]
-                got = [{"variant": spec, "workload": label, "error": err[-1][:300] if err else f"rc={proc.returncode}"}]
+                with open(log_path) as fh:
+                    err = [x for x in fh.read().splitlines()[-400:] if x.strip() and not x.startswith("STEP ")]
+                reason = (f"child timeout {args.child_timeout}s" if rc == "timeout"
+                          else err[-1][:300] if err else f"rc={rc}")  # fmt: skip
+                got = [{"variant": spec, "workload": label, "error": reason}]
                 with open(args.out, "a") as fh:
                     fh.write(json.dumps(got[0]) + "\n")
             for row in got:
@@ -328,7 +360,7 @@ def run_variants(args) -> list[dict]:
         if v["compile"] and not getattr(model, "_bench_compiled", False):
             from ssdlib.train.speed import compile_decoder_layers
 
-            compile_decoder_layers(model)
+            compile_decoder_layers(model, scope=v["compile_scope"])
             model._bench_compiled = True
         for label, lengths in work:
             t0 = time.perf_counter()
@@ -396,6 +428,7 @@ def main() -> int:
     p.add_argument("--profile-out", help="write a kernel-time table of one step here")
     p.add_argument("--profile-step", type=int, default=2)
     p.add_argument("--out", default="train_gpu.jsonl")
+    p.add_argument("--child-timeout", type=float, default=None, help="seconds per (variant, workload) process")
     p.add_argument("--make-smoke-run", metavar="DIR", help="write a tiny multi-GPU smoke run under DIR and exit")
     p.add_argument("--in-process", action="store_true", help="all variants and workloads in this process (see run_isolated)")
     p.add_argument("--only-workload", help=argparse.SUPPRESS)

@@ -288,7 +288,7 @@ class TrainCfg(Strict):
     )
     num_processes: int = Field(1, ge=1, description="accelerate: processes (one per GPU)")
     accelerate_config: str | None = Field(None, description="accelerate: config file, relative to the repo")
-    compile_layers: bool = Field(False, description="torch.compile each decoder layer (ssdlib.train.speed)")
+    compile_layers: bool = Field(False, description="torch.compile the MLP/norm/attention blocks (ssdlib.train.speed)")
     keep_activation_layers: int = Field(0, ge=0, description="last N decoder layers not checkpointed (~0.25 MB/token each)")
     fla_hopper_fix: bool = Field(False, description="fla's gated backward through ssdlib.train.fla_hopper_fix "
                                  "(correct on Hopper with Triton 3.4-3.7.0; gradient-checked)")

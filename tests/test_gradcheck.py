@@ -13,7 +13,12 @@ import torch
 
 from ssdlib.train import gradcheck as gc
 from ssdlib.train.sft import SFTSettings
-from ssdlib.train.speed import decoder_layers, keep_activations
+from ssdlib.train.speed import (
+    compile_decoder_layers,
+    compile_targets,
+    decoder_layers,
+    keep_activations,
+)
 
 GATE_GROUPS = {"linear_attn.A_log", "linear_attn.dt_bias", "linear_attn.in_proj_a.weight"}
 
@@ -84,6 +89,49 @@ def test_fla_fix_without_fla_is_a_clear_error(tmp_path):
         pytest.fail("fla is importable here: this test expects the CPU environment")
     with pytest.raises(ValueError, match="flash-linear-attention is not importable"):
         _apply_speed_settings(gc.build_tiny_model(), SFTSettings(max_length=8, max_steps=1, fla_hopper_fix=True))
+
+
+def test_block_scope_compiles_only_graph_break_free_blocks():
+    model = gc.build_tiny_model()  # 3 Gated DeltaNet + 1 attention layer
+    names = sorted(type(m).__name__ for m in compile_targets(model, "blocks"))
+    # per layer: MLP + 2 RMSNorms; GDN layers: gated RMSNorm; attention layer: Attention + q/k norms
+    assert names.count("Qwen3_5MLP") == 4 and names.count("Qwen3_5RMSNormGated") == 3
+    assert names.count("Qwen3_5Attention") == 1 and names.count("Qwen3_5RMSNorm") == 4 * 2 + 2
+    assert not any(n.endswith(("GatedDeltaNet", "DecoderLayer")) for n in names)  # fla breaks those
+    assert compile_targets(model, "layer") == decoder_layers(model)
+    with pytest.raises(ValueError, match="scope"):
+        compile_targets(model, "everything")
+
+
+@pytest.mark.slow
+def test_compiled_blocks_do_not_recompile_when_the_row_length_changes(monkeypatch):
+    """SSD rows vary in length; a recompile per new length would cost minutes per step at 4B.
+
+    fla's kernel is a graph break (``torch.compiler.disable``); mimicked here with transformers'
+    torch rule, disabled the same way. Whole-layer compilation (scope="layer") recompiles the GDN
+    mixer for every new length (seen on torch 2.11 and 2.13), so this test fails with it.
+    """
+    import transformers.models.qwen3_5.modeling_qwen3_5 as qwen
+
+    rule = torch.compiler.disable(qwen.torch_chunk_gated_delta_rule)
+    monkeypatch.setattr(qwen, "torch_chunk_gated_delta_rule", rule)
+    torch._dynamo.reset()
+    model = gc.build_tiny_model()
+    model.train()
+    model.config.use_cache = False
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    compile_decoder_layers(model, scope="blocks")
+
+    def step(n):
+        ids, labels = gc.make_batch(n, model.config.vocab_size)
+        model(input_ids=ids, labels=labels).loss.backward()
+
+    step(64)
+    step(80)  # dynamic shapes settle after at most one recompile
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        step(100)
+        step(136)
+    torch._dynamo.reset()
 
 
 @pytest.mark.slow

@@ -388,10 +388,10 @@ def train_sft(
         prune_optimizer_states: keep optimizer state only in the newest checkpoint.
         freeze_vision: freeze the vision tower of a vision-language checkpoint.
         dataset_num_proc / dataloader_num_workers: preprocessing / loading processes.
-        compile_layers: ``torch.compile`` each decoder layer (fuses the element-wise work; see
-            ``ssdlib.train.speed``). Off by default.
+        compile_layers: ``torch.compile`` the MLP / norm / attention blocks of each decoder layer
+            (fuses their element-wise work; see ``ssdlib.train.speed``). Off by default.
         keep_activation_layers: with gradient checkpointing, leave this many (last) decoder layers
-            un-checkpointed: faster, ~0.25 MB/token/layer more memory at Qwen3.5-4B's width.
+            un-checkpointed: faster, ~0.1 MB/token/layer more memory at Qwen3.5-4B's width.
         fla_hopper_fix: route fla's gated delta rule backward through ``ssdlib.train.fla_hopper_fix``
             (correct on Hopper with Triton 3.4-3.7.0, where fla's own kernel is miscompiled).
         extra_args: more ``trl.SFTConfig`` fields (override the above).

@@ -4,15 +4,19 @@ Both change how the step is computed, not what: ``ssdlib.train.gradcheck`` compa
 gradients with a float64 reference, and ``bench/train_gpu.py`` measures them against the plain
 path in one run (numbers in BENCHMARKS.md).
 
-- ``compile_decoder_layers``: ``torch.compile`` each decoder layer (regional compilation). Layers of
-  one class share one compiled graph (dynamo treats parameters as inputs), so the 32 layers of
-  Qwen3.5-4B compile two graphs (Gated DeltaNet, attention), not 32. Inductor fuses the
-  element-wise work between the matmuls (RMSNorm, SwiGLU, residual adds, casts, RoPE, GDN gates),
-  in the forward and in the checkpointed recompute. fla's kernels are ``torch.compiler.disable``d
-  and run as they are (a graph break around them).
+- ``compile_decoder_layers``: regional ``torch.compile``. Default scope "blocks": each MLP, RMSNorm,
+  gated RMSNorm and softmax-attention module of the decoder layers; modules of one class share one
+  compiled graph (dynamo treats parameters as inputs). Inductor fuses their element-wise work
+  (SwiGLU, the norms' float32 upcasts and casts back, the gated norm's SiLU gate), in the forward
+  and in the checkpointed recompute. Scope "layer" (whole decoder layers, fusing across blocks) is
+  kept for comparison but not used: fla's kernel is ``torch.compiler.disable``d, the graph break
+  it makes in a Gated DeltaNet layer leaves that frame static-shaped, so every new row length
+  recompiles it (tests/test_gradcheck.py), and on one H200 its first 32k step had not finished
+  after 200 s (bench/train_gpu.md). Measured there: "blocks" 1.16x at 32k, and it passes the
+  GPU gradient check.
 - ``KeepActivations``: leave the last ``n`` decoder layers un-checkpointed (their activations are
-  kept, their forward is not recomputed). Each such layer costs about 0.25 MB per token of
-  Qwen3.5-4B (bf16), so on one H200 with float32 masters a few layers fit at 32k.
+  kept, their forward is not recomputed). Measured on one H200 with the blocks compiled: 4 such
+  layers of Qwen3.5-4B add 12.6 GiB at 32k (~0.1 MB per token per layer); 4 fit at 48k (98 GiB).
 """
 
 from __future__ import annotations
@@ -28,23 +32,49 @@ def decoder_layers(model) -> list:
     return layers
 
 
-def compile_decoder_layers(model, *, dynamic: bool | None = True, mode: str | None = None) -> int:
-    """``torch.compile`` every decoder layer of ``model`` in place; returns how many.
+# Sub-blocks without a graph break inside (fla's kernels are ``torch.compiler.disable``d, so a Gated
+# DeltaNet mixer breaks its graph in two): matched by class-name suffix.
+BLOCK_SUFFIXES = ("MLP", "RMSNorm", "RMSNormGated", "Attention")
+
+
+def compile_targets(model, scope: str = "blocks") -> list:
+    """The modules ``compile_decoder_layers`` compiles: whole decoder layers, or their sub-blocks.
+
+    ``scope="layer"``: every decoder layer (fuses across blocks, incl. residual adds; a GDN layer is
+    split by a graph break at fla's kernel). ``scope="blocks"``: every MLP, RMSNorm, gated RMSNorm
+    and softmax-attention module inside the decoder layers (graphs without breaks).
+    """
+    layers = decoder_layers(model)
+    if scope == "layer":
+        return layers
+    if scope != "blocks":
+        raise ValueError(f"scope={scope!r}: use 'layer' or 'blocks'")
+    return [m for layer in layers for m in layer.modules() if type(m).__name__.endswith(BLOCK_SUFFIXES)]
+
+
+def compile_decoder_layers(
+    model, *, dynamic: bool | None = True, mode: str | None = None, scope: str = "blocks"
+) -> int:
+    """``torch.compile`` every decoder layer (or sub-block, see ``compile_targets``) in place; returns how many.
 
     Args:
         dynamic: passed to ``torch.compile``; True (default) compiles one graph for any sequence length
             (SSD rows vary from hundreds to 48k tokens), so no recompile when the length changes.
         mode: ``torch.compile`` mode (None: inductor's default; "max-autotune-no-cudagraphs" tunes matmuls).
+        scope: "layer" or "blocks" (``compile_targets``).
     """
     import torch
+    import torch.fx.experimental._config as fx_config
 
-    layers = decoder_layers(model)
-    # Parameters as graph inputs: one graph per layer class, not one per layer (default in torch >= 2.5).
-    torch._dynamo.config.inline_inbuilt_nn_modules = True
+    targets = compile_targets(model, scope)
+    # One module class = one graph: parameters are graph inputs (dynamo's default since torch 2.5).
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
-    for layer in layers:
-        layer.compile(dynamic=dynamic, mode=mode)
-    return len(layers)
+    # Without this, two sizes that happen to be equal (e.g. rotary table and row length) get one symbol
+    # and the next row recompiles.
+    fx_config.use_duck_shape = False
+    for m in targets:
+        m.compile(dynamic=dynamic, mode=mode)
+    return len(targets)
 
 
 def keep_activations(model, n_layers: int) -> int:
