@@ -10,9 +10,12 @@ Workloads: ``--steps`` rows at each of ``--seq-lens``, and with ``--mix N`` a re
 (N rows, log-uniform 512..49,152 tokens: SSD traces run from hundreds of tokens to the 48k cap).
 Variants (``--variants``, see ``parse_variant``): ``fla-bypass`` = today's path (fla's own gated
 backward with its Triton guard bypassed: miscompiled on Hopper + Triton 3.4..3.7.0, TIMING ONLY),
-``fla-fix`` (``ssdlib.train.fla_hopper_fix``: gradient-checked), ``compile`` (regional
-``torch.compile``), ``keep=N`` (N layers not checkpointed), ``no-fla``, ``bf16`` masters.
-By default each (variant, workload) runs in its own process (``run_isolated``).
+``fla-fix`` (``ssdlib.train.fla_hopper_fix``: gradient-checked), ``compile`` / ``compile=blocks``
+(regional ``torch.compile`` of the MLP/norm/attention blocks, what ``compile_layers`` does),
+``compile=layer`` (whole decoder layers: recompiles per length with fla, kept for comparison),
+``keep=N`` (N layers not checkpointed), ``no-fla``, ``bf16`` masters. By default each (variant,
+workload) runs in its own process (``run_isolated``; ``--child-timeout`` bounds each, and each
+child's stderr streams to ``<out>.stderr.log``).
 
 Reported per workload: tokens/s = tokens / time over the steps after the first (the first carries
 autotuning and compilation), peak allocated GPU memory (GiB), and model FLOPs utilisation:
@@ -28,8 +31,8 @@ the checkpointed recompute (MFU, not HFU).
 Usage (GPU machine; trl, datasets, fla, transformers carried as wheels, see bench/train_gpu.md)::
 
     PYTHONPATH=.:/tmp/site python bench/train_gpu.py --tokenizer .cache/bench_tok --steps 3 \
-        --seq-lens 8192 32768 49152 --mix 6 --variants fla-bypass fla-fix,compile fla-fix,compile,keep=3 \
-        --out $OUT/train_gpu.jsonl
+        --seq-lens 8192 32768 49152 --mix 6 --variants fla-bypass fla-fix,compile=blocks,keep=4 \
+        --child-timeout 200 --out $OUT/train_gpu.jsonl
 
 ``--profile-out PATH`` (``{v}``/``{w}`` = variant/workload) writes a kernel-time table of one step;
 ``--make-smoke-run DIR`` writes a tiny model + SSD set + run config for the FSDP smoke test.
@@ -144,7 +147,8 @@ def step_printer():
 def parse_variant(spec: str) -> dict:
     """``"fla-fix,compile,keep=4"`` -> settings. Tokens: fla-bypass (fla's own gated backward with its
     Triton guard bypassed: miscompiled on Triton < 3.7.1, TIMING ONLY), fla-fix (ssdlib.train.fla_hopper_fix),
-    no-fla (transformers' torch GDN), compile (regional torch.compile), keep=N (N layers un-checkpointed),
+    no-fla (transformers' torch GDN), compile / compile=blocks / compile=layer (regional torch.compile,
+    see ssdlib.train.speed.compile_targets), keep=N (N layers un-checkpointed),
     bf16 (bf16 master weights; memory comparison only)."""
     v = dict(name=spec, fla_bypass=False, fla_fix=False, no_fla=False, compile=False, keep=0, model_dtype="float32")
     v["compile_scope"] = "blocks"
