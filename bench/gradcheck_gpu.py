@@ -31,7 +31,10 @@ OP_TOL = 2e-2
 
 
 def reference_recurrence(q, k, v, g, beta, scale):
-    """Gated delta rule, token by token, in the inputs' dtype (call with float64). Shapes [B, T, H, D]; g, beta [B, T, H]."""
+    """Gated delta rule, token by token, in the inputs' dtype (call with float64).
+
+    Shapes: q, k, v [B, T, H, D]; g, beta [B, T, H].
+    """
     import torch
     import torch.nn.functional as F
 
@@ -67,14 +70,18 @@ def op_check(backend: str, T: int = 1024, H: int = 4, D: int = 128, seed: int = 
     q = torch.randn(shape, device="cuda", generator=gen).bfloat16()
     k = torch.randn(shape, device="cuda", generator=gen).bfloat16()
     v = torch.randn(shape, device="cuda", generator=gen).bfloat16()
-    g = F.logsigmoid(torch.randn(1, T, H, device="cuda", generator=gen) + 2.0)  # decays in (0, 1), float32
+    g = F.logsigmoid(
+        torch.randn(1, T, H, device="cuda", generator=gen) + 2.0
+    )  # decays in (0, 1), float32
     beta = torch.rand(1, T, H, device="cuda", generator=gen).bfloat16()
     do = torch.randn(shape, device="cuda", generator=gen).bfloat16()
     scale = D**-0.5
     xs = [x.clone().requires_grad_(True) for x in (q, k, v, g, beta)]
     try:
         gg = _ScaleGrad.apply(xs[3], 0.9) if backend == "wrong-dg" else xs[3]
-        o, _ = chunk_gated_delta_rule(xs[0], xs[1], xs[2], gg, xs[4], scale=scale, use_qk_l2norm_in_kernel=True)
+        o, _ = chunk_gated_delta_rule(
+            xs[0], xs[1], xs[2], gg, xs[4], scale=scale, use_qk_l2norm_in_kernel=True
+        )
         o.backward(do)
     except RuntimeError as e:
         return {"backend": backend, "refused": str(e)[:160]}
@@ -85,7 +92,11 @@ def op_check(backend: str, T: int = 1024, H: int = 4, D: int = 128, seed: int = 
     errors = {"o": err(o, o_ref)}
     for name, x, r in zip(("dq", "dk", "dv", "dg", "dbeta"), xs, refs):
         errors[name] = err(x.grad, r.grad)
-    return {"backend": backend, "errors": errors, "passed": all(e <= OP_TOL for e in errors.values())}
+    return {
+        "backend": backend,
+        "errors": errors,
+        "passed": all(e <= OP_TOL for e in errors.values()),
+    }
 
 
 def model_check(backend: str, compile_layers: bool) -> dict:
@@ -98,9 +109,15 @@ def model_check(backend: str, compile_layers: bool) -> dict:
     if backend in ("fixed", "wrong-dg"):
         fix.install()
     try:
-        rep = run_gradcheck(compile_layers=compile_layers, inject="scale_dg" if backend == "wrong-dg" else None)
+        rep = run_gradcheck(
+            compile_layers=compile_layers, inject="scale_dg" if backend == "wrong-dg" else None
+        )
     except RuntimeError as e:
-        return {"backend": backend, "compile": compile_layers, "refused": str(e).splitlines()[-1][:160]}
+        return {
+            "backend": backend,
+            "compile": compile_layers,
+            "refused": str(e).splitlines()[-1][:160],
+        }
     return {"backend": backend, "compile": compile_layers, "errors": rep.errors, "passed": rep.passed,
             "tolerance": rep.tolerance, "loss": rep.loss, "failed_groups": rep.failed_groups}  # fmt: skip
 
@@ -117,7 +134,11 @@ def torch_model_check_child() -> dict:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     if not lines:
-        return {"backend": "torch", "compile": False, "refused": proc.stderr.strip().splitlines()[-1][:200]}
+        return {
+            "backend": "torch",
+            "compile": False,
+            "refused": proc.stderr.strip().splitlines()[-1][:200],
+        }
     return json.loads(lines[-1][7:])
 
 
@@ -130,9 +151,18 @@ def main() -> int:
     import torch
     import triton
 
-    env = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "triton": triton.__version__}
+    env = {
+        "gpu": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+    }
     print(json.dumps(env), flush=True)
-    must = {"stock-bypassed": None, "stock": None, "fixed": True, "wrong-dg": False}  # None: report only
+    must = {
+        "stock-bypassed": None,
+        "stock": None,
+        "fixed": True,
+        "wrong-dg": False,
+    }  # None: report only
 
     t0 = time.time()
     ops = []
@@ -145,32 +175,58 @@ def main() -> int:
     models = []
     for b, c in plan:
         models.append(torch_model_check_child() if b == "torch" else model_check(b, c))
-        print(f"MODEL t={time.time() - t0:.0f}s wall={time.time():.0f}", json.dumps(models[-1]), flush=True)
+        print(
+            f"MODEL t={time.time() - t0:.0f}s wall={time.time():.0f}",
+            json.dumps(models[-1]),
+            flush=True,
+        )
 
     if ops:
         print(f"\nop level (bf16 inputs, T=1024, H=4, K=V=128; tol {OP_TOL:g}):")
-        print(f"{'backend':16s} " + " ".join(f"{n:>8s}" for n in ("o", "dq", "dk", "dv", "dg", "dbeta")) + "  verdict")
+        print(
+            f"{'backend':16s} "
+            + " ".join(f"{n:>8s}" for n in ("o", "dq", "dk", "dv", "dg", "dbeta"))
+            + "  verdict"
+        )
     for r in ops:
         if "refused" in r:
             print(f"{r['backend']:16s} refused: {r['refused'][:90]}")
         else:
             e = r["errors"]
-            print(f"{r['backend']:16s} " + " ".join(f"{e[n]:8.1e}" for n in e) + f"  {'PASS' if r['passed'] else 'FAIL'}")
+            print(
+                f"{r['backend']:16s} "
+                + " ".join(f"{e[n]:8.1e}" for n in e)
+                + f"  {'PASS' if r['passed'] else 'FAIL'}"
+            )
     groups = sorted({g for r in models if "errors" in r for g in r["errors"]})
     print("\nmodel level (tiny Qwen3.5, bf16 autocast + checkpointing; max rel err per group; tol "
           f"{models[0].get('tolerance', '?')}):")  # fmt: skip
     cols = [f"{r['backend']}{'+compile' if r['compile'] else ''}" for r in models]
     print(f"{'group':34s} " + " ".join(f"{c[:14]:>14s}" for c in cols))
     for gname in groups:
-        print(f"{gname:34s} " + " ".join(f"{r['errors'][gname]:14.1e}" if "errors" in r else f"{'refused':>14s}" for r in models))
-    print(f"{'verdict':34s} " + " ".join(f"{('PASS' if r['passed'] else 'FAIL') if 'errors' in r else 'refused':>14s}" for r in models))
+        print(
+            f"{gname:34s} "
+            + " ".join(
+                f"{r['errors'][gname]:14.1e}" if "errors" in r else f"{'refused':>14s}"
+                for r in models
+            )
+        )
+    print(
+        f"{'verdict':34s} "
+        + " ".join(
+            f"{('PASS' if r['passed'] else 'FAIL') if 'errors' in r else 'refused':>14s}"
+            for r in models
+        )
+    )
 
     ok = True
     for r in ops + models:
         want = {"torch": True}.get(r["backend"], must.get(r["backend"]))
         if want is not None and r.get("passed") is not want:
             ok = False
-            print(f"UNEXPECTED: {r['backend']} compile={r.get('compile')} passed={r.get('passed')} (wanted {want})")
+            print(
+                f"UNEXPECTED: {r['backend']} compile={r.get('compile')} passed={r.get('passed')} (wanted {want})"
+            )
     with open(args.out, "w") as fh:
         json.dump({"env": env, "op": ops, "model": models, "as_expected": ok}, fh, indent=1)
     print("\nall paths as expected" if ok else "\nSOME PATHS NOT AS EXPECTED")

@@ -66,7 +66,11 @@ QWEN35_4B_TEXT = dict(
     linear_conv_kernel_dim=4,
     layer_types=["linear_attention", "linear_attention", "linear_attention", "full_attention"] * 8,
     max_position_embeddings=262_144,
-    rope_parameters={"rope_type": "default", "rope_theta": 10_000_000.0, "partial_rotary_factor": 0.25},
+    rope_parameters={
+        "rope_type": "default",
+        "rope_theta": 10_000_000.0,
+        "partial_rotary_factor": 0.25,
+    },
     tie_word_embeddings=True,
     rms_norm_eps=1e-6,
 )
@@ -82,10 +86,16 @@ def model_flops_per_token(n_params: int, seq_len: int, cfg: dict) -> float:
 KERNEL_GROUPS = (
     ("matmul (cuBLAS/CUTLASS)", ("gemm", "cutlass", "nvjet", "xmma", "matmul", "splitk")),
     ("attention (sdpa)", ("flash", "fmha", "attention", "sdpa")),
-    ("gated deltanet (fla/triton)", ("chunk", "recompute_w_u", "fused_recurrent", "l2norm", "solve_tril")),
+    (
+        "gated deltanet (fla/triton)",
+        ("chunk", "recompute_w_u", "fused_recurrent", "l2norm", "solve_tril"),
+    ),
     ("conv1d", ("conv",)),
     ("optimizer", ("adam", "multi_tensor", "foreach")),
-    ("elementwise / copies", ("elementwise", "vectorized", "copy", "memcpy", "memset", "fill", "reduce", "norm")),
+    (
+        "elementwise / copies",
+        ("elementwise", "vectorized", "copy", "memcpy", "memset", "fill", "reduce", "norm"),
+    ),
 )
 
 
@@ -100,7 +110,10 @@ def profile_callback(step: int, path: str):
         def on_step_begin(self, args, state, control, **kw):
             if state.global_step == step - 1:
                 self.prof = torch.profiler.profile(
-                    activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+                    activities=[
+                        torch.profiler.ProfilerActivity.CPU,
+                        torch.profiler.ProfilerActivity.CUDA,
+                    ]
                 )
                 self.prof.__enter__()
 
@@ -120,13 +133,18 @@ def profile_callback(step: int, path: str):
             groups: dict[str, float] = {}
             for e in events:
                 name = e.key.lower()
-                label = next((g for g, keys in KERNEL_GROUPS if any(k in name for k in keys)), "other")
+                label = next(
+                    (g for g, keys in KERNEL_GROUPS if any(k in name for k in keys)), "other"
+                )
                 groups[label] = groups.get(label, 0.0) + e.self_device_time_total
             with open(path, "w") as fh:
                 fh.write(f"GPU kernel time in step {step}: {total / 1e6:.3f} s\n")
                 for g, t in sorted(groups.items(), key=lambda x: -x[1]):
                     fh.write(f"{g:32s} {t / 1e6:8.3f} s {t / total:6.1%}\n")
-                fh.write("\n" + self.prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=40))
+                fh.write(
+                    "\n"
+                    + self.prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=40)
+                )
 
     return _Prof()
 
@@ -139,7 +157,11 @@ def step_printer():
         t0 = time.perf_counter()
 
         def on_step_end(self, args, state, control, **kw):
-            print(f"STEP {state.global_step} t={time.perf_counter() - self.t0:.1f}s", file=sys.stderr, flush=True)
+            print(
+                f"STEP {state.global_step} t={time.perf_counter() - self.t0:.1f}s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     return _Steps()
 
@@ -150,7 +172,15 @@ def parse_variant(spec: str) -> dict:
     no-fla (transformers' torch GDN), compile / compile=blocks / compile=layer (regional torch.compile,
     see ssdlib.train.speed.compile_targets), keep=N (N layers un-checkpointed),
     bf16 (bf16 master weights; memory comparison only)."""
-    v = dict(name=spec, fla_bypass=False, fla_fix=False, no_fla=False, compile=False, keep=0, model_dtype="float32")
+    v = dict(
+        name=spec,
+        fla_bypass=False,
+        fla_fix=False,
+        no_fla=False,
+        compile=False,
+        keep=0,
+        model_dtype="float32",
+    )
     v["compile_scope"] = "blocks"
     for tok in filter(None, spec.split(",")):
         if tok == "fla-bypass":
@@ -161,7 +191,9 @@ def parse_variant(spec: str) -> dict:
             v["no_fla"] = True
         elif tok == "compile":
             v["compile"] = True
-        elif tok.startswith("compile="):  # compile=layer | compile=blocks (ssdlib.train.speed.compile_targets)
+        elif tok.startswith(
+            "compile="
+        ):  # compile=layer | compile=blocks (ssdlib.train.speed.compile_targets)
             v["compile"], v["compile_scope"] = True, tok[len("compile=") :]
         elif tok.startswith("keep="):
             v["keep"] = int(tok[5:])
@@ -197,8 +229,13 @@ def run_workload(model, tok, args, v, lengths: list[int], label: str) -> dict:
     from ssdlib.train.sft import SFTSettings, make_trainer
 
     g = torch.Generator().manual_seed(1)
-    ids = [torch.randint(1, model.config.vocab_size, (L,), generator=g, dtype=torch.int32).tolist() for L in lengths]
-    mask = [[0] * min(256, L // 8) + [1] * (L - min(256, L // 8)) for L in lengths]  # a prompt's worth masked
+    ids = [
+        torch.randint(1, model.config.vocab_size, (L,), generator=g, dtype=torch.int32).tolist()
+        for L in lengths
+    ]
+    mask = [
+        [0] * min(256, L // 8) + [1] * (L - min(256, L // 8)) for L in lengths
+    ]  # a prompt's worth masked
     data = datasets.Dataset.from_dict({"input_ids": ids, "completion_mask": mask})
     out = tempfile.mkdtemp(prefix="bench_sft_")
     for p in model.parameters():
@@ -218,7 +255,9 @@ def run_workload(model, tok, args, v, lengths: list[int], label: str) -> dict:
     )  # fmt: skip
     cbs = [step_printer()]
     if args.profile_out:
-        cbs.append(profile_callback(args.profile_step, _profile_path(args.profile_out, v["name"], label)))
+        cbs.append(
+            profile_callback(args.profile_step, _profile_path(args.profile_out, v["name"], label))
+        )
     trainer, _ = make_trainer(model, data, out, settings, tokenizer=tok, callbacks=cbs)
     try:
         trainer.train()
@@ -241,7 +280,9 @@ def run_workload(model, tok, args, v, lengths: list[int], label: str) -> dict:
     # The first step carries warm-up / compilation; a profiled step carries the profiler's overhead.
     timed = (steps.index >= 1) & ~((steps.index + 1 == args.profile_step) & bool(args.profile_out))
     T, S = float(toks[timed].sum()), float(dt[timed].sum())
-    flops = sum(model_flops_per_token(args.n_params, int(L), QWEN35_4B_TEXT) * L for L in toks[timed])
+    flops = sum(
+        model_flops_per_token(args.n_params, int(L), QWEN35_4B_TEXT) * L for L in toks[timed]
+    )
     return {
         "variant": v["name"], "workload": label, "lengths": lengths, "tokens_per_s": T / S, "timed_s": S,
         "step_s_all": dt.round(3).tolist(), "max_memory_gib": peak,
@@ -254,7 +295,12 @@ def workloads(args) -> list[tuple[str, list[int]]]:
     """``[(label, row lengths)]``: ``args.steps`` rows per fixed length, then the length mix."""
     work = [(f"{L // 1024}k", [L] * args.steps) for L in args.seq_lens]
     if args.mix:
-        work.append(("mix", mix_lengths(args.mix, hi=256, lo=32) if args.cpu_dry_run else mix_lengths(args.mix)))
+        work.append(
+            (
+                "mix",
+                mix_lengths(args.mix, hi=256, lo=32) if args.cpu_dry_run else mix_lengths(args.mix),
+            )
+        )
     return work
 
 
@@ -277,7 +323,9 @@ def run_isolated(args) -> list[dict]:
                 cmd += ["--profile-out", args.profile_out, "--profile-step", str(args.profile_step)]
             env = dict(os.environ)
             env.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
-            log_path = args.out + ".stderr.log"  # the children's warnings, recompiles, step times, errors
+            log_path = (
+                args.out + ".stderr.log"
+            )  # the children's warnings, recompiles, step times, errors
             with open(log_path, "a") as fh:
                 fh.write(f"=== {spec!r} {label}\n")
                 fh.flush()
@@ -288,17 +336,30 @@ def run_isolated(args) -> list[dict]:
                 except subprocess.TimeoutExpired as e:
                     out = e.stdout or ""
                     stdout, rc = (out.decode() if isinstance(out, bytes) else out), "timeout"
-            got = [json.loads(x[len("RESULT ") :]) for x in stdout.splitlines() if x.startswith("RESULT ")]
+            got = [
+                json.loads(x[len("RESULT ") :])
+                for x in stdout.splitlines()
+                if x.startswith("RESULT ")
+            ]
             if not got:
                 with open(log_path) as fh:
-                    err = [x for x in fh.read().splitlines()[-400:] if x.strip() and not x.startswith("STEP ")]
+                    err = [
+                        x
+                        for x in fh.read().splitlines()[-400:]
+                        if x.strip() and not x.startswith("STEP ")
+                    ]
                 reason = (f"child timeout {args.child_timeout}s" if rc == "timeout"
                           else err[-1][:300] if err else f"rc={rc}")  # fmt: skip
                 got = [{"variant": spec, "workload": label, "error": reason}]
                 with open(args.out, "a") as fh:
                     fh.write(json.dumps(got[0]) + "\n")
             for row in got:
-                print(json.dumps({k: x for k, x in row.items() if k not in ("step_s_all", "lengths")}), flush=True)
+                print(
+                    json.dumps(
+                        {k: x for k, x in row.items() if k not in ("step_s_all", "lengths")}
+                    ),
+                    flush=True,
+                )
             rows += got
     return rows
 
@@ -313,7 +374,9 @@ def run_variants(args) -> list[dict]:
     variants = [parse_variant(s) for s in args.variants]
     if any(v["no_fla"] for v in variants):
         if not all(v["no_fla"] for v in variants):
-            raise SystemExit("no-fla cannot share a run with fla variants (transformers binds kernels at import)")
+            raise SystemExit(
+                "no-fla cannot share a run with fla variants (transformers binds kernels at import)"
+            )
         sys.modules["fla"] = None  # import fails -> transformers' torch fallback for Gated DeltaNet
     seen_compile = False
     for v in variants:
@@ -373,7 +436,11 @@ def run_variants(args) -> list[dict]:
             except torch.OutOfMemoryError:
                 row = {"variant": v["name"], "workload": label, "error": "OOM"}
             except Exception as e:  # report and go on to the next workload
-                row = {"variant": v["name"], "workload": label, "error": f"{type(e).__name__}: {str(e)[:300]}"}
+                row = {
+                    "variant": v["name"],
+                    "workload": label,
+                    "error": f"{type(e).__name__}: {str(e)[:300]}",
+                }
             row.update(info, elapsed_s=time.perf_counter() - t0, t_end=time.time())
             rows.append(row)
             with open(args.out, "a") as fh:
@@ -411,8 +478,12 @@ def make_smoke_run(root: str, tokenizer: str, max_steps: int = 4) -> None:
                             "model_id": "tiny", "prompt_hash": "h", "n_tokens": 0,
                             "response": [f"<think>{i}+{i}</think> \\boxed{{{2 * i}}}" * (1 + i % 5) for i in range(n)],
                             "finish_reason": ["stop", "length"] * (n // 2)})  # fmt: skip
-    problems = pd.DataFrame({"id": samples["prompt_id"], "problem": [f"{i}+{i}?" for i in range(n)]})
-    ds, report = build_ssd_dataset(samples, problems, tokenizer=tok, render_prompt=str, max_length=512)
+    problems = pd.DataFrame(
+        {"id": samples["prompt_id"], "problem": [f"{i}+{i}?" for i in range(n)]}
+    )
+    ds, report = build_ssd_dataset(
+        samples, problems, tokenizer=tok, render_prompt=str, max_length=512
+    )
     ds.save_to_disk(f"{root}/data")
     run = dict(model_path=f"{root}/model", dataset_path=f"{root}/data", output_dir=f"{root}/run", max_length=512,
                max_steps=max_steps, save_steps=2, learning_rate=1e-3, min_lr=1e-4, per_device_batch_size=2,
@@ -425,18 +496,38 @@ def make_smoke_run(root: str, tokenizer: str, max_steps: int = 4) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seq-lens", type=int, nargs="*", default=[8192, 32768, 49152])
-    p.add_argument("--mix", type=int, default=0, help="also a realistic length mix of this many rows (0: off)")
-    p.add_argument("--steps", type=int, default=3, help="steps per fixed length (the first is not timed)")
-    p.add_argument("--variants", nargs="+", default=["fla-bypass"], help="see parse_variant; eager ones first")
+    p.add_argument(
+        "--mix", type=int, default=0, help="also a realistic length mix of this many rows (0: off)"
+    )
+    p.add_argument(
+        "--steps", type=int, default=3, help="steps per fixed length (the first is not timed)"
+    )
+    p.add_argument(
+        "--variants", nargs="+", default=["fla-bypass"], help="see parse_variant; eager ones first"
+    )
     p.add_argument("--tokenizer", required=True, help="any tokenizer folder (pad id + saving only)")
     p.add_argument("--profile-out", help="write a kernel-time table of one step here")
     p.add_argument("--profile-step", type=int, default=2)
     p.add_argument("--out", default="train_gpu.jsonl")
-    p.add_argument("--child-timeout", type=float, default=None, help="seconds per (variant, workload) process")
-    p.add_argument("--make-smoke-run", metavar="DIR", help="write a tiny multi-GPU smoke run under DIR and exit")
-    p.add_argument("--in-process", action="store_true", help="all variants and workloads in this process (see run_isolated)")
+    p.add_argument(
+        "--child-timeout", type=float, default=None, help="seconds per (variant, workload) process"
+    )
+    p.add_argument(
+        "--make-smoke-run",
+        metavar="DIR",
+        help="write a tiny multi-GPU smoke run under DIR and exit",
+    )
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="all variants and workloads in this process (see run_isolated)",
+    )
     p.add_argument("--only-workload", help=argparse.SUPPRESS)
-    p.add_argument("--cpu-dry-run", action="store_true", help="tiny model on CPU: checks the bench's logic, measures nothing")
+    p.add_argument(
+        "--cpu-dry-run",
+        action="store_true",
+        help="tiny model on CPU: checks the bench's logic, measures nothing",
+    )
     args = p.parse_args()
 
     if args.make_smoke_run:

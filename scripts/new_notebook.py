@@ -12,7 +12,11 @@ from ssdlib.runs import notebook_path
 
 def build(name: str, cells: list[tuple[str, str]]) -> None:
     nb = new_notebook()
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3",
+        "language": "python",
+        "name": "python3",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     for kind, src in cells:
         if kind == "params":

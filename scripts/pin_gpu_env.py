@@ -55,8 +55,16 @@ def main() -> None:
         name, extras = m.group(1), m.group(2) or ""
         pin = f"      - {name}{extras}=={lock[_norm(name)]}"
         lines.append(f"{pin:<44}# {comment.strip()}" if comment.strip() else pin)
-    text = HEADER.format(vllm=lock["vllm"], torch=lock["torch"], fla=lock["flash-linear-attention"],
-                         triton=lock["triton"]) + "\n".join(lines) + "\n"
+    text = (
+        HEADER.format(
+            vllm=lock["vllm"],
+            torch=lock["torch"],
+            fla=lock["flash-linear-attention"],
+            triton=lock["triton"],
+        )
+        + "\n".join(lines)
+        + "\n"
+    )
     (ROOT / "environment.yml").write_text(text)
     print(f"environment.yml: {len(lines)} pins from requirements/gpu-lock.txt")
 

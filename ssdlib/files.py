@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 # Sub-folders of outputs/<profile>/ (see ssdlib.runs).
 FOLDERS: tuple[str, ...] = (
-    "notebooks", "figures", "tables", "data", "generations", "checkpoints", "manifests", "logs", "report",
+    "notebooks",
+    "figures",
+    "tables",
+    "data",
+    "generations",
+    "checkpoints",
+    "manifests",
+    "logs",
+    "report",
 )
 
 # The two validation budgets, never pooled: the fixed 300-row quick subset and the ~1k full set
@@ -38,17 +46,37 @@ HANDOFFS: dict[str, Handoff] = {
     "train": Handoff("data", "train.parquet", "01_data", "training pool (before decontamination)"),
     "val": Handoff("data", "val.parquet", "01_data", "validation set, full budget"),
     "val300": Handoff("data", "val300.parquet", "01_data", "validation quick subset (rows of val)"),
-    "train_duplicates": Handoff("data", "train_duplicates.parquet", "01_data", "within-train duplicates removed"),
-    "planted_pairs": Handoff("data", "planted_pairs.parquet", "01_data", "synthetic near-duplicates planted in train"),
-    "train_clean": Handoff("data", "train_clean.parquet", "02_contamination", "train minus validation look-alikes"),
-    "flagged_pairs": Handoff("data", "02_flagged_pairs.parquet", "02_contamination", "train/val pairs removed"),
-    "graded03": Handoff("data", "03_graded.parquet", "03_baselines", "graded samples of every decode"),
-    "ssd_dataset": Handoff("data", "05_ssd_dataset.parquet", "05_train", "tokenized SSD training set"),
-    "control_dataset": Handoff("data", "05_control_dataset.parquet", "05_train", "tokenized control training set"),
+    "train_duplicates": Handoff(
+        "data", "train_duplicates.parquet", "01_data", "within-train duplicates removed"
+    ),
+    "planted_pairs": Handoff(
+        "data", "planted_pairs.parquet", "01_data", "synthetic near-duplicates planted in train"
+    ),
+    "train_clean": Handoff(
+        "data", "train_clean.parquet", "02_contamination", "train minus validation look-alikes"
+    ),
+    "flagged_pairs": Handoff(
+        "data", "02_flagged_pairs.parquet", "02_contamination", "train/val pairs removed"
+    ),
+    "graded03": Handoff(
+        "data", "03_graded.parquet", "03_baselines", "graded samples of every decode"
+    ),
+    "ssd_dataset": Handoff(
+        "data", "05_ssd_dataset.parquet", "05_train", "tokenized SSD training set"
+    ),
+    "control_dataset": Handoff(
+        "data", "05_control_dataset.parquet", "05_train", "tokenized control training set"
+    ),
     "ssd_report": Handoff("data", "05_ssd_report.json", "05_train", "SSD set build report"),
-    "control_report": Handoff("data", "05_control_report.json", "05_train", "control set build report"),
-    "graded06": Handoff("data", "06_graded.parquet", "06_eval", "graded samples of base and checkpoints"),
-    "control_graded06": Handoff("data", "06_control_graded.parquet", "06_eval", "graded samples of the control"),
+    "control_report": Handoff(
+        "data", "05_control_report.json", "05_train", "control set build report"
+    ),
+    "graded06": Handoff(
+        "data", "06_graded.parquet", "06_eval", "graded samples of base and checkpoints"
+    ),
+    "control_graded06": Handoff(
+        "data", "06_control_graded.parquet", "06_eval", "graded samples of the control"
+    ),
 }
 
 

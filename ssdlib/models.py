@@ -80,8 +80,16 @@ def resolve_model(model_id: str) -> str:
     return model_id
 
 
-_TOKENIZER_FILES = ["tokenizer*", "special_tokens_map.json", "chat_template*", "*.jinja", "vocab*", "merges.txt",
-                    "config.json", "generation_config.json"]
+_TOKENIZER_FILES = [
+    "tokenizer*",
+    "special_tokens_map.json",
+    "chat_template*",
+    "*.jinja",
+    "vocab*",
+    "merges.txt",
+    "config.json",
+    "generation_config.json",
+]
 
 
 def snapshot(model_id: str, offline: bool) -> str:
@@ -102,4 +110,7 @@ def load_tokenizer(model_id: str, offline: bool):
             path = snapshot(model_id, offline)
         return AutoTokenizer.from_pretrained(path), None
     except Exception as exc:  # noqa: BLE001 - offline cache misses and hub errors alike
-        return None, f"tokenizer of {model_id} not available{' offline' if offline else ''}: {type(exc).__name__}"
+        return (
+            None,
+            f"tokenizer of {model_id} not available{' offline' if offline else ''}: {type(exc).__name__}",
+        )

@@ -16,7 +16,9 @@ import nbformat
 from ssdlib import config as cfg
 from ssdlib.runs import available_notebooks, notebook_path
 
-HEADER = "# Parameters (smoke defaults; papermill injects the chosen profile's values below this cell)\n"
+HEADER = (
+    "# Parameters (smoke defaults; papermill injects the chosen profile's values below this cell)\n"
+)
 
 
 def parameters_source(notebook: str, profile: str = "smoke") -> str:
@@ -38,7 +40,11 @@ def cell_values(source: str) -> dict:
     """The literal assignments of a parameters cell, evaluated safely (literals only)."""
     out = {}
     for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
             out[node.targets[0].id] = ast.literal_eval(node.value)
     return out
 

@@ -23,8 +23,13 @@ def user_message(problem: str, template: str = DEFAULT_TEMPLATE) -> str:
     return template.replace("{problem}", problem)
 
 
-def render_turn(tokenizer, user_text: str, *, thinking: bool | None = None,
-                chat_template_kwargs: Mapping | None = None) -> str:
+def render_turn(
+    tokenizer,
+    user_text: str,
+    *,
+    thinking: bool | None = None,
+    chat_template_kwargs: Mapping | None = None,
+) -> str:
     """One user turn rendered with the chat template, up to and including the generation prompt.
 
     ``thinking`` is passed as ``enable_thinking`` (Qwen3.x reads it; templates without thinking
@@ -39,17 +44,26 @@ def render_turn(tokenizer, user_text: str, *, thinking: bool | None = None,
     )
 
 
-def render_chat(tokenizer, problem: str, template: str = DEFAULT_TEMPLATE, thinking: bool = True) -> str:
+def render_chat(
+    tokenizer, problem: str, template: str = DEFAULT_TEMPLATE, thinking: bool = True
+) -> str:
     """The full prompt text of a problem up to the assistant turn: :func:`user_message` then
     :func:`render_turn`."""
     return render_turn(tokenizer, user_message(problem, template), thinking=thinking)
 
 
-def render_turns(tokenizer, user_texts: Sequence[str], *, thinking: bool | None = None,
-                 chat_template_kwargs: Mapping | None = None) -> list[str]:
+def render_turns(
+    tokenizer,
+    user_texts: Sequence[str],
+    *,
+    thinking: bool | None = None,
+    chat_template_kwargs: Mapping | None = None,
+) -> list[str]:
     """:func:`render_turn` for each text (order kept)."""
-    return [render_turn(tokenizer, u, thinking=thinking, chat_template_kwargs=chat_template_kwargs)
-            for u in user_texts]
+    return [
+        render_turn(tokenizer, u, thinking=thinking, chat_template_kwargs=chat_template_kwargs)
+        for u in user_texts
+    ]
 
 
 def prompt_hash(text: str) -> str:
@@ -57,7 +71,9 @@ def prompt_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def check_prompt_hashes(texts: Iterable[str], stored: Iterable[str], ids: Iterable, *, what: str) -> None:
+def check_prompt_hashes(
+    texts: Iterable[str], stored: Iterable[str], ids: Iterable, *, what: str
+) -> None:
     """Raise unless every rendered text hashes to the hash stored with its sample.
 
     ``what`` names the consumer in the message ("training prompts", "lock/fork prompts"); the
@@ -66,5 +82,7 @@ def check_prompt_hashes(texts: Iterable[str], stored: Iterable[str], ids: Iterab
     """
     bad = [i for t, h, i in zip(texts, stored, ids, strict=True) if prompt_hash(t) != h]
     if bad:
-        raise ValueError(f"{len(bad)} {what} differ from the prompts the samples were generated "
-                         f"from (template, thinking flag or chat template changed), e.g. {bad[:3]}")
+        raise ValueError(
+            f"{len(bad)} {what} differ from the prompts the samples were generated "
+            f"from (template, thinking flag or chat template changed), e.g. {bad[:3]}"
+        )

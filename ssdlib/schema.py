@@ -41,4 +41,6 @@ def require_columns(df, columns, what: str) -> None:
     """Raise ValueError naming the first missing column of ``df`` (``what`` names the frame)."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ValueError(f"{what} is missing required column {missing[0]!r} (has: {list(df.columns)})")
+        raise ValueError(
+            f"{what} is missing required column {missing[0]!r} (has: {list(df.columns)})"
+        )

@@ -7,7 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 
-def save_table(df: pd.DataFrame, tables_dir: str | Path, name: str, floatfmt: str = ".4g") -> list[Path]:
+def save_table(
+    df: pd.DataFrame, tables_dir: str | Path, name: str, floatfmt: str = ".4g"
+) -> list[Path]:
     """Write ``<name>.csv`` and ``<name>.md`` under ``tables_dir``; return both paths."""
     out = Path(tables_dir)
     out.mkdir(parents=True, exist_ok=True)

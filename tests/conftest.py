@@ -23,11 +23,15 @@ def assert_figure(out, name: str, *, contains: str = "") -> str:
     from ssdlib.plots import figure_title
 
     png, svg = (out / "figures" / f"{name}.{ext}" for ext in ("png", "svg"))
-    assert png.exists() and svg.exists(), f"{name}: missing {[str(p) for p in (png, svg) if not p.exists()]}"
+    assert png.exists() and svg.exists(), (
+        f"{name}: missing {[str(p) for p in (png, svg) if not p.exists()]}"
+    )
     with Image.open(png) as im:
         assert im.width >= 300 and im.height >= 150, f"{name}: {im.size}"
     title = figure_title(png)
-    assert title.strip() and title == figure_title(svg), f"{name}: titles {title!r} / {figure_title(svg)!r}"
+    assert title.strip() and title == figure_title(svg), (
+        f"{name}: titles {title!r} / {figure_title(svg)!r}"
+    )
     assert contains in title, f"{name}: {contains!r} not in {title!r}"
     return title
 

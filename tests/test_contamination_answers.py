@@ -2,7 +2,6 @@
 
 import sys
 
-
 from ssdlib.contamination import answers
 
 PAIRS = [
@@ -28,5 +27,6 @@ def test_fallback_in_process_when_grading_is_missing(monkeypatch):
 
 def test_grading_workers_when_available():
     import ssdlib.grading  # noqa: F401
+
     assert answers._answers_agree(PAIRS) == EXPECTED
     assert answers.LAST_PATH == "grading"

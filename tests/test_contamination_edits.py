@@ -12,7 +12,9 @@ def test_identical_or_noise_only_differences_score_zero():
     # Question verb swapped, article dropped: phrasing, not content.
     assert content_edit(q, SETUP + "Compute length of its diagonal.") == (0.0, 0)
     # Spacing only outside math ("xy" vs "x y" once the dollars are gone).
-    assert content_edit("If $x+y=7$ and $xy=12$, find $x^2+y^2$.", "If x + y = 7 and xy = 12, find x^2 + y^2.") == (0.0, 0)
+    assert content_edit(
+        "If $x+y=7$ and $xy=12$, find $x^2+y^2$.", "If x + y = 7 and xy = 12, find x^2 + y^2."
+    ) == (0.0, 0)
 
 
 def test_a_changed_question_word_on_a_copied_setup_is_one_local_edit():
@@ -30,10 +32,14 @@ def test_a_full_rewording_scores_lower_than_a_copied_setup():
 
 
 def test_edits_scattered_over_a_copy_have_a_long_span():
-    a = ("A bag holds $4$ red and $6$ blue marbles. Two marbles are drawn at random without "
-         "replacement. What is the probability that both marbles are red?")
-    b = ("A sack holds $4$ red and $6$ blue marbles. Two marbles are drawn at random without "
-         "replacement. What is the probability that both marbles are crimson?")
+    a = (
+        "A bag holds $4$ red and $6$ blue marbles. Two marbles are drawn at random without "
+        "replacement. What is the probability that both marbles are red?"
+    )
+    b = (
+        "A sack holds $4$ red and $6$ blue marbles. Two marbles are drawn at random without "
+        "replacement. What is the probability that both marbles are crimson?"
+    )
     share, span = content_edit(a, b)
     assert share > 0.85 and span > 20
 

@@ -3,7 +3,12 @@
 import pandas as pd
 import pytest
 
-from ssdlib.contamination.labelled import CATEGORIES, add_answer_agreement, evaluate_rules, labelled_pairs
+from ssdlib.contamination.labelled import (
+    CATEGORIES,
+    add_answer_agreement,
+    evaluate_rules,
+    labelled_pairs,
+)
 from ssdlib.contamination.normalize import normalize_text
 
 P = {"ngram": 5, "threshold_same_answer": 0.4, "threshold_diff_answer": 0.7}
@@ -61,7 +66,11 @@ def test_answer_aware_rule_does_not_flag_on_agreeing_answers_alone(report):
 
 
 def test_answer_aware_beats_each_single_threshold(report):
-    aw, hi, lo = report.loc["answer_aware"], report.loc["fuzzy_diff_answer"], report.loc["fuzzy_low_only"]
+    aw, hi, lo = (
+        report.loc["answer_aware"],
+        report.loc["fuzzy_diff_answer"],
+        report.loc["fuzzy_low_only"],
+    )
     assert aw["recall"] >= hi["recall"] + 0.05
     assert aw["precision"] >= lo["precision"] + 0.05
     assert aw["precision"] >= 0.7 and aw["recall"] >= 0.6
@@ -105,8 +114,16 @@ def test_held_out_recall_per_category_and_pooled(cv):
 
 def test_held_out_false_positives_stay_low_and_pooled_precision_meets_the_target(cv):
     _, table, _ = cv
-    for cat in ["renumbered", "same_template", "unrelated", "unrelated_same_answer", "boilerplate_same_answer",
-                "same_numbers_diff_question", "same_template_diff_numbers", "unrelated_same_answer_2"]:
+    for cat in [
+        "renumbered",
+        "same_template",
+        "unrelated",
+        "unrelated_same_answer",
+        "boilerplate_same_answer",
+        "same_numbers_diff_question",
+        "same_template_diff_numbers",
+        "unrelated_same_answer_2",
+    ]:
         assert table.loc[cat, "after"] <= 0.15, cat
     # Same numbers AND the same answer: the content-edit veto (edits.py) rejects the copied setups
     # whose question changed; the fully reworded ones remain (documented in bench/contamination.md).

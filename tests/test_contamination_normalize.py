@@ -30,7 +30,10 @@ def test_formatting_variants_normalise_equal(a, b):
 @pytest.mark.parametrize(
     "a, b",
     [
-        ("Find the remainder when $3^{100}$ is divided by $7$.", "Find the remainder when $3^{100}$ is divided by $8$."),
+        (
+            "Find the remainder when $3^{100}$ is divided by $7$.",
+            "Find the remainder when $3^{100}$ is divided by $8$.",
+        ),
         ("Let $x = 3.5$.", "Let $x = 35$."),
         ("divided by $x - 2$", "divided by $x + 2$"),
         ("$x < 3$", "$x > 3$"),
@@ -41,7 +44,16 @@ def test_numbers_and_signs_keep_problems_apart(a, b):
 
 
 def test_tokens_keep_decimals_and_split_letter_digit_runs():
-    assert tokens("Let 2x = 3.5, then \\leftarrow y.") == ["let", "2", "x", "=", "3.5", "then", "leftarrow", "y"]
+    assert tokens("Let 2x = 3.5, then \\leftarrow y.") == [
+        "let",
+        "2",
+        "x",
+        "=",
+        "3.5",
+        "then",
+        "leftarrow",
+        "y",
+    ]
 
 
 def test_known_blind_spot_braces_carry_structure():
@@ -51,7 +63,12 @@ def test_known_blind_spot_braces_carry_structure():
 
 @pytest.mark.parametrize(
     "a, b",
-    [(r"$\boxed{\dfrac{1}{2}}$", r"\frac{1}{2}"), ("12.", "12"), (r"\( 3 \)", "3"), (r"\text{(A)}", "(a)")],
+    [
+        (r"$\boxed{\dfrac{1}{2}}$", r"\frac{1}{2}"),
+        ("12.", "12"),
+        (r"\( 3 \)", "3"),
+        (r"\text{(A)}", "(a)"),
+    ],
 )
 def test_normalize_answer_string_equal(a, b):
     assert normalize_answer(a) == normalize_answer(b)

@@ -22,24 +22,30 @@ P = {"ngram": 5, "threshold_same_answer": 0.4, "threshold_diff_answer": 0.7}
 # The pre-#13 rule (word n-grams + two answer-aware thresholds), still selectable as rule="v1".
 V1 = {**P, "rule": "v1"}
 
-BASE = ("A bag contains 5 red marbles, 4 blue marbles and 3 green marbles. Two marbles are drawn at "
-        "random without replacement. What is the probability that both marbles are the same color? "
-        "Express your answer as a common fraction.")
+BASE = (
+    "A bag contains 5 red marbles, 4 blue marbles and 3 green marbles. Two marbles are drawn at "
+    "random without replacement. What is the probability that both marbles are the same color? "
+    "Express your answer as a common fraction."
+)
 # Same problem, scraper edits: J(5-grams) with BASE is between the two thresholds.
-EDITED = ("Problem 4. A bag contains 5 red marbles, 4 blue marbles and 3 green marbles. Two marbles are "
-          "drawn at random, without replacement. What is the probability that both marbles have the same color?")
+EDITED = (
+    "Problem 4. A bag contains 5 red marbles, 4 blue marbles and 3 green marbles. Two marbles are "
+    "drawn at random, without replacement. What is the probability that both marbles have the same color?"
+)
 UNRELATED = "How many positive divisors does $360$ have?"
 
 
 def frame(problems, answers, prefix, source="src"):
-    return pd.DataFrame({
-        "id": [f"{prefix}{i}" for i in range(len(problems))],
-        "source": source,
-        "problem": problems,
-        "answer": answers,
-        "difficulty": np.nan,
-        "meta": "{}",
-    })
+    return pd.DataFrame(
+        {
+            "id": [f"{prefix}{i}" for i in range(len(problems))],
+            "source": source,
+            "problem": problems,
+            "answer": answers,
+            "difficulty": np.nan,
+            "meta": "{}",
+        }
+    )
 
 
 def test_borderline_pair_is_between_the_thresholds():
@@ -50,7 +56,9 @@ def test_borderline_pair_is_between_the_thresholds():
 def test_answer_aware_rule_flips_a_borderline_pair():
     val = frame([BASE], ["19/66"], "v")
     same = find_duplicates(frame([EDITED, UNRELATED], [r"\frac{19}{66}", "24"], "t"), val, **V1)
-    assert same[["train_id", "val_id", "rule"]].values.tolist() == [["t0", "v0", "fuzzy_same_answer"]]
+    assert same[["train_id", "val_id", "rule"]].values.tolist() == [
+        ["t0", "v0", "fuzzy_same_answer"]
+    ]
     assert bool(same["answers_agree"].iloc[0]) is True
     # The same text with a different answer needs the higher threshold: not flagged.
     diff = find_duplicates(frame([EDITED, UNRELATED], ["47/66", "24"], "t"), val, **V1)
@@ -59,8 +67,14 @@ def test_answer_aware_rule_flips_a_borderline_pair():
     unknown = find_duplicates(frame([EDITED], [""], "t"), val, **V1)
     assert len(unknown) == 0
     # Lowering the high threshold below J flags it whatever the answers.
-    low = find_duplicates(frame([EDITED], ["47/66"], "t"), val, rule="v1", ngram=5, threshold_same_answer=0.4,
-                          threshold_diff_answer=0.45)
+    low = find_duplicates(
+        frame([EDITED], ["47/66"], "t"),
+        val,
+        rule="v1",
+        ngram=5,
+        threshold_same_answer=0.4,
+        threshold_diff_answer=0.45,
+    )
     assert low["rule"].tolist() == ["fuzzy_diff_answer"]
 
 
@@ -73,9 +87,20 @@ def test_exact_match_after_normalisation_is_flagged_whatever_the_answers():
 
 
 def test_output_columns_and_sources():
-    out = find_duplicates(frame([BASE], ["19/66"], "t", "numinamath"), frame([BASE], ["19/66"], "v", "aime"), **V1)
-    for col in ["train_id", "val_id", "jaccard", "answers_agree", "rule", "train_problem", "val_problem",
-                "train_source", "val_source"]:
+    out = find_duplicates(
+        frame([BASE], ["19/66"], "t", "numinamath"), frame([BASE], ["19/66"], "v", "aime"), **V1
+    )
+    for col in [
+        "train_id",
+        "val_id",
+        "jaccard",
+        "answers_agree",
+        "rule",
+        "train_problem",
+        "val_problem",
+        "train_source",
+        "val_source",
+    ]:
         assert col in out.columns
     assert out[["train_source", "val_source"]].values.tolist() == [["numinamath", "aime"]]
     assert out.attrs["skipped"] == {"train": 0, "val": 0}
@@ -114,7 +139,9 @@ def test_missing_column_raises_naming_it(side, column):
 def test_bad_parameters_raise():
     t, v = frame([BASE], ["1"], "t"), frame([BASE], ["1"], "v")
     with pytest.raises(ValueError, match="threshold"):
-        find_duplicates(t, v, rule="v1", ngram=5, threshold_same_answer=0.8, threshold_diff_answer=0.5)
+        find_duplicates(
+            t, v, rule="v1", ngram=5, threshold_same_answer=0.8, threshold_diff_answer=0.5
+        )
     with pytest.raises(ValueError, match="method"):
         find_duplicates(t, v, method="bogus", rule="v1")
 
@@ -156,7 +183,9 @@ def test_inverted_index_is_exact_and_lsh_recall_is_high(corpus):
     assert len(above) > 30  # the planted pairs give a real test
     val_sh = shingle(val["problem"].tolist(), 5)
     inv = scan(train["problem"].tolist(), val_sh, 5, 0.4, chunk_rows=700)  # several chunks
-    got = dict(zip(zip(inv.pairs_train.tolist(), inv.pairs_val.tolist()), inv.pairs_jaccard.tolist()))
+    got = dict(
+        zip(zip(inv.pairs_train.tolist(), inv.pairs_val.tolist()), inv.pairs_jaccard.tolist())
+    )
     assert set(got) == above
     assert all(abs(got[k] - truth[k]) < 1e-12 for k in got)
     # Best match per val row equals the brute-force maximum.
@@ -182,13 +211,19 @@ def test_find_duplicates_methods_agree_on_planted_pairs(corpus):
 
 
 def test_internal_duplicates_across_sources():
-    df = pd.concat([
-        frame([BASE, UNRELATED], ["19/66", "24"], "omni/", "omni"),
-        frame([EDITED, "Compute $2+2$."], ["\\frac{19}{66}", "4"], "olympiad/", "olympiadbench"),
-    ], ignore_index=True)
+    df = pd.concat(
+        [
+            frame([BASE, UNRELATED], ["19/66", "24"], "omni/", "omni"),
+            frame(
+                [EDITED, "Compute $2+2$."], ["\\frac{19}{66}", "4"], "olympiad/", "olympiadbench"
+            ),
+        ],
+        ignore_index=True,
+    )
     out = find_internal_duplicates(df, **P)
     assert out[["id_a", "id_b", "rule", "source_a", "source_b"]].values.tolist() == [
-        ["omni/0", "olympiad/0", "fuzzy_same_answer", "omni", "olympiadbench"]]
+        ["omni/0", "olympiad/0", "fuzzy_same_answer", "omni", "olympiadbench"]
+    ]
 
 
 def test_capped_self_join_finds_the_same_pairs(corpus):

@@ -15,8 +15,10 @@ from ssdlib.data.filters import (
 )
 
 # Asymptote code as MATH writes it (hand-written): dot(A); dot(B); is not an option list.
-ASY_PROBLEM = ("Square $ABCD$ is drawn below.\n[asy]\npair A=(0,0), B=(1,0), C=(1,1), D=(0,1);\n"
-               "draw(A--B--C--D--cycle); dot(A); dot(B);\nlabel(\"$A$\", A, SW);\n[/asy]\nFind its area.")
+ASY_PROBLEM = (
+    "Square $ABCD$ is drawn below.\n[asy]\npair A=(0,0), B=(1,0), C=(1,1), D=(0,1);\n"
+    'draw(A--B--C--D--cycle); dot(A); dot(B);\nlabel("$A$", A, SW);\n[/asy]\nFind its area.'
+)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +56,11 @@ def test_is_proof(problem, answer, expected):
         ("Points A, B, C are collinear. Find AB.", "3", False),
         ("Find $x$.", "e", False),
         (ASY_PROBLEM, "1", False),  # Asymptote dot(A); dot(B); is a diagram
-        ("Draw (A) then (B).\n[asy]\ndot(A);\n[/asy] Pick: (A) 1 (B) 2", "2", True),  # options outside the code
+        (
+            "Draw (A) then (B).\n[asy]\ndot(A);\n[/asy] Pick: (A) 1 (B) 2",
+            "2",
+            True,
+        ),  # options outside the code
     ],
 )
 def test_is_multiple_choice(problem, answer, expected):
@@ -87,7 +93,11 @@ def test_is_multiple_choice(problem, answer, expected):
         ("$\\boxed{\\dfrac{1}{2}}$ and $\\boxed{0.5}$", "0.5", False),
         ("$\\boxed{15\\frac{39}{40}}$, i.e. $\\boxed{\\frac{638}{40}}$", "\\frac{638}{40}", True),
         # two-part answers
-        ("$\\boxed{4 \\text{ (minimum)}, 9 \\text{ (maximum)}}$", "4 \\text{ (minimum)}, 9 \\text{ (maximum)}", True),
+        (
+            "$\\boxed{4 \\text{ (minimum)}, 9 \\text{ (maximum)}}$",
+            "4 \\text{ (minimum)}, 9 \\text{ (maximum)}",
+            True,
+        ),
     ],
 )
 def test_is_multiple_answers(solution, answer, expected):
@@ -99,7 +109,7 @@ def test_strip_wrappers_nested():
 
 
 def test_boxes_inside_asy_are_not_answers():
-    sol = "[asy]\nlabel(\"$\\boxed{A}$\", (0,0));\n[/asy] The answer is $\\boxed{7}$."
+    sol = '[asy]\nlabel("$\\boxed{A}$", (0,0));\n[/asy] The answer is $\\boxed{7}$.'
     assert box_variants(sol, "7") == []
     assert not is_multiple_answers(sol, "7")
 
@@ -129,7 +139,11 @@ def test_lists_several_answers(answer, expected):
     [
         ("Let $P$ be on side $BC$. Prove that $AE + AP = PD$.", "AE + AP = PD", True),
         ("Show that $f(x) \\le 2$ for all $x$.", "f(x) \\le 2", True),
-        ("In the figure $XY + YZ = 10$; find $XZ$ given that XY+YZ=10.", "XY+YZ=10", True),  # copies the statement
+        (
+            "In the figure $XY + YZ = 10$; find $XZ$ given that XY+YZ=10.",
+            "XY+YZ=10",
+            True,
+        ),  # copies the statement
         ("Determine the integer $k$ with $2^k = 2$.", "k=1", False),
         ("Prove your answer: how many subsets are there?", "8", False),
     ],

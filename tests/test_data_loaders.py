@@ -21,39 +21,134 @@ FIX = Path(__file__).parent / "fixtures" / "sources"
 
 CASES = [
     # source, file, opts, kept, drops
-    ("math", "math_algebra.parquet", {}, 11,
-     {"level_filtered": 3, "unknown_level": 1, "no_boxed_answer": 2, "empty_problem": 2, "multiple_choice": 1,
-      "multiple_answers": 2}),
-    ("math", "math_algebra.parquet", {"levels": [3]}, 2,
-     {"level_filtered": 17, "unknown_level": 1, "empty_problem": 2}),
+    (
+        "math",
+        "math_algebra.parquet",
+        {},
+        11,
+        {
+            "level_filtered": 3,
+            "unknown_level": 1,
+            "no_boxed_answer": 2,
+            "empty_problem": 2,
+            "multiple_choice": 1,
+            "multiple_answers": 2,
+        },
+    ),
+    (
+        "math",
+        "math_algebra.parquet",
+        {"levels": [3]},
+        2,
+        {"level_filtered": 17, "unknown_level": 1, "empty_problem": 2},
+    ),
     # default: Numina's competition sources only (olympiads, aops_forum, amc_aime), never its `math`
-    ("numinamath", "numinamath.parquet", {}, 5,
-     {"source_filtered": 7, "proof": 3, "no_boxed_answer": 1, "multiple_choice": 1, "multiple_answers": 2,
-      "empty_problem": 1}),
-    ("numinamath", "numinamath.parquet", {"sources": None}, 11,
-     {"proof": 3, "no_boxed_answer": 1, "multiple_choice": 2, "multiple_answers": 2, "empty_problem": 1}),
-    ("numinamath", "numinamath.parquet", {"sources": None, "exclude_sources": ["synthetic_math"]}, 9,
-     {"source_filtered": 2, "proof": 3, "no_boxed_answer": 1, "multiple_choice": 2, "multiple_answers": 2,
-      "empty_problem": 1}),
+    (
+        "numinamath",
+        "numinamath.parquet",
+        {},
+        5,
+        {
+            "source_filtered": 7,
+            "proof": 3,
+            "no_boxed_answer": 1,
+            "multiple_choice": 1,
+            "multiple_answers": 2,
+            "empty_problem": 1,
+        },
+    ),
+    (
+        "numinamath",
+        "numinamath.parquet",
+        {"sources": None},
+        11,
+        {
+            "proof": 3,
+            "no_boxed_answer": 1,
+            "multiple_choice": 2,
+            "multiple_answers": 2,
+            "empty_problem": 1,
+        },
+    ),
+    (
+        "numinamath",
+        "numinamath.parquet",
+        {"sources": None, "exclude_sources": ["synthetic_math"]},
+        9,
+        {
+            "source_filtered": 2,
+            "proof": 3,
+            "no_boxed_answer": 1,
+            "multiple_choice": 2,
+            "multiple_answers": 2,
+            "empty_problem": 1,
+        },
+    ),
     ("beyond_aime", "beyond_aime.jsonl", {}, 8, {"empty_problem": 1, "empty_answer": 1}),
-    ("omni_math", "omni_math.parquet", {}, 9,
-     {"empty_answer": 1, "empty_problem": 1, "proof_claim": 1, "multiple_answers": 1, "prose_answer": 1}),
-    ("omni_math", "omni_math.parquet", {"min_difficulty": 5}, 6,
-     {"below_min_difficulty": 2, "no_difficulty": 1, "empty_answer": 1, "empty_problem": 1, "proof_claim": 1,
-      "multiple_answers": 1, "prose_answer": 1}),
-    ("omni_math_2", "omni_math_2.jsonl", {}, 8,
-     {"tagged_proof": 1, "tagged_image": 1, "tagged_estimation": 1, "tagged_should_delete": 1}),
+    (
+        "omni_math",
+        "omni_math.parquet",
+        {},
+        9,
+        {
+            "empty_answer": 1,
+            "empty_problem": 1,
+            "proof_claim": 1,
+            "multiple_answers": 1,
+            "prose_answer": 1,
+        },
+    ),
+    (
+        "omni_math",
+        "omni_math.parquet",
+        {"min_difficulty": 5},
+        6,
+        {
+            "below_min_difficulty": 2,
+            "no_difficulty": 1,
+            "empty_answer": 1,
+            "empty_problem": 1,
+            "proof_claim": 1,
+            "multiple_answers": 1,
+            "prose_answer": 1,
+        },
+    ),
+    (
+        "omni_math_2",
+        "omni_math_2.jsonl",
+        {},
+        8,
+        {"tagged_proof": 1, "tagged_image": 1, "tagged_estimation": 1, "tagged_should_delete": 1},
+    ),
     ("omni_math_2", "omni_math_2.jsonl", {"drop_tagged": False}, 11, {"proof": 1}),
-    ("olympiadbench", "olympiadbench.parquet", {}, 9,
-     {"multi_answer": 1, "multiple_answers": 1, "proof_claim": 1, "has_image": 1, "empty_problem": 1}),
-    ("aime_archive", "aime_1983_2024.csv", {}, 7,
-     {"non_integer_answer": 1, "empty_problem": 1, "empty_answer": 1, "duplicate_id": 1}),
+    (
+        "olympiadbench",
+        "olympiadbench.parquet",
+        {},
+        9,
+        {
+            "multi_answer": 1,
+            "multiple_answers": 1,
+            "proof_claim": 1,
+            "has_image": 1,
+            "empty_problem": 1,
+        },
+    ),
+    (
+        "aime_archive",
+        "aime_1983_2024.csv",
+        {},
+        7,
+        {"non_integer_answer": 1, "empty_problem": 1, "empty_answer": 1, "duplicate_id": 1},
+    ),
     ("aimo_aime", "aimo_validation_aime.parquet", {}, 9, {"non_integer_answer": 1}),
     ("hmmt", "hmmt_feb_2025.parquet", {}, 9, {"empty_answer": 1}),
 ]
 
 
-@pytest.mark.parametrize("source, fname, opts, kept, drops", CASES, ids=[f"{c[0]}-{c[3]}" for c in CASES])
+@pytest.mark.parametrize(
+    "source, fname, opts, kept, drops", CASES, ids=[f"{c[0]}-{c[3]}" for c in CASES]
+)
 def test_loader_counts_and_schema(source, fname, opts, kept, drops):
     res = load_source(source, FIX / fname, **opts)
     df = res.frame
@@ -88,7 +183,9 @@ def test_math_answers_and_ids():
 
 def test_math_hub_route_uses_every_subject_config(monkeypatch):
     calls = []
-    local = datasets.load_dataset("parquet", data_files=str(FIX / "math_algebra.parquet"), split="train")
+    local = datasets.load_dataset(
+        "parquet", data_files=str(FIX / "math_algebra.parquet"), split="train"
+    )
 
     def fake_load_dataset(path, name=None, split=None, **kw):
         calls.append((path, name, split))
@@ -96,7 +193,9 @@ def test_math_hub_route_uses_every_subject_config(monkeypatch):
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
     res = load_source("math", None, split="test")
-    assert calls == [("EleutherAI/hendrycks_math", c, "test") for c in SOURCES["math"].__kwdefaults__["configs"]]
+    assert calls == [
+        ("EleutherAI/hendrycks_math", c, "test") for c in SOURCES["math"].__kwdefaults__["configs"]
+    ]
     assert len(calls) == 7
     assert res.n_raw == 7 * 22 and len(res.frame) == 7 * 11
     assert res.drops["level_filtered"] == 7 * 3
@@ -105,8 +204,14 @@ def test_math_hub_route_uses_every_subject_config(monkeypatch):
 
 def test_math_single_config_mirror(monkeypatch):
     calls = []
-    local = datasets.load_dataset("parquet", data_files=str(FIX / "math_algebra.parquet"), split="train")
-    monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, split=None: calls.append((path, name)) or local)
+    local = datasets.load_dataset(
+        "parquet", data_files=str(FIX / "math_algebra.parquet"), split="train"
+    )
+    monkeypatch.setattr(
+        datasets,
+        "load_dataset",
+        lambda path, name=None, split=None: calls.append((path, name)) or local,
+    )
     res = load_source("math", None, configs=None, hf_id="DigitalLearningGmbH/MATH-lighteval")
     assert calls == [("DigitalLearningGmbH/MATH-lighteval", None)]
     assert res.frame["id"].iloc[0] == "math/train/all/0"
@@ -145,7 +250,11 @@ def test_profile_omni_math_with_omni2_hub_id_reads_train(monkeypatch):
     """The real profile's `omni_math` source points at Omni-MATH-2: the split follows the hub id."""
     calls = []
     local = datasets.load_dataset("json", data_files=str(FIX / "omni_math_2.jsonl"), split="train")
-    monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, split=None: calls.append((path, split)) or local)
+    monkeypatch.setattr(
+        datasets,
+        "load_dataset",
+        lambda path, name=None, split=None: calls.append((path, split)) or local,
+    )
     res = load_source("omni_math", None, hf_id="martheballon/Omni-MATH-2")
     assert calls == [("martheballon/Omni-MATH-2", "train")]
     assert len(res.frame) == 8 and res.drops["tagged_should_delete"] == 1
@@ -155,8 +264,12 @@ def test_profile_omni_math_with_omni2_hub_id_reads_train(monkeypatch):
 
 def test_omni2_integer_ids_and_tags():
     df = load_source("omni_math_2", FIX / "omni_math_2.jsonl").frame
-    assert list(df["id"]) == [f"omni_math_2/{k}" for k in range(1, 9)]  # integer ids, as in the data set
-    kept_all = load_source("omni_math_2", FIX / "omni_math_2.jsonl", drop_tagged=False).frame.set_index("id")
+    assert list(df["id"]) == [
+        f"omni_math_2/{k}" for k in range(1, 9)
+    ]  # integer ids, as in the data set
+    kept_all = load_source(
+        "omni_math_2", FIX / "omni_math_2.jsonl", drop_tagged=False
+    ).frame.set_index("id")
     assert json.loads(kept_all.loc["omni_math_2/104", "meta"])["tags"] == ["should delete", "image"]
 
 
@@ -178,7 +291,11 @@ def test_math_real_shapes_survive_the_filters():
 
 def test_omni_original_answers_the_tags_would_have_caught():
     res = load_source("omni_math", FIX / "omni_math.parquet")
-    assert res.drops["proof_claim"] == 1 and res.drops["multiple_answers"] == 1 and res.drops["prose_answer"] == 1
+    assert (
+        res.drops["proof_claim"] == 1
+        and res.drops["multiple_answers"] == 1
+        and res.drops["prose_answer"] == 1
+    )
     assert "k=-2" in set(res.frame["answer"])
 
 
@@ -194,10 +311,16 @@ def test_beyond_aime_answers_as_strings_or_ints(tmp_path):
     ints = load_source("beyond_aime", FIX / "beyond_aime.jsonl").frame
     assert ints["answer"].iloc[0] == "10609"
     path = tmp_path / "beyond_str.parquet"
-    frame = pd.DataFrame({"problem": ["Find it.", "Find that.", "Find more."], "answer": [" 10609 ", "7", "7.0"]})
+    frame = pd.DataFrame(
+        {"problem": ["Find it.", "Find that.", "Find more."], "answer": [" 10609 ", "7", "7.0"]}
+    )
     frame.to_parquet(path)
     strs = load_source("beyond_aime", path).frame
-    assert list(strs["answer"]) == ["10609", "7", "7.0"]  # strings are only stripped, never reinterpreted
+    assert list(strs["answer"]) == [
+        "10609",
+        "7",
+        "7.0",
+    ]  # strings are only stripped, never reinterpreted
     path2 = tmp_path / "beyond_float.parquet"
     pd.DataFrame({"problem": ["a", "b"], "answer": [12.0, 2.5]}).to_parquet(path2)
     assert list(load_source("beyond_aime", path2).frame["answer"]) == ["12", "2.5"]
@@ -228,12 +351,20 @@ def test_olympiadbench_context_and_unit():
 def test_aime_archive_canonical_integers():
     df = load_source("aime_archive", FIX / "aime_1983_2024.csv").frame.set_index("id")
     assert df.loc["aime_archive/2000-II-1", "answer"] == "42"  # "042" in the file
-    assert df.loc["aime_archive/1983-1", "problem"].startswith("Find the remainder")  # first of the duplicate ids
-    assert json.loads(df.loc["aime_archive/2000-I-1", "meta"]) == {"number": 1, "part": "I", "year": 2000}
+    assert df.loc["aime_archive/1983-1", "problem"].startswith(
+        "Find the remainder"
+    )  # first of the duplicate ids
+    assert json.loads(df.loc["aime_archive/2000-I-1", "meta"]) == {
+        "number": 1,
+        "part": "I",
+        "year": 2000,
+    }
 
 
 def test_bad_rows_are_counted_not_raised():
-    ds = datasets.Dataset.from_dict({"problem": ["a", "b", "c", "d"], "answer": ["1", "2", "3", "4"]})
+    ds = datasets.Dataset.from_dict(
+        {"problem": ["a", "b", "c", "d"], "answer": ["1", "2", "3", "4"]}
+    )
 
     def mapper(row, idx):
         if row["problem"] == "b":

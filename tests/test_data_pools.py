@@ -15,7 +15,10 @@ def pools():
 
 
 def _keys(df):
-    return {params_key(m["family"], m["params"]): i for i, m in zip(df["id"], map(json.loads, df["meta"]))}
+    return {
+        params_key(m["family"], m["params"]): i
+        for i, m in zip(df["id"], map(json.loads, df["meta"]))
+    }
 
 
 def test_sizes_and_schema(pools):
@@ -51,7 +54,10 @@ def test_planted_pairs_have_declared_kind(pools):
             assert tm["params"] == vm["params"] and tm["template"] == vm["template"]
             assert tm["edit"] == "reworded"
             assert t.loc[row.train_id, "answer"] == v.loc[row.val_id, "answer"]
-            tw, vw = set(t.loc[row.train_id, "problem"].split()), set(v.loc[row.val_id, "problem"].split())
+            tw, vw = (
+                set(t.loc[row.train_id, "problem"].split()),
+                set(v.loc[row.val_id, "problem"].split()),
+            )
             assert len(tw & vw) >= 0.6 * len(vw)  # mostly the same words: a near-duplicate
         else:
             assert tm["template"] == vm["template"]

@@ -15,8 +15,12 @@ SOURCES = {
     # 230 synthetic train rows: the within-train dedup removes templated near-duplicates first
     "synthetic": {"loader": "synthetic", "n_train": 230, "n_val": 80, "n_planted": 6},
     "math": {"path": str(FIX / "math_algebra.parquet"), "role": "train"},
-    "numinamath": {"path": str(FIX / "numinamath.parquet"), "role": "train", "sources": None,
-                   "exclude_sources": ["synthetic_math"]},
+    "numinamath": {
+        "path": str(FIX / "numinamath.parquet"),
+        "role": "train",
+        "sources": None,
+        "exclude_sources": ["synthetic_math"],
+    },
     "beyond_aime": {"path": str(FIX / "beyond_aime.jsonl")},  # role inferred from the val budgets
     "olympiadbench": {"path": str(FIX / "olympiadbench.parquet"), "role": "val"},
 }
@@ -39,7 +43,11 @@ def test_files_and_sizes(prepared):
         assert tuple(df.columns) == PROBLEM_COLUMNS and len(df) == report.sizes[name]
     assert set(splits["val300"]["id"]) <= set(splits["val"]["id"])
     assert not set(splits["train"]["id"]) & set(splits["val"]["id"])
-    assert (splits["train"]["source"].value_counts().to_dict()) == {"synthetic": 185, "numinamath": 9, "math": 6}
+    assert (splits["train"]["source"].value_counts().to_dict()) == {
+        "synthetic": 185,
+        "numinamath": 9,
+        "math": 6,
+    }
 
 
 def test_report_table_accounts_for_every_row(prepared):
@@ -74,7 +82,9 @@ def test_rerun_gives_identical_bytes(prepared, tmp_path):
     _, out = prepared
     prepare_data(SOURCES, TRAIN, VAL, VAL300, seed=1, out_dir=tmp_path)
     for name in ("train", "val", "val300", "planted_pairs", "train_duplicates"):
-        assert (tmp_path / f"{name}.parquet").read_bytes() == (out / f"{name}.parquet").read_bytes(), name
+        assert (tmp_path / f"{name}.parquet").read_bytes() == (
+            out / f"{name}.parquet"
+        ).read_bytes(), name
 
 
 def test_figure_title_states_the_finding(prepared):
@@ -91,7 +101,10 @@ def test_figure_title_states_the_finding(prepared):
     "bad, message",
     [
         ({"math": {"path": "x.parquet", "role": "training"}}, r"'math': role must be"),
-        ({"math": {"path": "x.parquet", "role": "train", "level": [5]}}, r"'math'.*no option 'level'"),
+        (
+            {"math": {"path": "x.parquet", "role": "train", "level": [5]}},
+            r"'math'.*no option 'level'",
+        ),
         ({"m": {"loader": "maths", "role": "train"}}, r"unknown loader 'maths'"),
         ({"s": {"loader": "synthetic", "n_train": 5}}, r"'s': synthetic takes n_train, n_val"),
         ({"math": {"path": "x.parquet"}}, r"'math': no role given and it is in neither"),
@@ -99,14 +112,22 @@ def test_figure_title_states_the_finding(prepared):
 )
 def test_bad_source_specs_name_the_source(bad, message, tmp_path):
     with pytest.raises(ValueError, match=message):
-        prepare_data(bad, {"size": 0, "mix": {}}, {"budgets": {}}, {"budgets": {}}, seed=0, out_dir=tmp_path)
+        prepare_data(
+            bad, {"size": 0, "mix": {}}, {"budgets": {}}, {"budgets": {}}, seed=0, out_dir=tmp_path
+        )
 
 
 def test_role_in_both_splits_is_ambiguous(tmp_path):
     spec = {"math": {"path": str(FIX / "math_algebra.parquet")}}
     with pytest.raises(ValueError, match="in both the train mix and the val budgets"):
-        prepare_data(spec, {"size": 1, "mix": {"math": 1.0}}, {"budgets": {"math": 1}}, {"budgets": {}},
-                     seed=0, out_dir=tmp_path)
+        prepare_data(
+            spec,
+            {"size": 1, "mix": {"math": 1.0}},
+            {"budgets": {"math": 1}},
+            {"budgets": {}},
+            seed=0,
+            out_dir=tmp_path,
+        )
 
 
 def test_accepts_pydantic_style_sections(tmp_path):
@@ -119,8 +140,12 @@ def test_accepts_pydantic_style_sections(tmp_path):
 
     report = prepare_data(
         {"synthetic": {"loader": "synthetic", "n_train": 20, "n_val": 10}},
-        Section(size=20, mix={"synthetic": 1.0}), Section(budgets={"synthetic": 10}),
-        Section(budgets={"synthetic": 4}), seed=0, out_dir=tmp_path)
+        Section(size=20, mix={"synthetic": 1.0}),
+        Section(budgets={"synthetic": 10}),
+        Section(budgets={"synthetic": 4}),
+        seed=0,
+        out_dir=tmp_path,
+    )
     assert report.sizes == {"train": 20, "val": 10, "val300": 4}
 
 
@@ -128,7 +153,14 @@ def test_train_mix_table_shows_numina_sources(prepared):
     report, _ = prepared
     mix = report.train_mix
     numina = mix[mix["source"] == "numinamath"].set_index("origin")["n"].to_dict()
-    assert numina == {"olympiads": 3, "math": 2, "amc_aime": 1, "aops_forum": 1, "cn_k12": 1, "orca_math": 1}
+    assert numina == {
+        "olympiads": 3,
+        "math": 2,
+        "amc_aime": 1,
+        "aops_forum": 1,
+        "cn_k12": 1,
+        "orca_math": 1,
+    }
     assert mix["n"].sum() == report.sizes["train"] and abs(mix["share"].sum() - 1) < 1e-9
 
 
@@ -138,14 +170,31 @@ def test_budget_shortfall_warns_and_is_shown(tmp_path):
     val = {"budgets": {"beyond_aime": 10}, "min_rows": {"beyond_aime": 8}}
     val300 = {"budgets": {"beyond_aime": 10}}
     with pytest.warns(UserWarning, match=r"val: 'beyond_aime' gives 8 of its budget 10 rows"):
-        report = prepare_data(spec, {"size": 0, "mix": {}}, val, val300, seed=0, out_dir=tmp_path, dedup={"enabled": False})
+        report = prepare_data(
+            spec,
+            {"size": 0, "mix": {}},
+            val,
+            val300,
+            seed=0,
+            out_dir=tmp_path,
+            dedup={"enabled": False},
+        )
     row = report.table.set_index("source").loc["beyond_aime"]
     assert row["n_val"] == 8 and row["want_val"] == 10
     assert row["shortfall"] == "val 8/10, val300 8/10"
     assert len(report.shortfalls) == 2 and report.sizes["val"] == 8
-    with pytest.raises(ValueError, match=r"'beyond_aime' is 10 but only 8 rows are available, below its floor of 9"):
-        prepare_data(spec, {"size": 0, "mix": {}}, {**val, "min_rows": {"beyond_aime": 9}}, val300, seed=0,
-                     out_dir=tmp_path, dedup={"enabled": False})
+    with pytest.raises(
+        ValueError, match=r"'beyond_aime' is 10 but only 8 rows are available, below its floor of 9"
+    ):
+        prepare_data(
+            spec,
+            {"size": 0, "mix": {}},
+            {**val, "min_rows": {"beyond_aime": 9}},
+            val300,
+            seed=0,
+            out_dir=tmp_path,
+            dedup={"enabled": False},
+        )
 
 
 def test_files_are_the_registered_handoffs(prepared):

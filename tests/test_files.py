@@ -18,8 +18,16 @@ def paths(tmp_path, monkeypatch):
 
 
 def _problems(ids, source="math"):
-    return pd.DataFrame({"id": ids, "problem": [f"What is {i}?" for i in ids], "answer": ["1"] * len(ids),
-                         "source": source, "difficulty": None, "meta": "{}"})
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "problem": [f"What is {i}?" for i in ids],
+            "answer": ["1"] * len(ids),
+            "source": source,
+            "difficulty": None,
+            "meta": "{}",
+        }
+    )
 
 
 def test_a_typo_fails_instead_of_creating_a_folder(paths):
@@ -47,7 +55,10 @@ def test_prompt_sets_limit_each_set_and_union_once(paths):
     write_parquet(_problems(["v1", "v2", "v3", "v4"]), paths.file("val"))
     write_parquet(_problems(["v3", "v4"]), paths.file("val300"))
     sets = read_budgets(paths, BUDGETS)
-    assert {k: list(v.id) for k, v in sets.items()} == {"val300": ["v3", "v4"], "val": ["v1", "v2", "v3", "v4"]}
+    assert {k: list(v.id) for k, v in sets.items()} == {
+        "val300": ["v3", "v4"],
+        "val": ["v1", "v2", "v3", "v4"],
+    }
     small = limit_each(sets, 1)
     assert {k: list(v.id) for k, v in small.items()} == {"val300": ["v3"], "val": ["v1"]}
     assert list(union(sets).id) == ["v3", "v4", "v1", "v2"]  # each prompt once
@@ -63,7 +74,10 @@ def test_the_typed_params_accept_exactly_the_registered_budgets():
 
     from ssdlib.config import BaselinesParams, VarianceParams
 
-    fields = [BaselinesParams.model_fields["budgets"].annotation, VarianceParams.model_fields["budget"].annotation]
+    fields = [
+        BaselinesParams.model_fields["budgets"].annotation,
+        VarianceParams.model_fields["budget"].annotation,
+    ]
     for ann in fields:
         while typing.get_origin(ann) is list:
             (ann,) = typing.get_args(ann)

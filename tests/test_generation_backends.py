@@ -12,13 +12,21 @@ import torch
 import ssdlib.generation.run as gen_run
 from ssdlib.config import DecodeCfg, ModelCfg, load_params
 from ssdlib.data.synthetic import generate_problems
-from ssdlib.generation import ContextOverflow, GenerationStore, collect_samples, generate_samples, render_prompts
+from ssdlib.generation import (
+    ContextOverflow,
+    GenerationStore,
+    collect_samples,
+    generate_samples,
+    render_prompts,
+)
 from ssdlib.generation.backends import Request, TransformersBackend
 from ssdlib.generation.run import check_context
 from ssdlib.schema import SAMPLE_COLUMNS, SAMPLE_KEY
 
 SMOKE = load_params("03_baselines", "smoke")
-TF_BACKEND = SMOKE.backend.model_copy(update={"name": "transformers", "batch_size": 2, "device": "cpu"})
+TF_BACKEND = SMOKE.backend.model_copy(
+    update={"name": "transformers", "batch_size": 2, "device": "cpu"}
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -43,8 +51,10 @@ def rendered(backend):
 
 def run(backend, rendered, decode: DecodeCfg) -> dict[str, list]:
     """prompt_id -> outputs, asserting each request is reported exactly once with n outputs."""
-    reqs = [Request(r.prompt_id, r.prompt_token_ids, decode, list(range(decode.n)), r.prompt_text)
-            for r in rendered.itertuples()]
+    reqs = [
+        Request(r.prompt_id, r.prompt_token_ids, decode, list(range(decode.n)), r.prompt_text)
+        for r in rendered.itertuples()
+    ]
     got: dict[str, list] = {}
 
     def on_finished(req, outs):
@@ -62,7 +72,9 @@ def run(backend, rendered, decode: DecodeCfg) -> dict[str, list]:
 
 def _problems_with_one_long() -> pd.DataFrame:
     probs = generate_problems(3, seed=1)[["id", "problem"]]
-    long = pd.DataFrame({"id": ["synthetic/long-7"], "problem": ["Compute " + " + ".join(map(str, range(1, 80)))]})
+    long = pd.DataFrame(
+        {"id": ["synthetic/long-7"], "problem": ["Compute " + " + ".join(map(str, range(1, 80)))]}
+    )
     return pd.concat([probs, long], ignore_index=True)
 
 
@@ -71,17 +83,37 @@ def test_context_overflow_fails_before_any_backend(embedded_model, tmp_path, mon
 
     tok = AutoTokenizer.from_pretrained(embedded_model)
     probs = _problems_with_one_long()
-    lens = render_prompts(probs, tok, SMOKE.prompt, False).set_index("prompt_id")["prompt_token_ids"].map(len)
+    lens = (
+        render_prompts(probs, tok, SMOKE.prompt, False)
+        .set_index("prompt_id")["prompt_token_ids"]
+        .map(len)
+    )
     assert lens.idxmax() == "synthetic/long-7"
     longest = int(lens.max())
-    model = ModelCfg(id="embedded:smollm2-135m", max_model_len=longest + 20, max_prompt_tokens=longest + 10,
-                     thinking=False)
-    fits, over = DecodeCfg(temperature=1.0, max_tokens=20), DecodeCfg(temperature=1.0, max_tokens=21)
+    model = ModelCfg(
+        id="embedded:smollm2-135m",
+        max_model_len=longest + 20,
+        max_prompt_tokens=longest + 10,
+        thinking=False,
+    )
+    fits, over = (
+        DecodeCfg(temperature=1.0, max_tokens=20),
+        DecodeCfg(temperature=1.0, max_tokens=21),
+    )
 
     built = []
-    monkeypatch.setattr(gen_run, "make_backend", lambda *a, **k: built.append(a) or pytest.fail("backend built"))
-    kwargs = dict(model_path=embedded_model, model_id="ctx", model=model, backend=SMOKE.backend,
-                  prompt=SMOKE.prompt, store_root=tmp_path / "gens", tokenizer=tok)
+    monkeypatch.setattr(
+        gen_run, "make_backend", lambda *a, **k: built.append(a) or pytest.fail("backend built")
+    )
+    kwargs = dict(
+        model_path=embedded_model,
+        model_id="ctx",
+        model=model,
+        backend=SMOKE.backend,
+        prompt=SMOKE.prompt,
+        store_root=tmp_path / "gens",
+        tokenizer=tok,
+    )
     with pytest.raises(ContextOverflow) as err:
         generate_samples(probs, {"fits": fits, "too_long": over}, **kwargs)
     msg = str(err.value)
@@ -100,11 +132,20 @@ def test_context_overflow_fails_before_any_backend(embedded_model, tmp_path, mon
 
 
 def test_no_problems_is_an_empty_result_not_a_crash(embedded_model, tmp_path, monkeypatch):
-    monkeypatch.setattr(gen_run, "make_backend", lambda *a, **k: pytest.fail("backend built for nothing"))
+    monkeypatch.setattr(
+        gen_run, "make_backend", lambda *a, **k: pytest.fail("backend built for nothing")
+    )
     empty = generate_problems(2, seed=0).iloc[:0]
-    df = generate_samples(empty, {"a": DecodeCfg(temperature=1.0, max_tokens=8)}, model_path=embedded_model,
-                          model_id="empty", model=SMOKE.model, backend=SMOKE.backend, prompt=SMOKE.prompt,
-                          store_root=tmp_path)
+    df = generate_samples(
+        empty,
+        {"a": DecodeCfg(temperature=1.0, max_tokens=8)},
+        model_path=embedded_model,
+        model_id="empty",
+        model=SMOKE.model,
+        backend=SMOKE.backend,
+        prompt=SMOKE.prompt,
+        store_root=tmp_path,
+    )
     assert df.empty
 
 
@@ -134,7 +175,9 @@ def test_greedy_length_stop_is_reported_as_length(backend, rendered):
 
 def test_eos_stop_counts_the_eos_token_and_strips_it_from_text(backend):
     probs = pd.DataFrame({"id": ["q"], "problem": ["What is 2+2? Answer with a single number."]})
-    r = render_prompts(probs, backend.tok, SMOKE.prompt.model_copy(update={"template": "{problem}"}), False)
+    r = render_prompts(
+        probs, backend.tok, SMOKE.prompt.model_copy(update={"template": "{problem}"}), False
+    )
     (o,) = run(backend, r, DecodeCfg(temperature=0.0, max_tokens=32, n=1))["q"]
     assert o.finish_reason == "stop" and o.n_tokens < 32
     assert "4" in o.text and "<|im_end|>" not in o.text
@@ -154,10 +197,16 @@ def test_temperature_zero_is_deterministic(backend, rendered):
 
 def test_presence_penalty_processor_lowers_generated_tokens_only(backend):
     assert backend._processors(DecodeCfg(temperature=1.0, max_tokens=4), prompt_len=3) is None
-    (proc,) = backend._processors(DecodeCfg(temperature=1.0, max_tokens=4, presence_penalty=1.5), prompt_len=3)
+    (proc,) = backend._processors(
+        DecodeCfg(temperature=1.0, max_tokens=4, presence_penalty=1.5), prompt_len=3
+    )
     vocab = 10
-    ids = torch.tensor([[1, 2, 3, 5, 7, 5],  # prompt 1 2 3; generated 5 7 5 (5 twice)
-                        [4, 4, 4, 9, 9, 9]])
+    ids = torch.tensor(
+        [
+            [1, 2, 3, 5, 7, 5],  # prompt 1 2 3; generated 5 7 5 (5 twice)
+            [4, 4, 4, 9, 9, 9],
+        ]
+    )
     scores = torch.arange(20, dtype=torch.float32).reshape(2, vocab)
     out = proc(ids, scores.clone())
     expected = scores.clone()
@@ -167,13 +216,17 @@ def test_presence_penalty_processor_lowers_generated_tokens_only(backend):
     # Nothing generated yet: scores unchanged.
     assert torch.equal(proc(ids[:, :3], scores.clone()), scores)
     # A negative penalty (allowed, -2..2) raises them instead.
-    (neg,) = backend._processors(DecodeCfg(temperature=1.0, max_tokens=4, presence_penalty=-1.0), prompt_len=3)
+    (neg,) = backend._processors(
+        DecodeCfg(temperature=1.0, max_tokens=4, presence_penalty=-1.0), prompt_len=3
+    )
     assert neg(ids, scores.clone())[0, 7] == scores[0, 7] + 1.0
 
 
 def test_presence_penalty_reaches_generate(backend, rendered):
     plain = run(backend, rendered, DecodeCfg(temperature=0.0, max_tokens=16, n=1))
-    penal = run(backend, rendered, DecodeCfg(temperature=0.0, max_tokens=16, n=1, presence_penalty=2.0))
+    penal = run(
+        backend, rendered, DecodeCfg(temperature=0.0, max_tokens=16, n=1, presence_penalty=2.0)
+    )
     assert any(plain[p][0].text != penal[p][0].text for p in plain)
 
 
@@ -196,12 +249,23 @@ def test_data_parallel_writes_one_shard_per_engine(embedded_model, tmp_path, mon
     probs = generate_problems(5, seed=2)
     decodes = {"a": DecodeCfg(temperature=1.0, max_tokens=8, n=2)}
     be = TF_BACKEND.model_copy(update={"data_parallel_size": 2})
-    df = generate_samples(probs, decodes, model_path=embedded_model, model_id="dp-test", model=SMOKE.model,
-                          backend=be, prompt=SMOKE.prompt, store_root=tmp_path)
+    df = generate_samples(
+        probs,
+        decodes,
+        model_path=embedded_model,
+        model_id="dp-test",
+        model=SMOKE.model,
+        backend=be,
+        prompt=SMOKE.prompt,
+        store_root=tmp_path,
+    )
     store = GenerationStore(tmp_path, "dp-test", decodes["a"].config_id)
     names = [p.name for p in store.files()]
     assert names == [f"{decodes['a'].config_id}@dp0.jsonl", f"{decodes['a'].config_id}@dp1.jsonl"]
-    shards = [{json.loads(line)["prompt_id"] for line in p.read_text().splitlines()} for p in store.files()]
+    shards = [
+        {json.loads(line)["prompt_id"] for line in p.read_text().splitlines()}
+        for p in store.files()
+    ]
     assert not shards[0] & shards[1] and shards[0] | shards[1] == set(probs.id)
     assert sorted(map(len, shards)) == [2, 3]  # 5 prompts dealt round-robin
     again = collect_samples(probs, decodes, tmp_path, "dp-test")
@@ -218,20 +282,35 @@ def test_vllm_end_to_end(embedded_model, tmp_path, monkeypatch):
     probs = generate_problems(4, seed=4)
     decode = SMOKE.presets["general"].model_copy(update={"max_tokens": 32, "n": 2})
     p = SMOKE
-    kwargs = dict(model_path=embedded_model, model_id=p.model.id, model=p.model, backend=p.backend,
-                  prompt=p.prompt, store_root=tmp_path, seed=p.seed)
+    kwargs = dict(
+        model_path=embedded_model,
+        model_id=p.model.id,
+        model=p.model,
+        backend=p.backend,
+        prompt=p.prompt,
+        store_root=tmp_path,
+        seed=p.seed,
+    )
     assert p.backend.name == "vllm"
     df = generate_samples(probs, {"general": decode}, **kwargs)
     assert len(df) == 8 and set(SAMPLE_COLUMNS) <= set(df.columns)
-    assert sorted(zip(df.prompt_id, df.sample_idx)) == sorted((i, s) for i in probs.id for s in range(2))
+    assert sorted(zip(df.prompt_id, df.sample_idx)) == sorted(
+        (i, s) for i in probs.id for s in range(2)
+    )
     assert df.finish_reason.isin(["stop", "length"]).all()
     assert df.n_tokens.between(1, decode.max_tokens).all()
     assert (df.loc[df.finish_reason == "length", "n_tokens"] == decode.max_tokens).all()
     assert (df.config_id == decode.config_id).all() and (df.model_id == p.model.id).all()
-    assert (df.presence_penalty == 1.5).all() and (df.top_k == 20).all() and (df.max_tokens == 32).all()
+    assert (
+        (df.presence_penalty == 1.5).all()
+        and (df.top_k == 20).all()
+        and (df.max_tokens == 32).all()
+    )
     assert df.response.str.len().gt(0).all() and df.prompt_hash.str.len().eq(16).all()
     lines = GenerationStore(tmp_path, p.model.id, decode.config_id).path.read_text().splitlines()
     assert len(lines) == 8 and all(set(SAMPLE_COLUMNS) <= set(json.loads(x)) for x in lines)
     # Everything is stored: asking again starts no engine.
-    monkeypatch.setattr(gen_run, "make_backend", lambda *a, **k: pytest.fail("engine started again"))
+    monkeypatch.setattr(
+        gen_run, "make_backend", lambda *a, **k: pytest.fail("engine started again")
+    )
     assert generate_samples(probs, {"general": decode}, **kwargs).equals(df)

@@ -37,11 +37,20 @@ def problems():
 def generate(model_path: str, store_root: str, template: str | None = None):
     """The one generation both the killed subprocess and the reruns perform."""
     p = load_params("03_baselines", "smoke")
-    backend = p.backend.model_copy(update={"name": "transformers", "batch_size": 4, "device": "cpu"})
+    backend = p.backend.model_copy(
+        update={"name": "transformers", "batch_size": 4, "device": "cpu"}
+    )
     prompt = p.prompt if template is None else PromptCfg(template=template)
     return generate_samples(
-        problems(), {"resume": DECODE}, model_path=model_path, model_id=MODEL_ID, model=p.model,
-        backend=backend, prompt=prompt, store_root=store_root, seed=0,
+        problems(),
+        {"resume": DECODE},
+        model_path=model_path,
+        model_id=MODEL_ID,
+        model=p.model,
+        backend=backend,
+        prompt=prompt,
+        store_root=store_root,
+        seed=0,
     )
 
 
@@ -76,13 +85,17 @@ def crashed(tmp_path_factory, embedded_model):
     with open(log, "wb") as fh:
         child = subprocess.Popen(
             [sys.executable, "-c", code, str(Path(__file__).parent), embedded_model, str(root)],
-            stdout=fh, stderr=subprocess.STDOUT, env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         try:
             deadline = time.monotonic() + 300
             while _complete_lines(store.path).count(b"\n") < 1:
                 if child.poll() is not None:
-                    pytest.fail(f"generator exited ({child.returncode}) before writing:\n{log.read_text()[-3000:]}")
+                    pytest.fail(
+                        f"generator exited ({child.returncode}) before writing:\n{log.read_text()[-3000:]}"
+                    )
                 if time.monotonic() > deadline:
                     pytest.fail("generator wrote nothing within 300 s")
                 time.sleep(0.05)
@@ -98,7 +111,9 @@ def crashed(tmp_path_factory, embedded_model):
     print(f"[resume] killed after {n_before} of {TOTAL} samples")
     # A kill in the middle of a write leaves half a record; make sure this run has one.
     with open(store.path, "ab") as fh:
-        fh.write(b'{"config_id": "' + DECODE.config_id.encode() + b'", "prompt_id": "synthetic/gen/000')
+        fh.write(
+            b'{"config_id": "' + DECODE.config_id.encode() + b'", "prompt_id": "synthetic/gen/000'
+        )
     return root, before, store.path
 
 
@@ -151,7 +166,9 @@ def test_second_rerun_builds_no_backend(crashed, resumed, embedded_model, monkey
 
 def test_changed_template_is_refused_as_stale(crashed, resumed, embedded_model, monkeypatch):
     root, _, path = crashed
-    monkeypatch.setattr(gen_run, "make_backend", lambda *a, **k: pytest.fail("backend built for a stale store"))
+    monkeypatch.setattr(
+        gen_run, "make_backend", lambda *a, **k: pytest.fail("backend built for a stale store")
+    )
     with pytest.raises(ValueError, match=r"different prompt text") as err:
         generate(embedded_model, str(root), template="Answer this: {problem}")
     msg = str(err.value)

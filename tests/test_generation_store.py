@@ -70,7 +70,11 @@ def test_torn_last_line_is_ignored_then_repaired_before_appending(tmp_path):
         writer.append([rec("p1", 0)])
     raw = store.path.read_bytes()
     assert raw.startswith(good) and raw.endswith(b"\n")
-    assert [json.loads(line) for line in raw.splitlines()] == [rec("p0", 0), rec("p0", 1), rec("p1", 0)]
+    assert [json.loads(line) for line in raw.splitlines()] == [
+        rec("p0", 0),
+        rec("p0", 1),
+        rec("p1", 0),
+    ]
 
 
 def test_torn_only_line_is_cut_to_empty(tmp_path):
@@ -107,7 +111,10 @@ def test_duplicate_keys_are_dropped_on_read_keeping_the_first(tmp_path):
     assert len(set(keys)) == len(keys)
     with pytest.warns(StoreWarning):
         df = read_all(tmp_path)
-    assert len(df) == 3 and df.loc[(df.prompt_id == "p0") & (df.sample_idx == 0), "response"].item() == "first"
+    assert (
+        len(df) == 3
+        and df.loc[(df.prompt_id == "p0") & (df.sample_idx == 0), "response"].item() == "first"
+    )
 
 
 def test_corrupt_complete_line_is_skipped_not_fatal(tmp_path):
@@ -118,7 +125,10 @@ def test_corrupt_complete_line_is_skipped_not_fatal(tmp_path):
     with GenerationStore(tmp_path, MODEL, CFG) as store:
         store.append([rec("p1", 0)])
     with pytest.warns(StoreWarning, match=r"line 2: not JSON"):
-        assert [r["prompt_id"] for r in GenerationStore(tmp_path, MODEL, CFG).records()] == ["p0", "p1"]
+        assert [r["prompt_id"] for r in GenerationStore(tmp_path, MODEL, CFG).records()] == [
+            "p0",
+            "p1",
+        ]
 
 
 def test_shard_files_are_merged_with_the_main_file(tmp_path):
@@ -133,13 +143,21 @@ def test_shard_files_are_merged_with_the_main_file(tmp_path):
         other.append([rec("p9", 0, cfg=CFG + "0")])
     assert s0.path.name == f"{CFG}@dp0.jsonl" and s1.path.name == f"{CFG}@dp1.jsonl"
     reader = GenerationStore(tmp_path, MODEL, CFG)
-    assert [p.name for p in reader.files()] == [f"{CFG}.jsonl", f"{CFG}@dp0.jsonl", f"{CFG}@dp1.jsonl"]
+    assert [p.name for p in reader.files()] == [
+        f"{CFG}.jsonl",
+        f"{CFG}@dp0.jsonl",
+        f"{CFG}@dp1.jsonl",
+    ]
     with pytest.warns(StoreWarning, match=rf"@dp1.jsonl: .*line 2: duplicate of {CFG}.jsonl:1"):
         df = reader.read()
     assert sorted(zip(df.prompt_id, df.sample_idx)) == [("p0", 0), ("p1", 0), ("p1", 1), ("p2", 0)]
     assert df.loc[df.prompt_id == "p0", "response"].item() != "dup from a shard"
     with pytest.warns(StoreWarning):
-        assert reader.done() == {"p0": {0: "abc123"}, "p1": {0: "abc123", 1: "abc123"}, "p2": {0: "abc123"}}
+        assert reader.done() == {
+            "p0": {0: "abc123"},
+            "p1": {0: "abc123", 1: "abc123"},
+            "p2": {0: "abc123"},
+        }
         everything = read_all(tmp_path, MODEL)
     assert len(everything) == 5 and set(everything.config_id) == {CFG, CFG + "0"}
 

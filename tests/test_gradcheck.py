@@ -51,7 +51,9 @@ def test_wrong_gate_gradient_fails_on_the_gate_groups(passing):
 
 def test_compare_flags_missing_and_nonfinite_gradients():
     ref = {"model.layers.0.mlp.up_proj.weight": torch.ones(3), "model.norm.weight": torch.ones(2)}
-    errs = gc.compare({"model.layers.0.mlp.up_proj.weight": torch.tensor([1.0, float("nan"), 1.0])}, ref)
+    errs = gc.compare(
+        {"model.layers.0.mlp.up_proj.weight": torch.tensor([1.0, float("nan"), 1.0])}, ref
+    )
     assert errs == {"mlp.up_proj.weight": float("inf"), "norm.weight": float("inf")}
 
 
@@ -85,10 +87,14 @@ def test_speed_settings_default_to_todays_path():
 def test_fla_fix_without_fla_is_a_clear_error(tmp_path):
     from ssdlib.train.sft import _apply_speed_settings
 
-    if gc.fla_importable():  # the CPU test environment has no fla; on a GPU box this test has nothing to show
+    if (
+        gc.fla_importable()
+    ):  # the CPU test environment has no fla; on a GPU box this test has nothing to show
         pytest.fail("fla is importable here: this test expects the CPU environment")
     with pytest.raises(ValueError, match="flash-linear-attention is not importable"):
-        _apply_speed_settings(gc.build_tiny_model(), SFTSettings(max_length=8, max_steps=1, fla_hopper_fix=True))
+        _apply_speed_settings(
+            gc.build_tiny_model(), SFTSettings(max_length=8, max_steps=1, fla_hopper_fix=True)
+        )
 
 
 def test_block_scope_compiles_only_graph_break_free_blocks():
@@ -166,11 +172,16 @@ def test_packing_leaks_across_traces_in_gated_deltanet_so_padding_free_is_refuse
     cu = torch.tensor([0, 40, 96], dtype=torch.int32)
     with torch.no_grad():
         alone = model(input_ids=b).logits[0]
-        packed = model(input_ids=torch.cat([a, b], 1), position_ids=torch.cat([torch.arange(40), torch.arange(56)])[None],
-                       cu_seq_lens_q=cu, cu_seq_lens_k=cu, max_length_q=56, max_length_k=56).logits[0, 40:]  # fmt: skip
+        pos = torch.cat([torch.arange(40), torch.arange(56)])[None]
+        packed = model(input_ids=torch.cat([a, b], 1), position_ids=pos, cu_seq_lens_q=cu,
+                       cu_seq_lens_k=cu, max_length_q=56, max_length_k=56).logits[0, 40:]  # fmt: skip
     assert ((packed - alone).norm() / alone.norm()).item() > 0.1
 
-    data = datasets.Dataset.from_dict({"input_ids": [[5] * 16], "completion_mask": [[0] * 4 + [1] * 12]})
-    s = SFTSettings(max_length=16, max_steps=1, padding_free=True, attn_implementation="flash_attention_3")
+    data = datasets.Dataset.from_dict(
+        {"input_ids": [[5] * 16], "completion_mask": [[0] * 4 + [1] * 12]}
+    )
+    s = SFTSettings(
+        max_length=16, max_steps=1, padding_free=True, attn_implementation="flash_attention_3"
+    )
     with pytest.raises(ValueError, match="Gated DeltaNet"):
         make_trainer(model, data, tmp_path / "run", s, tokenizer=object())

@@ -69,7 +69,12 @@ CASES: list[tuple[str, str, str, bool]] = [
     ("think_closed_answer_after", f"{T}The answer is {B}{{7}}.", "7", True),
     ("think_box_only_inside", f"<think>\n{B}{{7}}\n</think>\nI am not sure.", "7", False),
     ("think_never_closed", f"<think>\nI think it is {B}{{7}} but let me check", "7", False),
-    ("think_prefilled_open_tag", f"reasoning without the opening tag\n</think>\n\n{B}{{7}}", "7", True),
+    (
+        "think_prefilled_open_tag",
+        f"reasoning without the opening tag\n</think>\n\n{B}{{7}}",
+        "7",
+        True,
+    ),
     ("think_last_close_counts", f"a</think>{B}{{5}} hmm <think>b</think>{B}{{7}}", "7", True),
     ("no_think_tags_whole_response", f"Working... {B}{{7}}", "7", True),
     # negatives
@@ -124,7 +129,9 @@ def test_table_is_big_and_balanced():
 def test_equivalence_table(graded, case, response, gold, expected):
     row = graded.loc[case]
     assert not row["timed_out"], f"{case} timed out"
-    assert bool(row["correct"]) is expected, f"{case}: extracted={row['extracted']!r} note={row['grade_note']!r}"
+    assert bool(row["correct"]) is expected, (
+        f"{case}: extracted={row['extracted']!r} note={row['grade_note']!r}"
+    )
 
 
 def test_flags_on_thinking_and_truncation_cases(graded):

@@ -13,7 +13,10 @@ from ssdlib.grading import answer_region, extract, last_boxed
         (r"\boxed{7}", "7"),
         (r"a \boxed{1} b \boxed{2} c", "2"),
         (r"\boxed{\frac{1}{2}}", r"\frac{1}{2}"),
-        (r"\boxed{\left(\frac{a}{b}, \sqrt{c^{2}}\right)}", r"\left(\frac{a}{b}, \sqrt{c^{2}}\right)"),
+        (
+            r"\boxed{\left(\frac{a}{b}, \sqrt{c^{2}}\right)}",
+            r"\left(\frac{a}{b}, \sqrt{c^{2}}\right)",
+        ),
         (r"\boxed{\{1,2\}}", r"\{1,2\}"),  # escaped braces do not close the box
         (r"\boxed{\}}", r"\}"),
         (r"\boxed {5}", "5"),
@@ -65,7 +68,7 @@ def test_extract_is_linear_on_long_responses():
     import time
 
     # ~1.5 MB of reasoning with many braces and boxes: must stay well under a second.
-    body = ("We have \\frac{a}{b} = {c} and \\boxed{3}. " * 40000)
+    body = "We have \\frac{a}{b} = {c} and \\boxed{3}. " * 40000
     t0 = time.perf_counter()
     ex = extract(body + "</think>\\boxed{42}")
     assert ex.extracted == "42"

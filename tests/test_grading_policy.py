@@ -42,7 +42,12 @@ CASES: list[tuple[str, str, str, bool]] = [
     ("nested_box_wrong", r"\boxed{4}", "3", False),
     # extreme magnitudes: exact or relative, never an absolute tolerance near zero
     ("reciprocal_factorials", r"\frac{1}{101!}", r"\frac{1}{100!}", False),  # before #18: correct
-    ("reciprocal_huge_factorials", r"\frac{1}{100001!}", r"\frac{1}{100000!}", False),  # before #18: correct
+    (
+        "reciprocal_huge_factorials",
+        r"\frac{1}{100001!}",
+        r"\frac{1}{100000!}",
+        False,
+    ),  # before #18: correct
     ("huge_tower_identical", r"10^{10^{10}}", r"10^{10^{10}}", True),  # evaluated, never expanded
     ("reciprocal_factorial_same", r"\frac{1}{100!}", r"\frac{1}{100!}", True),
     ("reciprocal_factorial_other_form", r"\frac{1}{100 \cdot 99!}", r"\frac{1}{100!}", True),

@@ -13,7 +13,7 @@ def _payloads(marker) -> list[str]:
     cmd = f"touch {marker}"
     return [
         f"__import__('os').system('{cmd}')",
-        f"__import__(\"os\").system(\"{cmd}\")",
+        f'__import__("os").system("{cmd}")',
         f"eval(\"__import__('os').system('{cmd}')\")",
         f"(lambda: __import__('os').system('{cmd}'))()",
         f"1+__import__('os').system('{cmd}')",

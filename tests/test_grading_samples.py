@@ -102,8 +102,12 @@ def test_answers_equivalent():
 
 def test_missing_gold_values_are_no_gold():
     samples = pd.DataFrame(
-        {"prompt_id": ["a", "b", "c"], "response": ["\\boxed{7}"] * 3, "finish_reason": "stop",
-         "answer": pd.array([None, "7", pd.NA], dtype="string")}
+        {
+            "prompt_id": ["a", "b", "c"],
+            "response": ["\\boxed{7}"] * 3,
+            "finish_reason": "stop",
+            "answer": pd.array([None, "7", pd.NA], dtype="string"),
+        }
     )
     out = grade_samples(samples, workers=1)
     assert out["correct"].tolist() == [False, True, False]

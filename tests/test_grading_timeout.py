@@ -10,7 +10,13 @@ import pandas as pd
 
 from ssdlib.grading import grade_one, grade_samples
 from ssdlib.grading.grade import _apply, _run_with_retries
-from ssdlib.grading.pool import STATUS_CRASH, STATUS_TIMEOUT, TaskResult, default_workers, run_killable
+from ssdlib.grading.pool import (
+    STATUS_CRASH,
+    STATUS_TIMEOUT,
+    TaskResult,
+    default_workers,
+    run_killable,
+)
 
 
 def test_pool_kills_a_hung_task_and_keeps_going():
@@ -56,7 +62,12 @@ def test_adversarial_answers_time_out_within_budget():
     ]
     responses = [f"</think>\\boxed{{{h}}}" for h in hard] + ["</think>\\boxed{3}"]
     samples = pd.DataFrame(
-        {"prompt_id": [f"p{i}" for i in range(len(responses))], "response": responses, "answer": "3", "finish_reason": "stop"}
+        {
+            "prompt_id": [f"p{i}" for i in range(len(responses))],
+            "response": responses,
+            "answer": "3",
+            "finish_reason": "stop",
+        }
     )
     t0 = time.monotonic()
     out = grade_samples(samples, timeout_s=1.0, workers=2)
@@ -85,7 +96,9 @@ def test_timed_out_tasks_are_retried_on_fresh_workers():
         return r.status == STATUS_TIMEOUT
 
     t0 = time.monotonic()
-    res = _run_with_retries(time.sleep, [(0.01,), (60,)], timed_out, retries=2, timeout_s=0.5, workers=2)
+    res = _run_with_retries(
+        time.sleep, [(0.01,), (60,)], timed_out, retries=2, timeout_s=0.5, workers=2
+    )
     elapsed = time.monotonic() - t0
     assert [r.status for r in res] == ["ok", "timeout"]
     # three passes over the hung task (first try + 2 retries), each killed at 0.5 s
@@ -96,6 +109,8 @@ def test_timed_out_tasks_are_retried_on_fresh_workers():
 def test_worker_memory_cap_turns_runaway_allocation_into_an_error():
     # 8 GiB in one go: with a 256 MiB cap the worker gets MemoryError instead of the machine
     # swapping or the OOM killer picking a victim; the next task still runs.
-    res = run_killable(bytearray, [(8 * 1024**3,), (16,)], timeout_s=10, workers=1, memory_limit_mb=256)
+    res = run_killable(
+        bytearray, [(8 * 1024**3,), (16,)], timeout_s=10, workers=1, memory_limit_mb=256
+    )
     assert res[0].status == "error" and "MemoryError" in res[0].error
     assert res[1].status == "ok" and res[1].value == bytearray(16)

@@ -16,8 +16,25 @@ ROOT = Path(__file__).resolve().parents[1] / "ssdlib"
 # Flat modules allowed beside the packages: infrastructure every stage shares (running notebooks,
 # configuration, the figure/table style, schemas), never a stage's own logic.
 INFRASTRUCTURE = {
-    "__init__", "__main__", "cli", "config", "runs", "files", "plan", "doctor", "report", "logs",
-    "progress", "failures", "nbparams", "plots", "tables", "schema", "models", "prompts", "yamlsafe",
+    "__init__",
+    "__main__",
+    "cli",
+    "config",
+    "runs",
+    "files",
+    "plan",
+    "doctor",
+    "report",
+    "logs",
+    "progress",
+    "failures",
+    "nbparams",
+    "plots",
+    "tables",
+    "schema",
+    "models",
+    "prompts",
+    "yamlsafe",
     "boxed",
 }
 
@@ -91,7 +108,9 @@ def test_no_import_circles_between_stages():
 
 def test_no_flat_stage_modules():
     flat = {p.stem for p in ROOT.glob("*.py")}
-    assert flat <= INFRASTRUCTURE, f"stage logic outside its package: {sorted(flat - INFRASTRUCTURE)}"
+    assert flat <= INFRASTRUCTURE, (
+        f"stage logic outside its package: {sorted(flat - INFRASTRUCTURE)}"
+    )
 
 
 def test_the_checker_sees_a_circle(tmp_path, monkeypatch):

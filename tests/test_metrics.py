@@ -12,11 +12,15 @@ import pytest
 from ssdlib.stats.metrics import Z95, pass_at_k, pass_at_k_curve, summarize, t95
 
 
-def _frame(correct_by_prompt: dict[str, list[int]], config_id: str = "cfg", **extra) -> pd.DataFrame:
+def _frame(
+    correct_by_prompt: dict[str, list[int]], config_id: str = "cfg", **extra
+) -> pd.DataFrame:
     rows = []
     for pid, values in correct_by_prompt.items():
         for j, v in enumerate(values):
-            rows.append({"config_id": config_id, "prompt_id": pid, "sample_idx": j, "correct": bool(v)})
+            rows.append(
+                {"config_id": config_id, "prompt_id": pid, "sample_idx": j, "correct": bool(v)}
+            )
     df = pd.DataFrame(rows)
     for col, values in extra.items():
         df[col] = values
@@ -36,7 +40,9 @@ def test_per_prompt_se_matches_hand_computation_and_differs_from_pooled():
     assert row["se"] > 1.9 * pooled  # pooling 12 samples as independent badly understates it
     assert row["ci_low"] == pytest.approx(0.5 - t95(4) * hand)
     assert row["ci_high"] == pytest.approx(0.5 + t95(4) * hand)
-    assert t95(4) == pytest.approx(3.182446, abs=1e-6) and t95(10_000) == pytest.approx(Z95, abs=1e-3)
+    assert t95(4) == pytest.approx(3.182446, abs=1e-6) and t95(10_000) == pytest.approx(
+        Z95, abs=1e-3
+    )
 
 
 def test_small_breakdown_ci_covers_95_percent():
@@ -44,7 +50,7 @@ def test_small_breakdown_ci_covers_95_percent():
     rng = np.random.default_rng(0)
     hits = 0
     reps = 400
-    for r in range(reps):
+    for _ in range(reps):
         c = rng.binomial(1, 0.1, 30)
         row = summarize(_frame({f"p{i}": [int(v)] for i, v in enumerate(c)})).iloc[0]
         hits += row["ci_low"] <= 0.1 <= row["ci_high"]
@@ -75,7 +81,9 @@ def test_summary_columns_rates_tokens_and_groups():
     assert out.loc["A", "think_close_rate"] == pytest.approx((0.5 + 1 + 1) / 3)
     assert out.loc["B", "length_stop_rate"] == pytest.approx((0 + 0 + 1) / 3)
     assert out.loc["A", "mean_tokens"] == pytest.approx((200 + 200 + 50) / 3)
-    assert out.loc["B", "p95_tokens"] == pytest.approx(np.quantile([10, 10, 10, 10, 1000, 3000], 0.95))
+    assert out.loc["B", "p95_tokens"] == pytest.approx(
+        np.quantile([10, 10, 10, 10, 1000, 3000], 0.95)
+    )
     assert (out.loc["A", "timed_out"], out.loc["B", "timed_out"]) == (0, 1)
     # pass@1 is the accuracy; pass@2 with 2 samples is "any correct" per prompt.
     assert out.loc["A", "pass@1"] == pytest.approx(out.loc["A", "accuracy"])
@@ -120,7 +128,9 @@ def test_pass_at_k_needs_enough_samples_for_every_prompt():
 def test_pass_at_k_curve_is_tidy_and_monotone():
     rng = np.random.default_rng(0)
     data = {f"p{i}": list(rng.integers(0, 2, size=5)) for i in range(20)}
-    df = pd.concat([_frame(data, "A"), _frame({k: [1 - x for x in v] for k, v in data.items()}, "B")])
+    df = pd.concat(
+        [_frame(data, "A"), _frame({k: [1 - x for x in v] for k, v in data.items()}, "B")]
+    )
     curve = pass_at_k_curve(df, by=["config_id"])
     assert list(curve.columns) == ["config_id", "k", "pass_at_k", "se", "n_prompts"]
     assert len(curve) == 10 and curve["k"].max() == 5

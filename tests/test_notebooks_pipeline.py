@@ -40,7 +40,9 @@ def test_every_run_has_an_ok_manifest(smoke_pipeline):
 
 def test_01_data_splits(smoke_pipeline, figure):
     data = smoke_pipeline / "data"
-    train, val, val300 = (pd.read_parquet(data / f"{s}.parquet") for s in ("train", "val", "val300"))
+    train, val, val300 = (
+        pd.read_parquet(data / f"{s}.parquet") for s in ("train", "val", "val300")
+    )
     p = config.load_params("01_data", "smoke")
     assert len(train) == p.train.size
     assert len(val) == sum(p.val.budgets.values()) and len(val300) == sum(p.val300.budgets.values())
@@ -81,7 +83,9 @@ def test_03_baselines_samples_grades_and_tables(smoke_pipeline, figure):
     assert graded.config_id.nunique() == len(distinct(decodes))
     for d in distinct(decodes).values():  # names sharing a distribution share its samples
         sub = graded[graded.config_id == d.config_id]
-        assert len(sub) == n_val * d.n  # exactly n samples per prompt: nothing lost, nothing doubled
+        assert (
+            len(sub) == n_val * d.n
+        )  # exactly n samples per prompt: nothing lost, nothing doubled
         assert not sub.duplicated(["prompt_id", "sample_idx"]).any()
         assert (sub.n_tokens <= d.max_tokens).all()
     # a sample cut by the length cap is never credited
@@ -110,17 +114,26 @@ def test_04_variance_headline_and_planner(smoke_pipeline, figure):
     # Recompute the within-prompt variance from 03's samples of the preset (K-1 denominators).
     graded = pd.read_parquet(smoke_pipeline / "data" / "03_graded.parquet")
     ids = set(pd.read_parquet(smoke_pipeline / "data" / f"{p.budget}.parquet").id)
-    mine = graded[graded.config_name.str.split(",").map(lambda ns: p.preset in ns) & graded.prompt_id.isin(ids)]
+    mine = graded[
+        graded.config_name.str.split(",").map(lambda ns: p.preset in ns)
+        & graded.prompt_id.isin(ids)
+    ]
     per_prompt = mine.groupby("prompt_id").correct.agg(lambda c: c.astype(float).var(ddof=1))
     assert overall.var_within == pytest.approx(per_prompt.mean())
     assert overall["mean"] == pytest.approx(mine.groupby("prompt_id").correct.mean().mean())
     head = pd.read_csv(smoke_pipeline / "tables" / f"04_headline_{p.budget}.csv").iloc[0]
-    assert head.var_within == pytest.approx(overall.var_within) or not head.variance_source.startswith("measured")
+    assert head.var_within == pytest.approx(
+        overall.var_within
+    ) or not head.variance_source.startswith("measured")
     # 04 plans the paired test 06 runs: unpaired first, then paired at the measured and assumed rho,
     # for this pilot's variances and at the seeds' settings (where the numbers are known in closed form).
-    d = pd.read_csv(smoke_pipeline / "tables" / f"04_paired_vs_unpaired_{p.budget}.csv").fillna({"correlation_source": ""})
+    d = pd.read_csv(smoke_pipeline / "tables" / f"04_paired_vs_unpaired_{p.budget}.csv").fillna(
+        {"correlation_source": ""}
+    )
     seeds = d[d.variances.str.startswith("seeds")].reset_index(drop=True)
-    assert seeds.correlation_source.tolist() == ["", "measured (smoke pilot)"] + [f"assumed {r:g}" for r in p.assumed_correlations]
+    assert seeds.correlation_source.tolist() == ["", "measured (smoke pilot)"] + [
+        f"assumed {r:g}" for r in p.assumed_correlations
+    ]
     assert round(seeds.n_normal.iloc[0]) == 1570
     assumed = seeds[seeds.correlation_source.str.startswith("assumed")]
     assert assumed.n_normal.round().tolist() == [903, 502, 369]
@@ -138,6 +151,10 @@ def test_04_variance_headline_and_planner(smoke_pipeline, figure):
         figure(smoke_pipeline, f"{name}_{p.budget}")
     measured = head.variance_source.startswith("measured")
     # the decomposition figure exists exactly when there were measured components to show
-    assert (smoke_pipeline / "figures" / f"04_variance_components_{p.budget}.png").exists() == measured
+    assert (
+        smoke_pipeline / "figures" / f"04_variance_components_{p.budget}.png"
+    ).exists() == measured
     if not measured:  # a degenerate pilot is planned with the stated conservative variance
-        assert (overall.var_between + overall.var_within) == 0 and "Bernoulli" in head.variance_source
+        assert (
+            overall.var_between + overall.var_within
+        ) == 0 and "Bernoulli" in head.variance_source

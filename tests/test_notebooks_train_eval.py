@@ -31,37 +31,54 @@ def test_05_train_leaves_a_loadable_checkpoint_and_its_evidence(smoke_pipeline, 
     run = out / "checkpoints" / p.run_name
     ckpts = list_checkpoints(run)
     assert ckpts and ckpts[-1][0] == p.train.max_steps
-    assert [s for s, _ in ckpts] == list(range(p.train.save_steps, p.train.max_steps + 1, p.train.save_steps))
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    assert [s for s, _ in ckpts] == list(
+        range(p.train.save_steps, p.train.max_steps + 1, p.train.save_steps)
+    )
     import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ssdlib.models import resolve_model
 
     model = AutoModelForCausalLM.from_pretrained(ckpts[-1][1])
     base = AutoModelForCausalLM.from_pretrained(resolve_model(p.model.id))
-    moved = [n for (n, w), (_, b) in zip(model.named_parameters(), base.named_parameters()) if not torch.equal(w, b)]
+    moved = [
+        n
+        for (n, w), (_, b) in zip(model.named_parameters(), base.named_parameters())
+        if not torch.equal(w, b)
+    ]
     assert moved, "the last checkpoint equals the base model: training did not change the weights"
     AutoTokenizer.from_pretrained(ckpts[-1][1])  # standalone: the tokenizer travels with it
     record = json.loads((run / "run.json").read_text())
-    assert record["ssd_config_id"] == p.ssd_decode.config_id and record["train_file"] == "train_clean.parquet"
+    assert (
+        record["ssd_config_id"] == p.ssd_decode.config_id
+        and record["train_file"] == "train_clean.parquet"
+    )
     # The SSD set: every drawn sample minus degenerate / over-long ones, nothing selected on correctness.
     report = json.loads((out / "data" / "05_ssd_report.json").read_text())
     ds = pd.read_parquet(out / "data" / "05_ssd_dataset.parquet")
     assert len(ds) == report["n_kept"] == report["n_samples"] - sum(report["dropped"].values())
-    assert report["n_samples"] == min(p.n_prompts, len(pd.read_parquet(out / "data" / "train_clean.parquet")))
+    assert report["n_samples"] == min(
+        p.n_prompts, len(pd.read_parquet(out / "data" / "train_clean.parquet"))
+    )
     assert (ds.n_tokens_total <= p.train.max_length).all()
     # No correctness filter: the kept set has the monitoring accuracy of what was kept, wrong answers
     # included (the smoke model is right on few problems, so a filter would leave almost nothing).
     assert ds.correct.isin([0.0, 1.0]).all() and (ds.correct == 0).any()
     mon = pd.read_csv(out / "tables" / "05_ssd_monitoring.csv").set_index("metric")
-    assert mon.loc["samples", "all_samples"] == report["n_samples"] and mon.loc["samples", "kept"] == len(ds)
+    assert mon.loc["samples", "all_samples"] == report["n_samples"] and mon.loc[
+        "samples", "kept"
+    ] == len(ds)
     assert mon.loc["accuracy (monitoring only)", "kept"] == pytest.approx(ds.correct.mean())
     table = pd.read_csv(out / "tables" / "05_checkpoints.csv")
     assert table.step.tolist() == [s for s, _ in ckpts] and table.weights.all()
     log = read_log(run)
     assert log.loss.notna().sum() == p.train.max_steps
-    for name in ("05_ssd_lengths", "05_training_curve", "05_ssd_token_weighted_lengths", "05_training_curve_control"):
+    for name in (
+        "05_ssd_lengths",
+        "05_training_curve",
+        "05_ssd_token_weighted_lengths",
+        "05_training_curve_control",
+    ):
         figure(out, name)
     # Token shares: each category's share of samples and of tokens, each column summing to 1.
     shares = pd.read_csv(out / "tables" / "05_ssd_token_shares.csv").set_index("category")
@@ -80,7 +97,10 @@ def test_05_train_leaves_a_loadable_checkpoint_and_its_evidence(smoke_pipeline, 
     d = crec["ssd_decode"]
     assert (d["temperature"], d["top_p"], d["top_k"], d["min_p"]) == (1.0, 1.0, 0, 0.0)
     creport = json.loads((out / "data" / "05_control_report.json").read_text())
-    assert creport["config_id"] == p.control_decode.config_id and creport["n_samples"] == report["n_samples"]
+    assert (
+        creport["config_id"] == p.control_decode.config_id
+        and creport["n_samples"] == report["n_samples"]
+    )
 
 
 def test_05_rerun_resumes_instead_of_redoing(smoke_pipeline):
@@ -120,7 +140,9 @@ def test_06_eval_two_tiers_declared_contrasts_and_holm(smoke_pipeline, figure):
     assert res["screening"].model.tolist() == [f"baseline: {p.baseline}", "base", *ckpts]
     assert res["screening"].step.dropna().astype(int).tolist() == [0, *steps]
     for t, table in res.items():
-        assert (table.n_prompts == n[t]).all() and (table.tier == t).all()  # one tier, one prompt set per table
+        assert (table.n_prompts == n[t]).all() and (
+            table.tier == t
+        ).all()  # one tier, one prompt set per table
         assert {f"pass@{k}" for k in range(1, p.eval_decode.n + 1)} <= set(table.columns)
     # Candidates: read from screening by the declared rule; confirmed with the base model.
     screen_acc = res["screening"].set_index("model").loc[ckpts, "accuracy"]
@@ -128,29 +150,51 @@ def test_06_eval_two_tiers_declared_contrasts_and_holm(smoke_pipeline, figure):
     confirmed = res["confirmation"].model.tolist()
     candidates = [m for m in confirmed[2:] if m.startswith("ckpt-")]
     assert confirmed[:2] == [f"baseline: {p.baseline}", "base"] and candidates == [best]
-    controls = {c: f"control-{c.removeprefix('ckpt-')}" for c in candidates} if p.control.enabled else {}
+    controls = (
+        {c: f"control-{c.removeprefix('ckpt-')}" for c in candidates} if p.control.enabled else {}
+    )
     assert confirmed[2:] == candidates + list(controls.values())
     # The declared family, Holm within each tier, verdict consistent with the adjusted p and CI.
     for t in n:
         con = pd.read_csv(out / "tables" / f"06_contrasts_{t}.csv")
         cands = ckpts if t == "screening" else candidates
-        declared = family(p.contrasts, cands, baseline_label=f"baseline: {p.baseline}",
-                          control_of=controls if t == "confirmation" else None)
+        declared = family(
+            p.contrasts,
+            cands,
+            baseline_label=f"baseline: {p.baseline}",
+            control_of=controls if t == "confirmation" else None,
+        )
         assert list(zip(con.contrast, con.challenger, con.reference)) == declared
-        assert (con.n_shared == n[t]).all() and (con.prompt_set == ("val300" if t == "screening" else "val - val300")).all()
-        ok = con.p_value.notna()  # NaN: the test could not be computed (undetermined), not in the family
-        assert (con.p_holm[ok] >= con.p_value[ok] - 1e-12).all() and (con.family_size == ok.sum()).all()
+        assert (con.n_shared == n[t]).all() and (
+            con.prompt_set == ("val300" if t == "screening" else "val - val300")
+        ).all()
+        ok = (
+            con.p_value.notna()
+        )  # NaN: the test could not be computed (undetermined), not in the family
+        assert (con.p_holm[ok] >= con.p_value[ok] - 1e-12).all() and (
+            con.family_size == ok.sum()
+        ).all()
         sig = con.verdict.isin(["better", "worse"])
         assert (sig == (con.p_holm < p.alpha)).all()
         assert ((con.ci_adj_low > 0) | (con.ci_adj_high < 0))[sig].all()
-        assert (con["diff"] - (con.accuracy_paired - con.reference_accuracy_paired)).abs().max() < 1e-9
+        assert (
+            con["diff"] - (con.accuracy_paired - con.reference_accuracy_paired)
+        ).abs().max() < 1e-9
     verdict = pd.read_csv(out / "tables" / "06_verdict.csv")
-    assert (verdict.tier == "confirmation").all() and verdict.summary.str.contains("shared prompts").all()
+    assert (verdict.tier == "confirmation").all() and verdict.summary.str.contains(
+        "shared prompts"
+    ).all()
     sweep = pd.read_csv(out / "tables" / "06_t_sweep_screening.csv")
     temps = sorted(set(p.t_eval_sweep) | {p.eval_decode.temperature})
     assert len(sweep) == (1 + len(steps)) * len(temps) and "p_holm" in sweep
-    for fig in ("verdict_confirmation", "accuracy_by_step_screening", "t_sweep_screening", "breakdown_confirmation",
-                "rates_screening", "rates_confirmation"):
+    for fig in (
+        "verdict_confirmation",
+        "accuracy_by_step_screening",
+        "t_sweep_screening",
+        "breakdown_confirmation",
+        "rates_screening",
+        "rates_confirmation",
+    ):
         figure(out, f"06_{fig}")
     lf = pd.read_csv(out / "tables" / "06_lockfork_verdict.csv")
     assert len(lf) == 1 and lf.checkpoint.iloc[0] == f"ckpt-{steps[-1]}"
@@ -169,10 +213,17 @@ def test_06_control_pass_at_k_and_difficulty(smoke_pipeline, figure):
     p = config.load_params("06_eval", "smoke")
     last = list_checkpoints(out / "checkpoints" / p.run_name)[-1][0]
     acc = pd.read_csv(out / "tables" / "06_control_accuracy.csv")
-    assert set(acc.tier) == {"screening", "confirmation"} and (acc.control == "control-" + acc.ssd.str[5:]).all()
+    assert (
+        set(acc.tier) == {"screening", "confirmation"}
+        and (acc.control == "control-" + acc.ssd.str[5:]).all()
+    )
     assert (acc.ssd_minus_control_ci_low <= acc.ssd_minus_control_ci_high).all()
     lf = pd.read_csv(out / "tables" / "06_lockfork_verdict.csv").iloc[0]
-    assert lf.classify_on == "mean" and lf.control == f"control-{last}" and "SSD - control" in lf.ssd_minus_control
+    assert (
+        lf.classify_on == "mean"
+        and lf.control == f"control-{last}"
+        and "SSD - control" in lf.ssd_minus_control
+    )
     sbs = pd.read_csv(out / "tables" / "06_lockfork_side_by_side.csv")
     assert set(sbs.model) == {"SSD", "control"}
     # Shared classes: the same positions per class for SSD and the control.

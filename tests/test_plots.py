@@ -15,7 +15,11 @@ def test_title_travels_in_both_files(tmp_path):
     fig.suptitle("SSD beats the baseline by 3 p.p. (val300, n=300)")
     png, svg = plots.save_figure(fig, tmp_path, "f")
     plt.close(fig)
-    assert plots.figure_title(png) == plots.figure_title(svg) == "SSD beats the baseline by 3 p.p. (val300, n=300)"
+    assert (
+        plots.figure_title(png)
+        == plots.figure_title(svg)
+        == "SSD beats the baseline by 3 p.p. (val300, n=300)"
+    )
 
 
 def test_a_figure_without_a_title_is_refused(tmp_path):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.power import NormalIndPower, zt_ind_solve_power
 
+from ssdlib.stats import beta_prompt_means, prompt_means, simulate_samples
 from ssdlib.stats.power import (
     achieved_power,
     budget_planner,
@@ -15,7 +16,6 @@ from ssdlib.stats.power import (
     required_prompts,
     required_prompts_simple,
 )
-from ssdlib.stats import beta_prompt_means, prompt_means, simulate_samples
 
 
 def test_miller_worked_check_gives_969():
@@ -32,27 +32,47 @@ def test_simple_form_matches_statsmodels_two_sample_power():
     n = required_prompts_simple(sigma2, delta)
     effect = delta / math.sqrt(sigma2)
     # statsmodels' two-sided power also counts the far tail: negligible at this n.
-    assert n == pytest.approx(NormalIndPower().solve_power(effect, alpha=0.05, power=0.8, ratio=1), rel=1e-4)
+    assert n == pytest.approx(
+        NormalIndPower().solve_power(effect, alpha=0.05, power=0.8, ratio=1), rel=1e-4
+    )
     assert n == pytest.approx(zt_ind_solve_power(effect, alpha=0.05, power=0.8, ratio=1), rel=1e-4)
     # One-tailed at alpha/2 is exactly the closed form.
-    exact = NormalIndPower().solve_power(effect, alpha=0.025, power=0.8, ratio=1, alternative="larger")
+    exact = NormalIndPower().solve_power(
+        effect, alpha=0.025, power=0.8, ratio=1, alternative="larger"
+    )
     assert n == pytest.approx(exact, rel=1e-6)
 
 
 def test_simple_form_is_general_form_with_equal_variances_and_no_pairing():
-    assert required_prompts_simple(0.2, 0.04) == pytest.approx(required_prompts(0.04, var_between_a=0.2))
-    assert required_prompts_simple(0.2, 0.04) == pytest.approx(required_prompts(0.04, var_between_a=0.15, var_within_a=0.05))
+    assert required_prompts_simple(0.2, 0.04) == pytest.approx(
+        required_prompts(0.04, var_between_a=0.2)
+    )
+    assert required_prompts_simple(0.2, 0.04) == pytest.approx(
+        required_prompts(0.04, var_between_a=0.15, var_within_a=0.05)
+    )
 
 
 def test_general_form_matches_statsmodels_one_sample_power_on_differences():
-    kw = dict(var_between_a=0.2, var_between_b=0.18, cov_between=0.15, var_within_a=0.05, var_within_b=0.06, K_a=4, K_b=2)
+    kw = dict(
+        var_between_a=0.2,
+        var_between_b=0.18,
+        cov_between=0.15,
+        var_within_a=0.05,
+        var_within_b=0.06,
+        K_a=4,
+        K_b=2,
+    )
     v = paired_diff_variance(**kw)
     assert v == pytest.approx(0.2 + 0.18 - 0.3 + 0.05 / 4 + 0.06 / 2)
     n = required_prompts(0.03, **kw)
-    ref = NormalIndPower().solve_power(0.03 / math.sqrt(v), alpha=0.05, power=0.8, ratio=0)  # ratio=0: one sample
+    ref = NormalIndPower().solve_power(
+        0.03 / math.sqrt(v), alpha=0.05, power=0.8, ratio=0
+    )  # ratio=0: one sample
     assert n == pytest.approx(ref, rel=1e-4)
     mde = minimum_detectable_effect(500, **kw)
-    ref_mde = NormalIndPower().solve_power(None, nobs1=500, alpha=0.05, power=0.8, ratio=0) * math.sqrt(v)
+    ref_mde = NormalIndPower().solve_power(
+        None, nobs1=500, alpha=0.05, power=0.8, ratio=0
+    ) * math.sqrt(v)
     assert mde == pytest.approx(ref_mde, rel=1e-4)
     assert achieved_power(500, 0.03, **kw) == pytest.approx(
         NormalIndPower().power(0.03 / math.sqrt(v), 500, alpha=0.05, ratio=0), abs=1e-4
@@ -118,7 +138,14 @@ def test_power_inputs_estimates_shared_difficulty():
 def test_budget_planner_rows_costs_and_cheapest_flag():
     vb, vw = 0.2, 0.05
     plan = budget_planner(0.05, vb, vw, mean_tokens_per_sample=10_000, max_prompts=1500)
-    assert list(plan.columns) == ["K", "n_required", "fits", "tokens", "mde_at_max_prompts", "cheapest_feasible"]
+    assert list(plan.columns) == [
+        "K",
+        "n_required",
+        "fits",
+        "tokens",
+        "mde_at_max_prompts",
+        "cheapest_feasible",
+    ]
     assert plan["tokens"].is_monotonic_increasing
     k1 = plan.set_index("K").loc[1]
     assert k1["n_required"] == math.ceil(required_prompts_simple(vb + vw, 0.05))
@@ -151,13 +178,15 @@ def test_paired_vs_unpaired_at_the_seeds_settings():
     # Closed forms: unpaired 2 * 0.25 * 7.849 / 0.0025 = 1,570; paired at rho: (2 vb (1 - rho) + 2 vw) * 7.849 / 0.0025.
     assert t.n_normal.round().tolist() == [1570, 903, 502, 369]
     assert t.n_t.iloc[0] == math.ceil(TTestIndPower().solve_power(0.1, alpha=0.05, power=0.8))
-    assert (t.n_t >= t.n_normal).all() and (t.n_t - t.n_normal < 4).all()  # t costs a few prompts at this n
+    assert (t.n_t >= t.n_normal).all() and (
+        t.n_t - t.n_normal < 4
+    ).all()  # t costs a few prompts at this n
     assert t.n_t.is_monotonic_decreasing  # stronger pairing, fewer prompts
 
 
 def test_k1_pilot_is_planned_from_prompt_means_and_nan_inputs_raise():
-    from ssdlib.stats.power import planning_variances
     from ssdlib.stats import variance_components
+    from ssdlib.stats.power import planning_variances
 
     rng = np.random.default_rng(0)
     k1 = simulate_samples(beta_prompt_means(200, 0.4, 0.2, rng), 1, rng)

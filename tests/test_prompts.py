@@ -21,8 +21,12 @@ def test_generation_training_and_scoring_render_the_same_prompt(tok):
     p = load_params("05_train", "smoke")
     problem = "Find $x$ if $2x+1=7$."
     generated = render_chat(tok, problem, p.prompt.template, thinking=p.model.thinking)
-    trained = render_turn(tok, p.prompt.render(problem), chat_template_kwargs={"enable_thinking": p.model.thinking})
-    scored = scoring_render(tok, [p.prompt.render(problem)], chat_template_kwargs={"enable_thinking": p.model.thinking})
+    trained = render_turn(
+        tok, p.prompt.render(problem), chat_template_kwargs={"enable_thinking": p.model.thinking}
+    )
+    scored = scoring_render(
+        tok, [p.prompt.render(problem)], chat_template_kwargs={"enable_thinking": p.model.thinking}
+    )
     assert generated == trained == scored[0]
     assert user_message(problem, p.prompt.template) in generated
 

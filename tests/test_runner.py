@@ -7,7 +7,6 @@ Each test executes notebooks/01_data.ipynb with papermill into a temporary outpu
 from __future__ import annotations
 
 import datetime as dt
-
 import json
 import os
 import re
@@ -27,8 +26,13 @@ SPLITS = ("train.parquet", "val.parquet", "val300.parquet")
 
 def ssd(outputs, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, SSD_OUTPUTS=str(outputs), HF_HUB_OFFLINE="1")
-    return subprocess.run([sys.executable, "-m", "ssdlib.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ssdlib.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +75,10 @@ def test_pipeline_to_01_reproduces_the_splits_byte_for_byte(first_run, tmp_path)
     assert res.returncode == 0
     again = ssd(tmp_path, "pipeline", "--profile", "smoke", "--to", "01")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "[ssd] running 01_data on profile smoke" in again.stdout and "[ssd] 01_data: ok" in again.stdout
+    assert (
+        "[ssd] running 01_data on profile smoke" in again.stdout
+        and "[ssd] 01_data: ok" in again.stdout
+    )
     assert "02_contamination" not in again.stdout
     manifests = sorted(p.name for p in (tmp_path / "smoke" / "manifests").glob("*.json"))
     assert manifests == ["01_data.json"]
@@ -86,7 +93,9 @@ def test_failing_cell_exits_1_prints_the_error_and_records_it(tmp_path):
     # the synthetic generator makes 12 val problems but the val budget asks for more.
     overrides = ["sources.synthetic.n_val=12", "sources.synthetic.n_planted=0"]
     config.load_params("01_data", "smoke", overrides)
-    res = ssd(tmp_path, "run", "01_data", "--profile", "smoke", *[a for o in overrides for a in ("-p", o)])
+    res = ssd(
+        tmp_path, "run", "01_data", "--profile", "smoke", *[a for o in overrides for a in ("-p", o)]
+    )
     assert res.returncode == 1
     budget = config.load_params("01_data", "smoke").val.budgets["synthetic"]
     err = f"ValueError: val budget for 'synthetic' is {budget} but only 12 rows are available"

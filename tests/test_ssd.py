@@ -6,13 +6,13 @@ SmolLM2-135M-Instruct with a ChatML template).
 
 from __future__ import annotations
 
-from ssdlib.models import embedded_model_path
 import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from ssdlib.models import embedded_model_path
 from ssdlib.prompts import render_turn
 from ssdlib.train.ssd_set import build_ssd_dataset, resolve_end_of_turn, token_shares
 
@@ -22,6 +22,7 @@ MODEL_DIR = os.environ.get("SSD_TEST_MODEL") or str(embedded_model_path())
 @pytest.fixture(scope="module")
 def tok():
     import transformers
+
     return transformers.AutoTokenizer.from_pretrained(MODEL_DIR)
 
 
@@ -74,13 +75,19 @@ def test_correct_and_incorrect_kept_in_equal_proportion(tok):
     ds, rep = build(tok, samples, problems)
     kept = np.asarray(ds["correct"])
     assert len(kept) == 10 and kept.mean() == pytest.approx(0.5)
-    assert rep["rates_kept"]["correct"] == pytest.approx(rep["rates_all"]["correct"]) == pytest.approx(0.5)
+    assert (
+        rep["rates_kept"]["correct"]
+        == pytest.approx(rep["rates_all"]["correct"])
+        == pytest.approx(0.5)
+    )
 
 
 def test_over_long_samples_dropped_and_counted_never_truncated(tok):
     short = "<think>a short trace</think> \\boxed{1}"
     samples, problems = make_tables([short, "word " * 400, short])
-    prompt_len = len(tok(render_turn(tok, render("What is p0?")), add_special_tokens=False)["input_ids"])
+    prompt_len = len(
+        tok(render_turn(tok, render("What is p0?")), add_special_tokens=False)["input_ids"]
+    )
     exact = prompt_len + len(tok(short + tok.eos_token, add_special_tokens=False)["input_ids"])
 
     ds, rep = build(tok, samples, problems, max_length=exact)  # the short ones fit exactly
@@ -97,12 +104,26 @@ def test_over_long_samples_dropped_and_counted_never_truncated(tok):
 
 
 def test_degenerate_and_aborted_dropped_and_counted(tok):
-    responses = ["", "   \n ", "ok", "<think>long enough reasoning here</think> \\boxed{2}", "partial"]
+    responses = [
+        "",
+        "   \n ",
+        "ok",
+        "<think>long enough reasoning here</think> \\boxed{2}",
+        "partial",
+    ]
     finish = ["stop", "stop", "stop", "stop", "abort"]
-    samples, problems = make_tables(responses, correct=[None, None, False, True, None], finish=finish)
+    samples, problems = make_tables(
+        responses, correct=[None, None, False, True, None], finish=finish
+    )
     ds, rep = build(tok, samples, problems, min_response_tokens=3)
-    assert rep["dropped"] == {"empty": 2, "short": 1, "aborted": 1, "too_long": 0, "shortest": 0,
-                              "length_stopped": 0}
+    assert rep["dropped"] == {
+        "empty": 2,
+        "short": 1,
+        "aborted": 1,
+        "too_long": 0,
+        "shortest": 0,
+        "length_stopped": 0,
+    }
     assert rep["n_kept"] == 1 and rep["n_samples"] == 5
     assert ds["completion"][0].startswith("<think>long enough")
 
@@ -128,7 +149,9 @@ def test_prompt_is_the_generation_prompt(tok):
     samples, problems = make_tables(["x y z"])
     ds, _ = build(tok, samples, problems)
     expected = tok.apply_chat_template(
-        [{"role": "user", "content": render("What is p0?")}], add_generation_prompt=True, tokenize=False
+        [{"role": "user", "content": render("What is p0?")}],
+        add_generation_prompt=True,
+        tokenize=False,
     )
     assert ds["prompt"][0] == expected
 
@@ -146,14 +169,16 @@ def test_refuses_mixed_configs_missing_problems_and_bad_end_of_turn(tok):
 
 def _mixed(tok):
     """Finished, length-stopped (long) and degenerate samples, as a real SSD draw has them."""
-    responses = ["<think>" + "step " * 5 + "</think> \\boxed{1}",
-                 "<think>" + "a longer line of work " * 20,  # hit the cap
-                 "<think>" + "x " * 3 + "</think> \\boxed{2}",
-                 "",
-                 "<think>" + "more work here " * 30,  # hit the cap
-                 "<think>ok</think> \\boxed{3}",
-                 "<think>" + "check " * 12 + "</think> \\boxed{4}",
-                 "<think>" + "y " * 8 + "</think> \\boxed{5}"]
+    responses = [
+        "<think>" + "step " * 5 + "</think> \\boxed{1}",
+        "<think>" + "a longer line of work " * 20,  # hit the cap
+        "<think>" + "x " * 3 + "</think> \\boxed{2}",
+        "",
+        "<think>" + "more work here " * 30,  # hit the cap
+        "<think>ok</think> \\boxed{3}",
+        "<think>" + "check " * 12 + "</think> \\boxed{4}",
+        "<think>" + "y " * 8 + "</think> \\boxed{5}",
+    ]
     finish = ["stop", "length", "stop", "stop", "length", "stop", "stop", "stop"]
     return make_tables(responses, finish=finish)
 
@@ -165,7 +190,9 @@ def test_token_shares_add_up_and_weigh_long_traces(tok):
     cats = ["finished", "length-stopped", "dropped"]
     assert shares.loc[cats, "share_of_samples"].sum() == pytest.approx(1.0)
     assert shares.loc[cats, "share_of_tokens"].sum() == pytest.approx(1.0)
-    assert shares.loc[["finished", "length-stopped"], "share_of_training_tokens"].sum() == pytest.approx(1.0)
+    assert shares.loc[
+        ["finished", "length-stopped"], "share_of_training_tokens"
+    ].sum() == pytest.approx(1.0)
     assert shares.loc[cats, "samples"].sum() == rep["n_samples"] == 8
     assert shares.loc["length-stopped", "samples"] == 2 and shares.loc["dropped", "samples"] == 1
     # Two of seven kept samples, but most of the loss-bearing tokens: what the table is for.

@@ -4,10 +4,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from ssdlib.stats.figures import plot_mde_vs_n, plot_required_n_vs_delta, plot_se_vs_k, plot_variance_components
 from ssdlib.plots import save_figure
-from ssdlib.stats.power import minimum_detectable_effect, required_prompts
 from ssdlib.stats import beta_prompt_means, simulate_samples, variance_components
+from ssdlib.stats.figures import (
+    plot_mde_vs_n,
+    plot_required_n_vs_delta,
+    plot_se_vs_k,
+    plot_variance_components,
+)
+from ssdlib.stats.power import minimum_detectable_effect, required_prompts
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +34,11 @@ def test_variance_figure_title_states_the_share(tmp_path, monkeypatch):
     fig = plot_variance_components(samples)
     title = fig.axes[0].get_title()
     assert f"{share:.0%}" in title and "add prompts" in title
-    assert [t.get_text().split("\n")[0] for t in fig.axes[0].get_xticklabels()] == ["aime", "omni", "overall"]
+    assert [t.get_text().split("\n")[0] for t in fig.axes[0].get_xticklabels()] == [
+        "aime",
+        "omni",
+        "overall",
+    ]
     assert list(tmp_path.iterdir()) == []  # the figure function writes nothing
     assert len(save_figure(fig, tmp_path / "figs", "vc")) == 2
 

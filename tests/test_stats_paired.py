@@ -5,7 +5,13 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from ssdlib.stats import beta_prompt_means, paired_comparison, paired_table, prompt_means, simulate_samples
+from ssdlib.stats import (
+    beta_prompt_means,
+    paired_comparison,
+    paired_table,
+    prompt_means,
+    simulate_samples,
+)
 
 
 def _two_configs(n=400, shift=0.05, seed=0, K_a=4, K_b=2):
@@ -13,7 +19,9 @@ def _two_configs(n=400, shift=0.05, seed=0, K_a=4, K_b=2):
     rng = np.random.default_rng(seed)
     p_a = beta_prompt_means(n, 0.45, 0.06, rng)
     p_b = np.clip(p_a + shift, 0, 1)
-    return simulate_samples(p_a, K_a, rng, config_id="a"), simulate_samples(p_b, K_b, rng, config_id="b")
+    return simulate_samples(p_a, K_a, rng, config_id="a"), simulate_samples(
+        p_b, K_b, rng, config_id="b"
+    )
 
 
 def _diffs(a, b):
@@ -47,7 +55,9 @@ def test_z_test_matches_statsmodels_and_t_test_matches_scipy():
     z = paired_comparison(a, b, test="z", level=0.9)
     zstat, zp = DescrStatsW(d.to_numpy()).ztest_mean()
     assert (z["stat"], z["p_value"]) == pytest.approx((zstat, zp))
-    assert (z["ci_low"], z["ci_high"]) == pytest.approx(DescrStatsW(d.to_numpy()).zconfint_mean(alpha=0.1))
+    assert (z["ci_low"], z["ci_high"]) == pytest.approx(
+        DescrStatsW(d.to_numpy()).zconfint_mean(alpha=0.1)
+    )
     t = paired_comparison(a, b, test="t")
     ref = sps.ttest_rel(prompt_means(b)["mean"], prompt_means(a)["mean"])
     assert (t["stat"], t["p_value"]) == pytest.approx((ref.statistic, ref.pvalue))

@@ -5,7 +5,15 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from ssdlib.stats import beta_prompt_means, ci, clustered_se, mean_se, prompt_means, se_for, simulate_samples
+from ssdlib.stats import (
+    beta_prompt_means,
+    ci,
+    clustered_se,
+    mean_se,
+    prompt_means,
+    se_for,
+    simulate_samples,
+)
 
 
 def _simulate_evals(reps, n, K, mean, vb, seed):
@@ -70,7 +78,9 @@ def _clustered_samples(n_clusters, per_cluster, cluster_sd, seed):
     rng = np.random.default_rng(seed)
     shift = np.repeat(rng.normal(0, cluster_sd, n_clusters), per_cluster)
     p = np.clip(0.5 + shift + rng.normal(0, 0.1, shift.size), 0.01, 0.99)
-    return simulate_samples(p, 2, rng, source=np.repeat([f"c{i}" for i in range(n_clusters)], per_cluster))
+    return simulate_samples(
+        p, 2, rng, source=np.repeat([f"c{i}" for i in range(n_clusters)], per_cluster)
+    )
 
 
 def test_clustered_se_cr1_equals_statsmodels_ols_cluster():
@@ -79,8 +89,12 @@ def test_clustered_se_cr1_equals_statsmodels_ols_cluster():
     samples = _clustered_samples(12, 15, 0.15, seed=3)
     pm = prompt_means(samples, keep="source")
     groups = pd.factorize(pm["source"])[0]
-    fit = sm.OLS(pm["mean"].to_numpy(), np.ones(len(pm))).fit(cov_type="cluster", cov_kwds={"groups": groups})
-    assert clustered_se(samples, "source", correction="cr1") == pytest.approx(float(fit.bse[0]), rel=1e-10)
+    fit = sm.OLS(pm["mean"].to_numpy(), np.ones(len(pm))).fit(
+        cov_type="cluster", cov_kwds={"groups": groups}
+    )
+    assert clustered_se(samples, "source", correction="cr1") == pytest.approx(
+        float(fit.bse[0]), rel=1e-10
+    )
 
 
 def test_clustered_se_miller_equals_explicit_double_sum():

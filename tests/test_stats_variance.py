@@ -4,7 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssdlib.stats import beta_prompt_means, simulate_samples, variance_components, variance_components_mixedlm
+from ssdlib.stats import (
+    beta_prompt_means,
+    simulate_samples,
+    variance_components,
+    variance_components_mixedlm,
+)
 
 
 def _beta_bernoulli(n, K, mean, var_between, seed):
@@ -58,7 +63,9 @@ def test_recovers_components_with_unbalanced_k():
 
 
 def test_single_sample_prompts_skip_within_but_count_in_mean():
-    samples = pd.DataFrame({"prompt_id": ["a", "a", "b"], "sample_idx": [0, 1, 0], "correct": [True, False, True]})
+    samples = pd.DataFrame(
+        {"prompt_id": ["a", "a", "b"], "sample_idx": [0, 1, 0], "correct": [True, False, True]}
+    )
     row = variance_components(samples).iloc[0]
     assert row["var_within"] == pytest.approx(0.5)  # only prompt a has a variance
     assert row["mean"] == pytest.approx(0.75)
@@ -68,7 +75,11 @@ def test_single_sample_prompts_skip_within_but_count_in_mean():
 def test_all_single_samples_cannot_separate_components():
     samples = pd.DataFrame({"prompt_id": list("abcd"), "correct": [True, False, True, True]})
     row = variance_components(samples).iloc[0]
-    assert np.isnan(row["var_between"]) and np.isnan(row["var_within"]) and np.isnan(row["between_share"])
+    assert (
+        np.isnan(row["var_between"])
+        and np.isnan(row["var_within"])
+        and np.isnan(row["between_share"])
+    )
     assert row["var_total"] == pytest.approx(np.var([1, 0, 1, 1], ddof=1))
 
 

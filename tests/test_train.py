@@ -6,7 +6,6 @@ Uses a tiny random Llama (~1.6M parameters) with the tokenizer of the folder in 
 
 from __future__ import annotations
 
-from ssdlib.models import embedded_model_path
 import json
 import math
 import os
@@ -14,13 +13,13 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-
 import torch
 import transformers
+
+from ssdlib.models import embedded_model_path
+
 __import__("trl")
 
-from ssdlib.train.figures import length_distribution_figure, training_curve_figure  # noqa: E402
-from ssdlib.train.ssd_set import build_ssd_dataset  # noqa: E402
 from ssdlib.train import (  # noqa: E402
     SFTSettings,
     list_checkpoints,
@@ -29,6 +28,8 @@ from ssdlib.train import (  # noqa: E402
     read_log,
     train_sft,
 )
+from ssdlib.train.figures import length_distribution_figure, training_curve_figure  # noqa: E402
+from ssdlib.train.ssd_set import build_ssd_dataset  # noqa: E402
 
 MODEL_DIR = os.environ.get("SSD_TEST_MODEL") or str(embedded_model_path())
 LR, MIN_LR, MAX_STEPS = 1e-2, 1e-3, 6
@@ -67,7 +68,9 @@ def ssd_set(tiny_model):
             "finish_reason": "stop",
         }
     )
-    problems = pd.DataFrame({"id": samples["prompt_id"], "problem": [f"{i}+{i}?" for i in range(n)], "answer": ""})
+    problems = pd.DataFrame(
+        {"id": samples["prompt_id"], "problem": [f"{i}+{i}?" for i in range(n)], "answer": ""}
+    )
     ds, _ = build_ssd_dataset(samples, problems, tokenizer=tok, render_prompt=str, max_length=256)
     return ds
 
@@ -89,7 +92,9 @@ def completion_nll(model, ds) -> float:
 
 def test_prompt_tokens_masked_in_labels(tiny_model, ssd_set, tmp_path):
     path, _ = tiny_model
-    trainer, resumed = make_trainer(path, ssd_set, tmp_path / "run", SFTSettings(max_length=256, max_steps=1))
+    trainer, resumed = make_trainer(
+        path, ssd_set, tmp_path / "run", SFTSettings(max_length=256, max_steps=1)
+    )
     assert resumed is None
     for row, src in zip(trainer.train_dataset, ssd_set):
         labels, mask = np.asarray(row["labels"]), np.asarray(src["completion_mask"])
@@ -98,7 +103,9 @@ def test_prompt_tokens_masked_in_labels(tiny_model, ssd_set, tmp_path):
         assert (labels[mask == 1] == np.asarray(src["input_ids"])[mask == 1]).all()
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
     n_prompt = ssd_set[0]["n_prompt_tokens"]
-    assert (batch["labels"][0, :n_prompt] == -100).all() and (batch["labels"][0, n_prompt:] != -100).any()
+    assert (batch["labels"][0, :n_prompt] == -100).all() and (
+        batch["labels"][0, n_prompt:] != -100
+    ).any()
 
 
 def test_over_long_rows_are_refused_not_truncated(ssd_set):
@@ -133,12 +140,16 @@ def test_training_lowers_loss_checkpoints_load_and_resume_continues(tiny_model, 
     first = train_sft(path, ssd_set, out, callbacks=[StopAt(4)], **kw)
     assert first.global_step == 4 and [s for s, _ in first.checkpoints] == [2, 4]
     ckpt2, ckpt4 = out / "checkpoint-2", out / "checkpoint-4"
-    assert not list(ckpt2.glob("optimizer*")) and list(ckpt4.glob("optimizer*"))  # pruned vs resumable
+    assert not list(ckpt2.glob("optimizer*")) and list(
+        ckpt4.glob("optimizer*")
+    )  # pruned vs resumable
 
     # Each checkpoint is a standalone model folder: weights, config, tokenizer, chat template.
     model4 = transformers.AutoModelForCausalLM.from_pretrained(ckpt4)
     tok4 = transformers.AutoTokenizer.from_pretrained(ckpt4)
-    assert tok4.chat_template and tok4.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False)
+    assert tok4.chat_template and tok4.apply_chat_template(
+        [{"role": "user", "content": "x"}], tokenize=False
+    )
 
     with pytest.raises(FileExistsError):
         train_sft(path, ssd_set, out, **kw)  # a second fresh start into the same folder is refused
@@ -157,14 +168,18 @@ def test_training_lowers_loss_checkpoints_load_and_resume_continues(tiny_model, 
     assert (steps["tokens_per_s"].dropna() > 0).all()
 
     before = completion_nll(transformers.AutoModelForCausalLM.from_pretrained(path), ssd_set)
-    after = completion_nll(transformers.AutoModelForCausalLM.from_pretrained(out / "checkpoint-6"), ssd_set)
+    after = completion_nll(
+        transformers.AutoModelForCausalLM.from_pretrained(out / "checkpoint-6"), ssd_set
+    )
     assert after < before - 0.3, (before, after)
     assert completion_nll(model4, ssd_set) < before
 
     fig = training_curve_figure(out)
     assert fig.axes[0].get_title().startswith("Loss fell from")
     args = json.loads((out / "train_args.json").read_text())
-    assert args["lr_scheduler_type"] == "cosine_with_min_lr" and args["completion_only_loss"] is True
+    assert (
+        args["lr_scheduler_type"] == "cosine_with_min_lr" and args["completion_only_loss"] is True
+    )
 
 
 def test_length_figure_marks_the_limit():
@@ -192,9 +207,14 @@ def test_token_weighted_length_figure_states_the_length_stopped_share():
     from ssdlib.train.figures import token_weighted_length_figure
 
     # 3 finished samples of 10 tokens, 1 length-stopped of 70, 1 dropped (empty).
-    report = {"all_completion_tokens": [10, 10, 10, 70, 0],
-              "all_category": ["finished", "finished", "finished", "length-stopped", "dropped"]}
+    report = {
+        "all_completion_tokens": [10, 10, 10, 70, 0],
+        "all_category": ["finished", "finished", "finished", "length-stopped", "dropped"],
+    }
     fig = token_weighted_length_figure(report, bins=5, max_tokens=70)
-    assert fig.axes[0].get_title() == "Length-stopped traces are 20% of samples but 70% of trained tokens"
+    assert (
+        fig.axes[0].get_title()
+        == "Length-stopped traces are 20% of samples but 70% of trained tokens"
+    )
     heights = sum(p.get_height() for p in fig.axes[0].patches)
     assert heights == pytest.approx(100.0)  # bars are shares of all drawn tokens, in %

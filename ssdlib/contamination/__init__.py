@@ -19,9 +19,9 @@ Public API (see search.py for the rule, labelled.py for how the defaults were me
 
 from .canon import canonical, exact_key, signature
 from .labelled import evaluate_rules, labelled_pairs
-from .rule import RuleParams
 from .ngrams import jaccard_exact
 from .normalize import normalize_answer, normalize_text, tokens
+from .rule import RuleParams
 from .search import (
     NGRAM,
     NUM_PERM,
@@ -35,9 +35,23 @@ from .search import (
 )
 
 __all__ = [
-    "NGRAM", "NUM_PERM", "THRESHOLD_DIFF_ANSWER", "THRESHOLD_SAME_ANSWER", "RuleParams",
-    "canonical", "exact_key", "signature",
-    "best_matches", "contamination_report", "decontaminate", "evaluate_rules",
-    "find_duplicates", "find_internal_duplicates", "jaccard_exact", "labelled_pairs",
-    "normalize_answer", "normalize_text", "tokens",
+    "NGRAM",
+    "NUM_PERM",
+    "THRESHOLD_DIFF_ANSWER",
+    "THRESHOLD_SAME_ANSWER",
+    "RuleParams",
+    "canonical",
+    "exact_key",
+    "signature",
+    "best_matches",
+    "contamination_report",
+    "decontaminate",
+    "evaluate_rules",
+    "find_duplicates",
+    "find_internal_duplicates",
+    "jaccard_exact",
+    "labelled_pairs",
+    "normalize_answer",
+    "normalize_text",
+    "tokens",
 ]

@@ -131,7 +131,9 @@ def canonical(text: str) -> str:
         text = _INSTRUCTION.sub(" ", text)
     text = _common(text)
     if "$" in text or "\\(" in text or "\\[" in text:
-        text = _MATH_SPAN.sub(lambda m: " " + _math(next(g for g in m.groups() if g is not None)) + " ", text)
+        text = _MATH_SPAN.sub(
+            lambda m: " " + _math(next(g for g in m.groups() if g is not None)) + " ", text
+        )
     if "\\" in text:
         text = _UNWRAP.sub(r" \1 ", text)
     return " ".join(_TOKEN.findall(text.lower()))

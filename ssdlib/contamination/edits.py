@@ -30,8 +30,8 @@ is vetoed like "exactly" -> "at least"; two questions whose statements are fully
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from difflib import SequenceMatcher
-from typing import Sequence
 
 import numpy as np
 
@@ -75,7 +75,11 @@ def content_edit(a: str, b: str) -> tuple[float, int]:
 
 def content_edits(a_texts: Sequence[str], b_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """``content_edit`` of aligned pairs as (shares, spans); non-strings count as empty."""
-    out = [content_edit(a, b) if isinstance(a, str) and isinstance(b, str) else (0.0, 0)
-           for a, b in zip(a_texts, b_texts)]
-    return (np.array([o[0] for o in out], dtype=float).reshape(-1),
-            np.array([o[1] for o in out], dtype=np.int64).reshape(-1))
+    out = [
+        content_edit(a, b) if isinstance(a, str) and isinstance(b, str) else (0.0, 0)
+        for a, b in zip(a_texts, b_texts)
+    ]
+    return (
+        np.array([o[0] for o in out], dtype=float).reshape(-1),
+        np.array([o[1] for o in out], dtype=np.int64).reshape(-1),
+    )

@@ -26,8 +26,8 @@ For two raw problem texts a (train) and b (val), all on the math-aware canonical
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,8 +43,14 @@ CHAR_NGRAMS = (3, 5)
 def _vectorizer():
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    return HashingVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, n_features=2**20,
-                             alternate_sign=False, norm="l2", lowercase=False)
+    return HashingVectorizer(
+        analyzer="char_wb",
+        ngram_range=CHAR_NGRAMS,
+        n_features=2**20,
+        alternate_sign=False,
+        norm="l2",
+        lowercase=False,
+    )
 
 
 def char_cosine(a_texts: Sequence[str], b_texts: Sequence[str]) -> np.ndarray:
@@ -56,7 +62,9 @@ def char_cosine(a_texts: Sequence[str], b_texts: Sequence[str]) -> np.ndarray:
     return np.asarray(va.multiply(vb).sum(axis=1)).ravel()
 
 
-def pair_features(a_texts: Sequence[str], b_texts: Sequence[str], *, short_max_tokens: int = 25) -> pd.DataFrame:
+def pair_features(
+    a_texts: Sequence[str], b_texts: Sequence[str], *, short_max_tokens: int = 25
+) -> pd.DataFrame:
     """Features of aligned pairs (columns as in the module doc), one row per pair."""
     a_texts, b_texts = list(a_texts), list(b_texts)
     sa = [signature(t) for t in a_texts]
@@ -64,17 +72,25 @@ def pair_features(a_texts: Sequence[str], b_texts: Sequence[str], *, short_max_t
     la = np.array([len(math_tokens(t)) for t in a_texts])
     lb = np.array([len(math_tokens(t)) for t in b_texts])
     share, span = content_edits(a_texts, b_texts)
-    return pd.DataFrame({
-        "exact": [exact_key(a) == exact_key(b) and exact_key(a) != "" for a, b in zip(a_texts, b_texts)],
-        "j5": jaccard_many(a_texts, b_texts, 5, math_tokens),
-        "j3": jaccard_many(a_texts, b_texts, 3, math_tokens),
-        "char": char_cosine(a_texts, b_texts),
-        "sig_eq": [bool(x) and x == y for x, y in zip(sa, sb)],
-        "sig_sub": [bool(x) and bool(y) and (x <= y or y <= x) and len(x ^ y) <= 1 for x, y in zip(sa, sb)],
-        "sig_digits": [sum(len(n.replace(".", "")) for n in x & y) for x, y in zip(sa, sb)],
-        "sig_a": [len(x) for x in sa],
-        "sig_b": [len(y) for y in sb],
-        "short": np.minimum(la, lb) <= short_max_tokens,
-        "content_edit": share,
-        "content_span": span,
-    })
+    return pd.DataFrame(
+        {
+            "exact": [
+                exact_key(a) == exact_key(b) and exact_key(a) != ""
+                for a, b in zip(a_texts, b_texts)
+            ],
+            "j5": jaccard_many(a_texts, b_texts, 5, math_tokens),
+            "j3": jaccard_many(a_texts, b_texts, 3, math_tokens),
+            "char": char_cosine(a_texts, b_texts),
+            "sig_eq": [bool(x) and x == y for x, y in zip(sa, sb)],
+            "sig_sub": [
+                bool(x) and bool(y) and (x <= y or y <= x) and len(x ^ y) <= 1
+                for x, y in zip(sa, sb)
+            ],
+            "sig_digits": [sum(len(n.replace(".", "")) for n in x & y) for x, y in zip(sa, sb)],
+            "sig_a": [len(x) for x in sa],
+            "sig_b": [len(y) for y in sb],
+            "short": np.minimum(la, lb) <= short_max_tokens,
+            "content_edit": share,
+            "content_span": span,
+        }
+    )

@@ -37,20 +37,37 @@ def plot_best_match_hist(
     agree = best["answers_agree"].fillna(False).to_numpy(bool)
     edges = np.linspace(0.0, 1.0, bins + 1)
     fig, ax = plt.subplots()
-    ax.hist([j[agree], j[~agree]], bins=edges, stacked=True,
-            label=["answers agree", "answers differ / unknown"])
+    ax.hist(
+        [j[agree], j[~agree]],
+        bins=edges,
+        stacked=True,
+        label=["answers agree", "answers differ / unknown"],
+    )
     ax.set_yscale("log")
-    ax.axvline(threshold_same_answer, color="C2", ls="--", lw=1.2,
-               label=f"threshold, same answer ({threshold_same_answer:.2f})")
-    ax.axvline(threshold_diff_answer, color="C3", ls="--", lw=1.2,
-               label=f"threshold, other answers ({threshold_diff_answer:.2f})")
+    ax.axvline(
+        threshold_same_answer,
+        color="C2",
+        ls="--",
+        lw=1.2,
+        label=f"threshold, same answer ({threshold_same_answer:.2f})",
+    )
+    ax.axvline(
+        threshold_diff_answer,
+        color="C3",
+        ls="--",
+        lw=1.2,
+        label=f"threshold, other answers ({threshold_diff_answer:.2f})",
+    )
     ax.set_xlim(0, 1)
     ax.set_xlabel("best-match Jaccard similarity to any train problem (word n-grams)")
     ax.set_ylabel("val problems (log scale)")
     ax.legend(loc="upper center", frameon=True, fontsize=8)
     n = len(best)
-    n_flag = int(best["flagged"].sum()) if "flagged" in best else int(
-        ((agree & (j >= threshold_same_answer)) | (j >= threshold_diff_answer)).sum())
+    n_flag = (
+        int(best["flagged"].sum())
+        if "flagged" in best
+        else int(((agree & (j >= threshold_same_answer)) | (j >= threshold_diff_answer)).sum())
+    )
     ax.set_title(
         f"{n_flag} of {n} val problems ({n_flag / n:.1%}) have a flagged train near-duplicate; "
         f"median best match J={np.median(j):.2f}"
@@ -67,8 +84,10 @@ def closest_pairs(best: pd.DataFrame) -> dict[str, pd.Series | None]:
     """
     has = best["train_id"].notna()
     out: dict[str, pd.Series | None] = {}
-    for name, mask, pick in (("flagged", best["flagged"] & has, "idxmin"),
-                             ("unflagged", ~best["flagged"] & has, "idxmax")):
+    for name, mask, pick in (
+        ("flagged", best["flagged"] & has, "idxmin"),
+        ("unflagged", ~best["flagged"] & has, "idxmax"),
+    ):
         sub = best[mask]
         out[name] = sub.loc[getattr(sub["jaccard"], pick)()] if len(sub) else None
     return out
@@ -79,8 +98,16 @@ def closest_pairs_table(best: pd.DataFrame) -> pd.DataFrame:
 
     Display it in a notebook (HTML) or with ``.to_markdown()``.
     """
-    fields = ["val_id", "train_id", "jaccard", "answers_agree", "val_answer", "train_answer",
-              "val_problem", "train_problem"]
+    fields = [
+        "val_id",
+        "train_id",
+        "jaccard",
+        "answers_agree",
+        "val_answer",
+        "train_answer",
+        "val_problem",
+        "train_problem",
+    ]
     cols = {}
     for name, row in closest_pairs(best).items():
         label = "weakest flagged" if name == "flagged" else "closest unflagged"
@@ -111,14 +138,34 @@ def plot_closest_pairs(best: pd.DataFrame):
         label = "weakest flagged" if name == "flagged" else "closest unflagged"
         ax.set_title(f"{label}: J={row['jaccard']:.3f}, answers {agree_s}", fontsize=10)
         # parse_math=False: show the LaTeX source; mathtext would choke on half the inputs.
-        ax.text(0.0, 1.0, f"VAL {row['val_id']}  (answer: {row['val_answer']})\n{_wrap(row['val_problem'])}",
-                va="top", ha="left", fontsize=8, family="monospace", transform=ax.transAxes, parse_math=False)
-        ax.text(0.0, 0.48, f"TRAIN {row['train_id']}  (answer: {row['train_answer']})\n{_wrap(row['train_problem'])}",
-                va="top", ha="left", fontsize=8, family="monospace", transform=ax.transAxes, parse_math=False)
+        ax.text(
+            0.0,
+            1.0,
+            f"VAL {row['val_id']}  (answer: {row['val_answer']})\n{_wrap(row['val_problem'])}",
+            va="top",
+            ha="left",
+            fontsize=8,
+            family="monospace",
+            transform=ax.transAxes,
+            parse_math=False,
+        )
+        ax.text(
+            0.0,
+            0.48,
+            f"TRAIN {row['train_id']}  (answer: {row['train_answer']})\n{_wrap(row['train_problem'])}",
+            va="top",
+            ha="left",
+            fontsize=8,
+            family="monospace",
+            transform=ax.transAxes,
+            parse_math=False,
+        )
     f, u = pairs["flagged"], pairs["unflagged"]
     if f is not None and u is not None:
-        title = (f"Weakest flagged pair J={f['jaccard']:.3f} vs closest unflagged J={u['jaccard']:.3f}: "
-                 "the rule's boundary, by example")
+        title = (
+            f"Weakest flagged pair J={f['jaccard']:.3f} vs closest unflagged J={u['jaccard']:.3f}: "
+            "the rule's boundary, by example"
+        )
     elif f is None:
         title = "No val problem is flagged; the closest unflagged pair is shown"
     else:
@@ -139,17 +186,30 @@ def plot_category_recall(table: pd.DataFrame):
     pooled = table.set_index("category")
     y = np.arange(len(cats))
     fig, ax = plt.subplots(figsize=(9, 0.38 * len(cats) + 1.5))
-    ax.barh(y + 0.2, cats["before"], height=0.4, color="C7", label="before (word 5-grams, answer-aware)")
+    ax.barh(
+        y + 0.2, cats["before"], height=0.4, color="C7", label="before (word 5-grams, answer-aware)"
+    )
     ax.barh(y - 0.2, cats["after"], height=0.4, color="C0", label="after (#13 rule, held-out CV)")
-    ax.set_yticks(y, [f"{c}  ({'dup' if lab == 'duplicate' else 'diff'})" for c, lab in zip(cats["category"], cats["label"])],
-                  fontsize=8)
+    ax.set_yticks(
+        y,
+        [
+            f"{c}  ({'dup' if lab == 'duplicate' else 'diff'})"
+            for c, lab in zip(cats["category"], cats["label"])
+        ],
+        fontsize=8,
+    )
     ax.set_xlim(0, 1.02)
     ax.axvline(0.85, color="C3", ls=":", lw=1)
-    ax.set_xlabel("share of pairs flagged (recall for 'dup' categories, false-positive rate for 'diff')")
+    ax.set_xlabel(
+        "share of pairs flagged (recall for 'dup' categories, false-positive rate for 'diff')"
+    )
     ax.legend(loc="lower right", fontsize=8, frameon=True)
     r, p = pooled.loc["pooled recall"], pooled.loc["pooled precision"]
-    ax.set_title(f"Recall {r['before']:.2f} -> {r['after']:.2f}, precision {p['before']:.2f} -> {p['after']:.2f} "
-                 "on the labelled set (held out)", fontsize=11)
+    ax.set_title(
+        f"Recall {r['before']:.2f} -> {r['after']:.2f}, precision {p['before']:.2f} -> {p['after']:.2f} "
+        "on the labelled set (held out)",
+        fontsize=11,
+    )
     return fig
 
 
@@ -161,7 +221,17 @@ def gallery_pairs(pairs: pd.DataFrame, k: int = 3) -> dict[str, pd.DataFrame]:
     "missed": true duplicates left unflagged (most similar first), possibly empty.
     """
     dup = pairs["label"].astype(bool)
-    cols = ["category", "path", "char", "jaccard", "answers_agree", "problem_a", "problem_b", "answer_a", "answer_b"]
+    cols = [
+        "category",
+        "path",
+        "char",
+        "jaccard",
+        "answers_agree",
+        "problem_a",
+        "problem_b",
+        "answer_a",
+        "answer_b",
+    ]
     p = pairs.assign(jaccard=pairs["j5"])
     return {
         "caught": p[dup & p["flag"]].nsmallest(k, "char")[cols],
@@ -184,14 +254,29 @@ def plot_pair_gallery(pairs: pd.DataFrame, k: int = 3):
             if r >= len(rows):
                 continue
             x = rows[r]
-            head = (f"{name.upper()} [{x.category}] char={x.char:.2f} J5={x.jaccard:.2f} "
-                    f"answers {'agree' if x.answers_agree is True else 'differ' if x.answers_agree is False else 'unknown'}"
-                    + (f" -> {x.path}" if x.path else ""))
+            head = (
+                f"{name.upper()} [{x.category}] char={x.char:.2f} J5={x.jaccard:.2f} "
+                f"answers {'agree' if x.answers_agree is True else 'differ' if x.answers_agree is False else 'unknown'}"
+                + (f" -> {x.path}" if x.path else "")
+            )
             ax.set_title(head, fontsize=8, loc="left")
-            ax.text(0, 0.95, f"A ({x.answer_a}): {_wrap(x.problem_a, 85, 4)}\nB ({x.answer_b}): {_wrap(x.problem_b, 85, 4)}",
-                    va="top", ha="left", fontsize=7, family="monospace", transform=ax.transAxes, parse_math=False)
+            ax.text(
+                0,
+                0.95,
+                f"A ({x.answer_a}): {_wrap(x.problem_a, 85, 4)}\nB ({x.answer_b}): {_wrap(x.problem_b, 85, 4)}",
+                va="top",
+                ha="left",
+                fontsize=7,
+                family="monospace",
+                transform=ax.transAxes,
+                parse_math=False,
+            )
     n_missed = int((pairs["label"].astype(bool) & ~pairs["flag"]).sum())
-    fig.suptitle(f"Caught with little text in common (left) vs rejected despite much (right); "
-                 f"{n_missed} labelled duplicates missed", fontweight="bold", fontsize=11)
+    fig.suptitle(
+        f"Caught with little text in common (left) vs rejected despite much (right); "
+        f"{n_missed} labelled duplicates missed",
+        fontweight="bold",
+        fontsize=11,
+    )
     fig.tight_layout()
     return fig

@@ -15,8 +15,8 @@ almost entirely of boilerplate shingles.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -157,7 +157,9 @@ def scan(
     )
 
 
-def self_join(sh: Shingled, min_jaccard: float, max_df: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def self_join(
+    sh: Shingled, min_jaccard: float, max_df: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (a < b, kept-doc indices) inside one corpus with shingle Jaccard >= ``min_jaccard``.
 
     Shingles in more than ``max_df`` documents generate no candidates (None: no cap). A pair is

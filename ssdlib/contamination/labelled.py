@@ -79,6 +79,7 @@ def fmt_answer(x, rng: np.random.Generator | None = None) -> str:
 
 # --- LaTeX formatting variants: each returns the changed text (or the same text if n/a) ---
 
+
 def _math_sub(text, fn):
     return _MATH.sub(lambda m: "$" + fn(m.group(1)) + "$", text)
 
@@ -86,13 +87,21 @@ def _math_sub(text, fn):
 _LATEX_TRANSFORMS = {
     "dfrac": lambda t: t.replace("\\frac", "\\dfrac"),
     "paren_delims": lambda t: _MATH.sub(lambda m: "\\(" + m.group(1) + "\\)", t),
-    "left_right": lambda t: _math_sub(t, lambda s: s.replace("(", "\\left(").replace(")", "\\right)")),
+    "left_right": lambda t: _math_sub(
+        t, lambda s: s.replace("(", "\\left(").replace(")", "\\right)")
+    ),
     "displaystyle": lambda t: _math_sub(t, lambda s: "\\displaystyle " + s),
     "brace_space": lambda t: re.sub(r"\{([^{}]*)\}", r"{ \1 }", t),
-    "thin_space": lambda t: _math_sub(t, lambda s: s.replace(" = ", "\\,=\\,").replace(" + ", "\\,+\\,")),
+    "thin_space": lambda t: _math_sub(
+        t, lambda s: s.replace(" = ", "\\,=\\,").replace(" + ", "\\,+\\,")
+    ),
     "leq": lambda t: t.replace("\\le ", "\\leq ").replace("\\geq ", "\\ge "),
-    "text_unit": lambda t: re.sub(r"\$([^$]*)\$ (hours|miles|members|people|sides|red|times)\b",
-                                  r"$\1\\text{ \2}$", t, count=1),
+    "text_unit": lambda t: re.sub(
+        r"\$([^$]*)\$ (hours|miles|members|people|sides|red|times)\b",
+        r"$\1\\text{ \2}$",
+        t,
+        count=1,
+    ),
     "mathrm_number": lambda t: re.sub(r"\$(\d+)\$", r"$\\mathrm{\1}$", t, count=1),
 }
 
@@ -108,10 +117,19 @@ def latex_variant(text: str, rng: np.random.Generator) -> str:
 
 # --- light, scraper-style edits of the wording (each returns the text unchanged if n/a) ---
 
-_VERBS = [("Find ", "Compute "), ("Compute ", "Determine "), ("What is ", "Find "),
-          ("How many ", "Determine how many "), ("Determine ", "Find ")]
+_VERBS = [
+    ("Find ", "Compute "),
+    ("Compute ", "Determine "),
+    ("What is ", "Find "),
+    ("How many ", "Determine how many "),
+    ("Determine ", "Find "),
+]
 _INSTRUCTIONS = re.compile(r"\s*(Express your answer[^.]*\.)")
-_SUFFIXES = [" Give your answer in simplest form.", " Justify your answer.", " Enter your answer as a number."]
+_SUFFIXES = [
+    " Give your answer in simplest form.",
+    " Justify your answer.",
+    " Enter your answer as a number.",
+]
 
 
 def _swap_verb(t, rng):
@@ -125,8 +143,11 @@ _LIGHT_EDITS = {
     "header": lambda t, rng: f"Problem {int(rng.integers(1, 30))}. {t}",
     "numbered": lambda t, rng: f"{int(rng.integers(1, 30))}. {t}",
     "verb": _swap_verb,
-    "instruction": lambda t, rng: (_INSTRUCTIONS.sub("", t) if _INSTRUCTIONS.search(t)
-                                   else t + _SUFFIXES[int(rng.integers(0, len(_SUFFIXES)))]),
+    "instruction": lambda t, rng: (
+        _INSTRUCTIONS.sub("", t)
+        if _INSTRUCTIONS.search(t)
+        else t + _SUFFIXES[int(rng.integers(0, len(_SUFFIXES)))]
+    ),
     "such_that": lambda t, rng: t.replace("such that", "so that").replace("exactly", "precisely"),
 }
 
@@ -189,9 +210,13 @@ def labelled_pairs(seed: int = 0) -> pd.DataFrame:
         a_str = fmt_answer(ans)
         other = (i + 1 + int(rng.integers(0, len(BASES) - 1))) % len(BASES)
         ob = BASES[other]
-        ob3 = BASES[(other + 3) % len(BASES) if (other + 3) % len(BASES) != i else (other + 4) % len(BASES)]
+        ob3 = BASES[
+            (other + 3) % len(BASES) if (other + 3) % len(BASES) != i else (other + 4) % len(BASES)
+        ]
         boiler = _BOILERPLATE[int(rng.integers(0, len(_BOILERPLATE)))]
-        ob2 = BASES[(other + 1) % len(BASES) if (other + 1) % len(BASES) != i else (other + 2) % len(BASES)]
+        ob2 = BASES[
+            (other + 1) % len(BASES) if (other + 1) % len(BASES) != i else (other + 2) % len(BASES)
+        ]
         r_text, r_ans, _ = renumber(b, rng)
         changed = (ans + "1") if isinstance(ans, str) else sp.sympify(ans) + 1
         variants = {
@@ -205,14 +230,28 @@ def labelled_pairs(seed: int = 0) -> pd.DataFrame:
             "unrelated": (fill(ob.text, ob.params), fmt_answer(ob.answer(ob.params))),
             "unrelated_same_answer": (fill(ob2.text, ob2.params), fmt_answer(ans, rng)),
             "same_template_same_answer": (fill(b.other, b.params), fmt_answer(ans, rng)),
-            "boilerplate_same_answer": (f"{fill(ob3.text, ob3.params)} {boiler}", fmt_answer(ans, rng)),
+            "boilerplate_same_answer": (
+                f"{fill(ob3.text, ob3.params)} {boiler}",
+                fmt_answer(ans, rng),
+            ),
         }
         for cat, (tb, ab) in variants.items():
             ta = f"{text} {boiler}" if cat == "boilerplate_same_answer" else text
-            rows.append({"pair_id": f"{b.key}/{cat}", "base": b.key, "category": cat,
-                         "label": CATEGORIES[cat], "problem_a": ta, "problem_b": tb,
-                         "answer_a": "" if cat == "light_edit_no_answer" else a_str, "answer_b": ab})
-    return pd.concat([pd.DataFrame(rows), family_pairs(seed, renumber, fmt_answer)], ignore_index=True)
+            rows.append(
+                {
+                    "pair_id": f"{b.key}/{cat}",
+                    "base": b.key,
+                    "category": cat,
+                    "label": CATEGORIES[cat],
+                    "problem_a": ta,
+                    "problem_b": tb,
+                    "answer_a": "" if cat == "light_edit_no_answer" else a_str,
+                    "answer_b": ab,
+                }
+            )
+    return pd.concat(
+        [pd.DataFrame(rows), family_pairs(seed, renumber, fmt_answer)], ignore_index=True
+    )
 
 
 def add_answer_agreement(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -222,12 +261,21 @@ def add_answer_agreement(pairs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def flags(pairs: pd.DataFrame, *, ngram: int, threshold_same_answer: float, threshold_diff_answer: float) -> pd.DataFrame:
+def flags(
+    pairs: pd.DataFrame, *, ngram: int, threshold_same_answer: float, threshold_diff_answer: float
+) -> pd.DataFrame:
     """Per pair: exact, jaccard, and whether each rule flags it (bool columns named by rule)."""
     if "answers_agree" not in pairs:
         pairs = add_answer_agreement(pairs)
-    exact = np.array([normalize_text(a) == normalize_text(b) for a, b in zip(pairs["problem_a"], pairs["problem_b"])])
-    jac = np.array([jaccard_exact(a, b, ngram) for a, b in zip(pairs["problem_a"], pairs["problem_b"])])
+    exact = np.array(
+        [
+            normalize_text(a) == normalize_text(b)
+            for a, b in zip(pairs["problem_a"], pairs["problem_b"])
+        ]
+    )
+    jac = np.array(
+        [jaccard_exact(a, b, ngram) for a, b in zip(pairs["problem_a"], pairs["problem_b"])]
+    )
     agree = np.array([x is True for x in pairs["answers_agree"]])
     return pd.DataFrame(
         {
@@ -238,7 +286,9 @@ def flags(pairs: pd.DataFrame, *, ngram: int, threshold_same_answer: float, thre
             "exact": exact,
             "fuzzy_low_only": exact | (jac >= threshold_same_answer),
             "fuzzy_diff_answer": exact | (jac >= threshold_diff_answer),
-            "answer_aware": exact | (agree & (jac >= threshold_same_answer)) | (jac >= threshold_diff_answer),
+            "answer_aware": exact
+            | (agree & (jac >= threshold_same_answer))
+            | (jac >= threshold_diff_answer),
         },
         index=pairs.index,
     )
@@ -260,8 +310,12 @@ def evaluate_rules(
     answers ignored: the usual single-threshold dedup); fuzzy_low_only (exact or J >= the low
     threshold, answers ignored); answer_aware (the rule of search.py). One row per rule.
     """
-    f = flags(pairs, ngram=ngram, threshold_same_answer=threshold_same_answer,
-              threshold_diff_answer=threshold_diff_answer)
+    f = flags(
+        pairs,
+        ngram=ngram,
+        threshold_same_answer=threshold_same_answer,
+        threshold_diff_answer=threshold_diff_answer,
+    )
     rows = []
     for rule in RULES:
         pred, y = f[rule].to_numpy(bool), f["label"].to_numpy(bool)
@@ -270,13 +324,25 @@ def evaluate_rules(
         prec = tp / (tp + fp) if tp + fp else float("nan")
         rec = tp / (tp + fn) if tp + fn else float("nan")
         f1 = 2 * prec * rec / (prec + rec) if tp else 0.0
-        row = {"rule": rule, "precision": prec, "recall": rec, "f1": f1, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+        row = {
+            "rule": rule,
+            "precision": prec,
+            "recall": rec,
+            "f1": f1,
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+            "tn": tn,
+        }
         for cat in CATEGORIES:
             row[f"flag_rate_{cat}"] = float(f.loc[f["category"] == cat, rule].mean())
         rows.append(row)
     out = pd.DataFrame(rows)
-    out.attrs["params"] = {"ngram": ngram, "threshold_same_answer": threshold_same_answer,
-                           "threshold_diff_answer": threshold_diff_answer}
+    out.attrs["params"] = {
+        "ngram": ngram,
+        "threshold_same_answer": threshold_same_answer,
+        "threshold_diff_answer": threshold_diff_answer,
+    }
     return out
 
 
@@ -293,7 +359,12 @@ def sweep(
     pairs = pairs if "answers_agree" in pairs else add_answer_agreement(pairs)
     y = pairs["label"].to_numpy(bool)
     agree = np.array([x is True for x in pairs["answers_agree"]])
-    exact = np.array([normalize_text(a) == normalize_text(b) for a, b in zip(pairs["problem_a"], pairs["problem_b"])])
+    exact = np.array(
+        [
+            normalize_text(a) == normalize_text(b)
+            for a, b in zip(pairs["problem_a"], pairs["problem_b"])
+        ]
+    )
     rows = []
 
     def prf(pred):
@@ -303,7 +374,9 @@ def sweep(
         return p, r, (2 * p * r / (p + r) if tp else 0.0)
 
     for n in ngrams:
-        jac = np.array([jaccard_exact(a, b, n) for a, b in zip(pairs["problem_a"], pairs["problem_b"])])
+        jac = np.array(
+            [jaccard_exact(a, b, n) for a, b in zip(pairs["problem_a"], pairs["problem_b"])]
+        )
         for s in same_grid:
             for d in diff_grid:
                 if s > d:
@@ -312,7 +385,17 @@ def sweep(
                 single = exact | (jac >= d)
                 p, r, f1 = prf(aw)
                 sp_, sr, sf = prf(single)
-                rows.append({"ngram": n, "threshold_same_answer": s, "threshold_diff_answer": d,
-                             "precision": p, "recall": r, "f1": f1,
-                             "single_precision": sp_, "single_recall": sr, "single_f1": sf})
+                rows.append(
+                    {
+                        "ngram": n,
+                        "threshold_same_answer": s,
+                        "threshold_diff_answer": d,
+                        "precision": p,
+                        "recall": r,
+                        "f1": f1,
+                        "single_precision": sp_,
+                        "single_recall": sr,
+                        "single_f1": sf,
+                    }
+                )
     return pd.DataFrame(rows)

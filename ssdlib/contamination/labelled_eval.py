@@ -30,7 +30,9 @@ GRID = {
 }
 
 
-def with_features(pairs: pd.DataFrame, short_max_tokens: int = RuleParams.short_max_tokens) -> pd.DataFrame:
+def with_features(
+    pairs: pd.DataFrame, short_max_tokens: int = RuleParams.short_max_tokens
+) -> pd.DataFrame:
     """``pairs`` plus answers_agree (if absent) and the #13 pair features."""
     pairs = pairs if "answers_agree" in pairs else add_answer_agreement(pairs)
     f = pair_features(pairs["problem_a"], pairs["problem_b"], short_max_tokens=short_max_tokens)
@@ -60,7 +62,9 @@ def select(fp: pd.DataFrame, grid: dict = GRID) -> tuple[RuleParams, float]:
     return best, best_f1
 
 
-def cross_validate(fp: pd.DataFrame, folds: int = 5, seed: int = 0, grid: dict = GRID) -> tuple[np.ndarray, list[RuleParams]]:
+def cross_validate(
+    fp: pd.DataFrame, folds: int = 5, seed: int = 0, grid: dict = GRID
+) -> tuple[np.ndarray, list[RuleParams]]:
     """Held-out flags (bool per pair) and the thresholds chosen in each fold (groups = base)."""
     bases = np.array(sorted(fp["base"].unique()))
     rng = np.random.default_rng(seed)
@@ -88,16 +92,30 @@ def before_after(fp: pd.DataFrame, cv_pred: np.ndarray, *, old: dict | None = No
     rows = []
     for cat in CATEGORIES:
         m = (fp["category"] == cat).to_numpy()
-        rows.append({"category": cat, "label": "duplicate" if CATEGORIES[cat] else "different",
-                     "pairs": int(m.sum()), "before": float(before[m].mean()), "after": float(cv_pred[m].mean())})
+        rows.append(
+            {
+                "category": cat,
+                "label": "duplicate" if CATEGORIES[cat] else "different",
+                "pairs": int(m.sum()),
+                "before": float(before[m].mean()),
+                "after": float(cv_pred[m].mean()),
+            }
+        )
     out = pd.DataFrame(rows)
     for name, fn in (("precision", 0), ("recall", 1), ("f1", 2)):
-        out.loc[len(out)] = {"category": f"pooled {name}", "label": "", "pairs": len(fp),
-                             "before": _prf(before, y)[fn], "after": _prf(cv_pred, y)[fn]}
+        out.loc[len(out)] = {
+            "category": f"pooled {name}",
+            "label": "",
+            "pairs": len(fp),
+            "before": _prf(before, y)[fn],
+            "after": _prf(cv_pred, y)[fn],
+        }
     return out
 
 
-def labelled_report(seed: int = 0, params: RuleParams | None = None, folds: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+def labelled_report(
+    seed: int = 0, params: RuleParams | None = None, folds: int = 5
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Everything the 02 notebook shows about the labelled set, in one call.
 
     Returns (pairs, table): ``pairs`` = labelled pairs with features, ``cv_flag`` (held-out flag

@@ -1,18 +1,18 @@
 """The five labelled categories added by issue #13, built from ``families.FAMILIES``.
 
-    category                    label  side b (side a is the family's ``text``)
-    reworded_2                  pos    the same problem as another author writes it: same numbers,
-                                       same answer, different sentence ("How many divisors does N
-                                       have?" / "Determine the number of integers that divide N.")
-    latex_spelling              pos    the same text with 2-4 LaTeX SPELLING changes that the
-                                       pre-#13 normaliser cannot see: ``$`` dropped, ``x^{2}`` vs
-                                       ``x^2``, ``xy`` vs ``x y``, ``\\dfrac`` vs ``\\frac``,
-                                       ``\\cdot`` vs ``\\times``, ``1{,}000``, spacing in math
-    same_numbers_diff_question  neg    the family's ``other``: same objects and numbers, another
-                                       question, a different answer (altitude vs area)
-    same_template_diff_numbers  neg    the same text with one number changed, answer recomputed
-    unrelated_same_answer_2     neg    another family's problem carrying THIS family's answer
-                                       (written differently): agreeing answers alone prove nothing
+category                    label  side b (side a is the family's ``text``)
+reworded_2                  pos    the same problem as another author writes it: same numbers,
+                                   same answer, different sentence ("How many divisors does N
+                                   have?" / "Determine the number of integers that divide N.")
+latex_spelling              pos    the same text with 2-4 LaTeX SPELLING changes that the
+                                   pre-#13 normaliser cannot see: ``$`` dropped, ``x^{2}`` vs
+                                   ``x^2``, ``xy`` vs ``x y``, ``\\dfrac`` vs ``\\frac``,
+                                   ``\\cdot`` vs ``\\times``, ``1{,}000``, spacing in math
+same_numbers_diff_question  neg    the family's ``other``: same objects and numbers, another
+                                   question, a different answer (altitude vs area)
+same_template_diff_numbers  neg    the same text with one number changed, answer recomputed
+unrelated_same_answer_2     neg    another family's problem carrying THIS family's answer
+                                   (written differently): agreeing answers alone prove nothing
 """
 
 from __future__ import annotations
@@ -51,11 +51,20 @@ def _drop_dollars(t: str) -> str:
 
 _SPELLINGS = {
     "drop_dollars": _drop_dollars,
-    "brace_scripts": lambda t: re.sub(r"\^\{(\w)\}", r"^\1", t) if re.search(r"\^\{\w\}", t)
-    else re.sub(r"\^(\w)", r"^{\1}", t),
-    "split_products": _in_math(lambda s: re.sub(r"(?<![\\A-Za-z])([a-z])([a-z])(?![A-Za-z])", r"\1 \2", s)),
-    "dfrac": lambda t: t.replace("\\dfrac", "\\frac") if "\\dfrac" in t else t.replace("\\frac", "\\dfrac"),
-    "times": lambda t: t.replace("\\cdot", "\\times") if "\\cdot" in t else t.replace("\\times", "\\cdot"),
+    "brace_scripts": lambda t: (
+        re.sub(r"\^\{(\w)\}", r"^\1", t)
+        if re.search(r"\^\{\w\}", t)
+        else re.sub(r"\^(\w)", r"^{\1}", t)
+    ),
+    "split_products": _in_math(
+        lambda s: re.sub(r"(?<![\\A-Za-z])([a-z])([a-z])(?![A-Za-z])", r"\1 \2", s)
+    ),
+    "dfrac": lambda t: (
+        t.replace("\\dfrac", "\\frac") if "\\dfrac" in t else t.replace("\\frac", "\\dfrac")
+    ),
+    "times": lambda t: (
+        t.replace("\\cdot", "\\times") if "\\cdot" in t else t.replace("\\times", "\\cdot")
+    ),
     "thousands": _in_math(lambda s: re.sub(r"(?<![\d.])(\d{1,3})(\d{3})(?![\d.])", r"\1{,}\2", s)),
     "math_spacing": _in_math(lambda s: _space_ops(s) if " " not in s else s.replace(" ", "")),
     "paren_delims": lambda t: _MATH.sub(lambda m: "\\(" + m.group(1) + "\\)", t),
@@ -96,12 +105,24 @@ def family_pairs(seed: int, renumber, fmt_answer) -> pd.DataFrame:
         variants = {
             "reworded_2": (fill(f.reworded, f.params), fmt_answer(ans, rng)),
             "latex_spelling": (latex_spelling(text, rng), fmt_answer(ans, rng)),
-            "same_numbers_diff_question": (fill(f.other, f.params), fmt_answer(f.other_answer(f.params))),
+            "same_numbers_diff_question": (
+                fill(f.other, f.params),
+                fmt_answer(f.other_answer(f.params)),
+            ),
             "same_template_diff_numbers": (r_text, fmt_answer(r_ans)),
             "unrelated_same_answer_2": (fill(other.text, other.params), fmt_answer(ans, rng)),
         }
         for cat, (tb, ab) in variants.items():
-            rows.append({"pair_id": f"{f.key}/{cat}", "base": f.key, "category": cat,
-                         "label": CATEGORIES_13[cat], "problem_a": text, "problem_b": tb,
-                         "answer_a": a_str, "answer_b": ab})
+            rows.append(
+                {
+                    "pair_id": f"{f.key}/{cat}",
+                    "base": f.key,
+                    "category": cat,
+                    "label": CATEGORIES_13[cat],
+                    "problem_a": text,
+                    "problem_b": tb,
+                    "answer_a": a_str,
+                    "answer_b": ab,
+                }
+            )
     return pd.DataFrame(rows)

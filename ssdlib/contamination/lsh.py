@@ -12,7 +12,7 @@ index is exact and faster at val ~1k, so ``method="auto"`` picks it.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH

@@ -15,9 +15,9 @@ still match).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -25,7 +25,9 @@ from .normalize import tokens as _tokens
 
 _MASK64 = (1 << 64) - 1
 # Fixed odd multipliers, one per position in the n-gram (order matters: "a b" != "b a").
-_POS_MULT = np.random.default_rng(20240917).integers(1, 2**63, size=64, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+_POS_MULT = np.random.default_rng(20240917).integers(
+    1, 2**63, size=64, dtype=np.uint64
+) * np.uint64(2) + np.uint64(1)
 
 _token_cache: dict[str, int] = {}
 
@@ -110,7 +112,13 @@ def tokenize(texts: Sequence, tokenizer: Callable | None = None) -> Tokenized:
     return out
 
 
-def shingle(texts: Sequence, n: int, tokenizer: Callable | None = None, *, tokenized: Tokenized | None = None) -> Shingled:
+def shingle(
+    texts: Sequence,
+    n: int,
+    tokenizer: Callable | None = None,
+    *,
+    tokenized: Tokenized | None = None,
+) -> Shingled:
     """Normalise, tokenise and shingle ``texts`` into word ``n``-gram hash sets.
 
     Non-string and empty entries (or entries with no tokens) are skipped, never raised on;
@@ -185,7 +193,9 @@ def jaccard_exact(a: str, b: str, n: int, tokenizer: Callable | None = None) -> 
     return inter / (len(sa) + len(sb) - inter)
 
 
-def jaccard_many(a_texts: Iterable[str], b_texts: Iterable[str], n: int, tokenizer: Callable | None = None) -> np.ndarray:
+def jaccard_many(
+    a_texts: Iterable[str], b_texts: Iterable[str], n: int, tokenizer: Callable | None = None
+) -> np.ndarray:
     """``jaccard_exact`` over aligned pairs, caching n-gram sets of repeated texts."""
     cache: dict[str, set] = {}
 

@@ -18,7 +18,7 @@ Candidates come from ``index.scan`` (exact inverted index, default) or ``lsh.lsh
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -41,8 +41,17 @@ THRESHOLD_DIFF_ANSWER = 0.7
 NUM_PERM = 128
 
 PAIR_COLUMNS = [
-    "train_id", "val_id", "jaccard", "answers_agree", "rule",
-    "train_problem", "val_problem", "train_source", "val_source", "train_answer", "val_answer",
+    "train_id",
+    "val_id",
+    "jaccard",
+    "answers_agree",
+    "rule",
+    "train_problem",
+    "val_problem",
+    "train_source",
+    "val_source",
+    "train_answer",
+    "val_answer",
 ]
 
 
@@ -50,14 +59,18 @@ def _check(train: pd.DataFrame, val: pd.DataFrame, same: float, diff: float) -> 
     require_columns(train, REQUIRED, "train")
     require_columns(val, REQUIRED, "val")
     if not 0.0 < same <= diff <= 1.0:
-        raise ValueError(f"need 0 < threshold_same_answer ({same}) <= threshold_diff_answer ({diff}) <= 1")
+        raise ValueError(
+            f"need 0 < threshold_same_answer ({same}) <= threshold_diff_answer ({diff}) <= 1"
+        )
 
 
 def _as_text(col: pd.Series) -> list:
     return col.tolist()
 
 
-def apply_rule(exact: np.ndarray, jaccard: np.ndarray, agree: Sequence, same: float, diff: float) -> np.ndarray:
+def apply_rule(
+    exact: np.ndarray, jaccard: np.ndarray, agree: Sequence, same: float, diff: float
+) -> np.ndarray:
     """Rule name per pair ("exact" | "fuzzy_same_answer" | "fuzzy_diff_answer"), "" = not flagged."""
     out = np.full(len(jaccard), "", dtype=object)
     for k, (e, j, a) in enumerate(zip(exact, jaccard, agree)):
@@ -70,14 +83,23 @@ def apply_rule(exact: np.ndarray, jaccard: np.ndarray, agree: Sequence, same: fl
     return out
 
 
-def _scan(train, val, ngram, min_jaccard, method, num_perm, lsh_threshold, chunk_rows) -> ScanResult:
+def _scan(
+    train, val, ngram, min_jaccard, method, num_perm, lsh_threshold, chunk_rows
+) -> ScanResult:
     val_sh = shingle(_as_text(val["problem"]), ngram)
     texts = _as_text(train["problem"])
     if method in ("auto", "inverted"):
         return scan(texts, val_sh, ngram, min_jaccard, chunk_rows)
     if method == "lsh":
-        return lsh_scan(texts, val_sh, ngram, min_jaccard, num_perm=num_perm,
-                        lsh_threshold=lsh_threshold, chunk_rows=chunk_rows or 5000)
+        return lsh_scan(
+            texts,
+            val_sh,
+            ngram,
+            min_jaccard,
+            num_perm=num_perm,
+            lsh_threshold=lsh_threshold,
+            chunk_rows=chunk_rows or 5000,
+        )
     raise ValueError(f"method must be 'auto', 'inverted' or 'lsh', got {method!r}")
 
 
@@ -98,7 +120,9 @@ def _pairs_frame(train, val, tpos, vpos, jac, agree, rule) -> pd.DataFrame:
         },
         columns=PAIR_COLUMNS,
     )
-    return df.sort_values(["jaccard", "val_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return df.sort_values(
+        ["jaccard", "val_id"], ascending=[False, True], kind="stable"
+    ).reset_index(drop=True)
 
 
 def _report_v1(
@@ -124,13 +148,19 @@ def _report_v1(
     _check(train, val, threshold_same_answer, threshold_diff_answer)
     train = train.reset_index(drop=True)
     val = val.reset_index(drop=True)
-    res = _scan(train, val, ngram, threshold_same_answer, method, num_perm, lsh_threshold, chunk_rows)
+    res = _scan(
+        train, val, ngram, threshold_same_answer, method, num_perm, lsh_threshold, chunk_rows
+    )
     # Candidates: fuzzy pairs above the lower threshold, plus exact matches.
     cand = pd.DataFrame({"t": res.pairs_train, "v": res.pairs_val})
-    cand = pd.concat([cand, pd.DataFrame({"t": res.exact_train, "v": res.exact_val})]).drop_duplicates()
+    cand = pd.concat(
+        [cand, pd.DataFrame({"t": res.exact_train, "v": res.exact_val})]
+    ).drop_duplicates()
     tpos, vpos = cand["t"].to_numpy(np.int64), cand["v"].to_numpy(np.int64)
     exact_set = set(zip(res.exact_train.tolist(), res.exact_val.tolist()))
-    exact = np.array([(t, v) in exact_set for t, v in zip(tpos.tolist(), vpos.tolist())], dtype=bool)
+    exact = np.array(
+        [(t, v) in exact_set for t, v in zip(tpos.tolist(), vpos.tolist())], dtype=bool
+    )
     # Exact re-check of every candidate on the n-gram strings (guards against hash collisions).
     tprob, vprob = train["problem"].to_numpy(), val["problem"].to_numpy()
     jac = jaccard_many(tprob[tpos], vprob[vpos], ngram)
@@ -138,7 +168,15 @@ def _report_v1(
     agree = _answers._answers_agree(list(zip(tans[tpos], vans[vpos])), timeout_s=answer_timeout_s)
     rule = apply_rule(exact, jac, agree, threshold_same_answer, threshold_diff_answer)
     keep = rule != ""
-    flagged = _pairs_frame(train, val, tpos[keep], vpos[keep], jac[keep], np.asarray(agree, dtype=object)[keep], rule[keep])
+    flagged = _pairs_frame(
+        train,
+        val,
+        tpos[keep],
+        vpos[keep],
+        jac[keep],
+        np.asarray(agree, dtype=object)[keep],
+        rule[keep],
+    )
 
     # Best match per kept val row (re-checked on strings too).
     bt = res.best_train
@@ -146,7 +184,9 @@ def _report_v1(
     bj = np.zeros(len(bt))
     bj[has] = jaccard_many(tprob[bt[has]], vprob[res.val_keep[has]], ngram)
     bagree = np.full(len(bt), None, dtype=object)
-    bagree[has] = _answers._answers_agree(list(zip(tans[bt[has]], vans[res.val_keep[has]])), timeout_s=answer_timeout_s)
+    bagree[has] = _answers._answers_agree(
+        list(zip(tans[bt[has]], vans[res.val_keep[has]])), timeout_s=answer_timeout_s
+    )
     tids = train["id"].to_numpy()
 
     def take(col: np.ndarray) -> np.ndarray:
@@ -170,10 +210,17 @@ def _report_v1(
     skipped = {"train": len(res.train_skipped), "val": len(res.val_skipped)}
     meta = {
         "skipped": skipped,
-        "skipped_ids": {"train": tids[res.train_skipped].tolist(), "val": val["id"].to_numpy()[res.val_skipped].tolist()},
+        "skipped_ids": {
+            "train": tids[res.train_skipped].tolist(),
+            "val": val["id"].to_numpy()[res.val_skipped].tolist(),
+        },
         "method": "inverted" if method == "auto" else method,
-        "params": {"ngram": ngram, "threshold_same_answer": threshold_same_answer,
-                   "threshold_diff_answer": threshold_diff_answer, "num_perm": num_perm},
+        "params": {
+            "ngram": ngram,
+            "threshold_same_answer": threshold_same_answer,
+            "threshold_diff_answer": threshold_diff_answer,
+            "num_perm": num_perm,
+        },
         "answer_checker": _answers.LAST_PATH,
         "n_candidates": int(len(tpos)),
         **res.stats,
@@ -209,16 +256,30 @@ def contamination_report(
     sig_eq, sig_sub); ``attrs`` carry skipped / skipped_ids / params / answer_checker.
     """
     if rule == "v1":
-        return _report_v1(train, val, ngram=ngram, threshold_same_answer=threshold_same_answer,
-                          threshold_diff_answer=threshold_diff_answer, num_perm=num_perm, method=method,
-                          lsh_threshold=lsh_threshold, chunk_rows=chunk_rows, answer_timeout_s=answer_timeout_s)
+        return _report_v1(
+            train,
+            val,
+            ngram=ngram,
+            threshold_same_answer=threshold_same_answer,
+            threshold_diff_answer=threshold_diff_answer,
+            num_perm=num_perm,
+            method=method,
+            lsh_threshold=lsh_threshold,
+            chunk_rows=chunk_rows,
+            answer_timeout_s=answer_timeout_s,
+        )
     if rule != "v2":
         raise ValueError(f"rule must be 'v1' or 'v2', got {rule!r}")
     require_columns(train, REQUIRED, "train")
     require_columns(val, REQUIRED, "val")
     rp = rule_params if isinstance(rule_params, RuleParams) else RuleParams(**(rule_params or {}))
-    return report_v2(train.reset_index(drop=True), val.reset_index(drop=True), rp,
-                     chunk_rows=chunk_rows, answer_timeout_s=answer_timeout_s)
+    return report_v2(
+        train.reset_index(drop=True),
+        val.reset_index(drop=True),
+        rp,
+        chunk_rows=chunk_rows,
+        answer_timeout_s=answer_timeout_s,
+    )
 
 
 def find_duplicates(
@@ -252,10 +313,18 @@ def find_duplicates(
     Raises ValueError naming a missing required column (id, source, problem, answer).
     """
     return contamination_report(
-        train, val, ngram=ngram, threshold_same_answer=threshold_same_answer,
-        threshold_diff_answer=threshold_diff_answer, num_perm=num_perm, method=method,
-        lsh_threshold=lsh_threshold, chunk_rows=chunk_rows, answer_timeout_s=answer_timeout_s,
-        rule=rule, rule_params=rule_params,
+        train,
+        val,
+        ngram=ngram,
+        threshold_same_answer=threshold_same_answer,
+        threshold_diff_answer=threshold_diff_answer,
+        num_perm=num_perm,
+        method=method,
+        lsh_threshold=lsh_threshold,
+        chunk_rows=chunk_rows,
+        answer_timeout_s=answer_timeout_s,
+        rule=rule,
+        rule_params=rule_params,
     )[0]
 
 
@@ -280,9 +349,16 @@ def best_matches(
     from the same pass over train, call ``contamination_report``.
     """
     return contamination_report(
-        train, val, ngram=ngram, threshold_same_answer=threshold_same_answer,
-        threshold_diff_answer=threshold_diff_answer, method="inverted", chunk_rows=chunk_rows,
-        answer_timeout_s=answer_timeout_s, rule=rule, rule_params=rule_params,
+        train,
+        val,
+        ngram=ngram,
+        threshold_same_answer=threshold_same_answer,
+        threshold_diff_answer=threshold_diff_answer,
+        method="inverted",
+        chunk_rows=chunk_rows,
+        answer_timeout_s=answer_timeout_s,
+        rule=rule,
+        rule_params=rule_params,
     )[1]
 
 
@@ -300,8 +376,17 @@ def decontaminate(train: pd.DataFrame, flagged: pd.DataFrame) -> pd.DataFrame:
 
 
 INTERNAL_COLUMNS = [
-    "id_a", "id_b", "jaccard", "answers_agree", "rule",
-    "problem_a", "problem_b", "source_a", "source_b", "answer_a", "answer_b",
+    "id_a",
+    "id_b",
+    "jaccard",
+    "answers_agree",
+    "rule",
+    "problem_a",
+    "problem_b",
+    "source_a",
+    "source_b",
+    "answer_a",
+    "answer_b",
 ]
 
 # Above this many rows, shingles shared by more than _BIG_MAX_DF documents stop generating
@@ -341,7 +426,13 @@ def find_internal_duplicates(
     groups: dict[str, list[int]] = {}
     for i, t in enumerate(sh.norm):
         groups.setdefault(t, []).append(i)
-    exact_pairs = {(g[i], g[j]) for g in groups.values() if len(g) > 1 for i in range(len(g)) for j in range(i + 1, len(g))}
+    exact_pairs = {
+        (g[i], g[j])
+        for g in groups.values()
+        if len(g) > 1
+        for i in range(len(g))
+        for j in range(i + 1, len(g))
+    }
     allp = sorted(pairs | exact_pairs)
     pa = sh.keep[np.asarray([p[0] for p in allp], dtype=np.int64)]
     pb = sh.keep[np.asarray([p[1] for p in allp], dtype=np.int64)]
@@ -352,15 +443,34 @@ def find_internal_duplicates(
     rule = apply_rule(exact, jac, agree, threshold_same_answer, threshold_diff_answer)
     k = rule != ""
     ids, src = df["id"].to_numpy(), df["source"].to_numpy()
-    out = pd.DataFrame(
+    out = (
+        pd.DataFrame(
+            {
+                "id_a": ids[pa[k]],
+                "id_b": ids[pb[k]],
+                "jaccard": jac[k],
+                "answers_agree": pd.array(
+                    list(np.asarray(agree, dtype=object)[k]), dtype="boolean"
+                ),
+                "rule": rule[k],
+                "problem_a": prob[pa[k]],
+                "problem_b": prob[pb[k]],
+                "source_a": src[pa[k]],
+                "source_b": src[pb[k]],
+                "answer_a": ans[pa[k]],
+                "answer_b": ans[pb[k]],
+            },
+            columns=INTERNAL_COLUMNS,
+        )
+        .sort_values("jaccard", ascending=False, kind="stable")
+        .reset_index(drop=True)
+    )
+    out.attrs.update(
         {
-            "id_a": ids[pa[k]], "id_b": ids[pb[k]], "jaccard": jac[k],
-            "answers_agree": pd.array(list(np.asarray(agree, dtype=object)[k]), dtype="boolean"),
-            "rule": rule[k], "problem_a": prob[pa[k]], "problem_b": prob[pb[k]],
-            "source_a": src[pa[k]], "source_b": src[pb[k]], "answer_a": ans[pa[k]], "answer_b": ans[pb[k]],
-        },
-        columns=INTERNAL_COLUMNS,
-    ).sort_values("jaccard", ascending=False, kind="stable").reset_index(drop=True)
-    out.attrs.update({"skipped": len(sh.skipped), "skipped_ids": ids[sh.skipped].tolist(),
-                      "max_df": max_df, "answer_checker": _answers.LAST_PATH})
+            "skipped": len(sh.skipped),
+            "skipped_ids": ids[sh.skipped].tolist(),
+            "max_df": max_df,
+            "answer_checker": _answers.LAST_PATH,
+        }
+    )
     return out

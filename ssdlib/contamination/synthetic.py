@@ -121,7 +121,9 @@ def plant_near_duplicates(
         words = val["problem"].iat[s].split(" ")
         frac = rng.uniform(0.0, 0.25)
         hit = rng.random(len(words)) < frac
-        problems[r] = " ".join(_placeholder(k) if h else w for k, (w, h) in enumerate(zip(words, hit)))
+        problems[r] = " ".join(
+            _placeholder(k) if h else w for k, (w, h) in enumerate(zip(words, hit))
+        )
         if rng.random() < 0.5:
             answers[r] = val["answer"].iat[s]
         metas[r] = f'{{"planted_from": "{val["id"].iat[s]}"}}'

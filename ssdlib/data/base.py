@@ -36,7 +36,10 @@ log = logging.getLogger(__name__)
 
 # Local file suffix -> ``datasets`` packaged builder.
 _BUILDERS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
-_JSON_SUFFIXES = (".jsonl", ".json")  # read line by line here (ssdlib.data.jsonfile), not by datasets
+_JSON_SUFFIXES = (
+    ".jsonl",
+    ".json",
+)  # read line by line here (ssdlib.data.jsonfile), not by datasets
 _BATCH_ROWS = 10_000  # rows converted to Python per step: bounds memory on NuminaMath's 859k rows
 
 
@@ -287,7 +290,11 @@ def concat_results(results: Iterable[LoadResult]) -> LoadResult:
     drops: Counter = Counter()
     for r in results:
         drops.update(r.drops)
-    frame = problems_frame(pd.concat([r.frame for r in results], ignore_index=True)) if results else problems_frame([])
+    frame = (
+        problems_frame(pd.concat([r.frame for r in results], ignore_index=True))
+        if results
+        else problems_frame([])
+    )
     dup = frame["id"].duplicated()
     if dup.any():
         drops["duplicate_id"] += int(dup.sum())

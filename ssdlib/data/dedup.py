@@ -18,7 +18,16 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-REMOVED_COLUMNS = ["id", "pool", "kept_id", "kept_pool", "rule", "jaccard", "problem", "kept_problem"]
+REMOVED_COLUMNS = [
+    "id",
+    "pool",
+    "kept_id",
+    "kept_pool",
+    "rule",
+    "jaccard",
+    "problem",
+    "kept_problem",
+]
 
 
 def _groups(n: int, a: Sequence[int], b: Sequence[int]) -> list[int]:
@@ -54,7 +63,9 @@ def dedup_pools(
     """
     from ssdlib.contamination import find_internal_duplicates
 
-    names = [n for n in (priority or []) if n in pools] + sorted(n for n in pools if n not in (priority or []))
+    names = [n for n in (priority or []) if n in pools] + sorted(
+        n for n in pools if n not in (priority or [])
+    )
     rank = {n: i for i, n in enumerate(names)}
     frames = [pools[n].assign(_pool=n) for n in names if len(pools[n])]
     if not frames:
@@ -66,8 +77,13 @@ def dedup_pools(
     # Rows in preference order: the first row of a group is the one kept.
     allp = allp.assign(_rank=allp["_pool"].map(rank)).sort_values(["_rank", "id"], kind="stable")
     allp = allp.reset_index(drop=True)
-    pairs = find_internal_duplicates(allp, ngram=ngram, threshold_same_answer=threshold_same_answer,
-                                     threshold_diff_answer=threshold_diff_answer, what="train pools")
+    pairs = find_internal_duplicates(
+        allp,
+        ngram=ngram,
+        threshold_same_answer=threshold_same_answer,
+        threshold_diff_answer=threshold_diff_answer,
+        what="train pools",
+    )
     pos = pd.Series(range(len(allp)), index=allp["id"].to_numpy())
     a = pos.loc[pairs["id_a"]].to_numpy()
     b = pos.loc[pairs["id_b"]].to_numpy()
@@ -76,19 +92,23 @@ def dedup_pools(
     for x, y, rule, jac in zip(a.tolist(), b.tolist(), pairs["rule"], pairs["jaccard"]):
         link.setdefault(max(x, y), (rule, float(jac)))
     removed = [i for i, r in enumerate(root) if r != i]
-    table = pd.DataFrame(
-        {
-            "id": allp["id"].to_numpy()[removed] if removed else [],
-            "pool": allp["_pool"].to_numpy()[removed] if removed else [],
-            "kept_id": [allp["id"].iat[root[i]] for i in removed],
-            "kept_pool": [allp["_pool"].iat[root[i]] for i in removed],
-            "rule": [link.get(i, ("linked", float("nan")))[0] for i in removed],
-            "jaccard": [link.get(i, ("linked", float("nan")))[1] for i in removed],
-            "problem": allp["problem"].to_numpy()[removed] if removed else [],
-            "kept_problem": [allp["problem"].iat[root[i]] for i in removed],
-        },
-        columns=REMOVED_COLUMNS,
-    ).sort_values("id", kind="stable").reset_index(drop=True)
+    table = (
+        pd.DataFrame(
+            {
+                "id": allp["id"].to_numpy()[removed] if removed else [],
+                "pool": allp["_pool"].to_numpy()[removed] if removed else [],
+                "kept_id": [allp["id"].iat[root[i]] for i in removed],
+                "kept_pool": [allp["_pool"].iat[root[i]] for i in removed],
+                "rule": [link.get(i, ("linked", float("nan")))[0] for i in removed],
+                "jaccard": [link.get(i, ("linked", float("nan")))[1] for i in removed],
+                "problem": allp["problem"].to_numpy()[removed] if removed else [],
+                "kept_problem": [allp["problem"].iat[root[i]] for i in removed],
+            },
+            columns=REMOVED_COLUMNS,
+        )
+        .sort_values("id", kind="stable")
+        .reset_index(drop=True)
+    )
     gone = set(table["id"])
     out = {n: df[~df["id"].isin(gone)].reset_index(drop=True) for n, df in pools.items()}
     return out, table
@@ -98,6 +118,11 @@ def dedup_summary(removed: pd.DataFrame) -> pd.DataFrame:
     """Removed rows counted by (pool, kept_pool, rule): what the within-train dedup took out."""
     if removed.empty:
         return pd.DataFrame(columns=["pool", "kept_pool", "rule", "removed"])
-    return (removed.groupby(["pool", "kept_pool", "rule"], sort=True).size().rename("removed")
-            .reset_index().sort_values(["removed", "pool"], ascending=[False, True], kind="stable")
-            .reset_index(drop=True))
+    return (
+        removed.groupby(["pool", "kept_pool", "rule"], sort=True)
+        .size()
+        .rename("removed")
+        .reset_index()
+        .sort_values(["removed", "pool"], ascending=[False, True], kind="stable")
+        .reset_index(drop=True)
+    )

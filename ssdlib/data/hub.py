@@ -30,7 +30,9 @@ class HubTarget:
 
     @property
     def label(self) -> str:
-        return f"{self.repo}" + (f" [{self.config}]" if self.config else "") + f" split {self.split!r}"
+        return (
+            f"{self.repo}" + (f" [{self.config}]" if self.config else "") + f" split {self.split!r}"
+        )
 
 
 # loader -> (default repo, default configs, default split, required columns)
@@ -40,7 +42,12 @@ _DEFAULTS: dict[str, tuple[str, tuple[str | None, ...], str | None, tuple[str, .
     "beyond_aime": ("ByteDance-Seed/BeyondAIME", (None,), "test", ev.BEYOND_AIME_REQUIRED),
     "omni_math": (ev.OMNI_HF_ID, (None,), None, ev.OMNI_REQUIRED),
     "omni_math_2": (ev.OMNI2_HF_ID, (None,), "train", ev.OMNI_REQUIRED),
-    "olympiadbench": ("Hothan/OlympiadBench", ("OE_TO_maths_en_COMP",), "train", ev.OLYMPIADBENCH_REQUIRED),
+    "olympiadbench": (
+        "Hothan/OlympiadBench",
+        ("OE_TO_maths_en_COMP",),
+        "train",
+        ev.OLYMPIADBENCH_REQUIRED,
+    ),
     "aime_archive": ("di-zhang-fdu/AIME_1983_2024", (None,), "train", ev.AIME_ARCHIVE_REQUIRED),
     "aime": ("di-zhang-fdu/AIME_1983_2024", (None,), "train", ev.AIME_ARCHIVE_REQUIRED),
     "aimo_aime": ("AI-MO/aimo-validation-aime", (None,), "train", ("problem", "answer")),
@@ -64,7 +71,11 @@ def hub_targets(name: str, spec: Mapping[str, Any]) -> list[HubTarget]:
         split = ev.OMNI_SPLITS.get(repo, "test")
     if loader in ("omni_math", "omni_math_2") and spec.get("min_difficulty") is not None:
         columns = (*columns, "difficulty")
-    if loader == "numinamath" and spec.get("sources", ()) is None and not spec.get("exclude_sources"):
+    if (
+        loader == "numinamath"
+        and spec.get("sources", ()) is None
+        and not spec.get("exclude_sources")
+    ):
         columns = tuple(c for c in columns if c != "source")
     return [HubTarget(name, repo, c, split, tuple(columns)) for c in configs]
 
@@ -87,7 +98,9 @@ def inspect_target(fs, t: HubTarget) -> str | None:
     splits = sorted(p.rsplit("/", 1)[-1] for p in fs.ls(f"{root}/{config}", detail=False))
     if t.split not in splits:
         return f"{t.repo} [{config}]: Unknown split {t.split!r}; should be one of {splits}"
-    files = sorted(p for p in fs.ls(f"{root}/{config}/{t.split}", detail=False) if p.endswith(".parquet"))
+    files = sorted(
+        p for p in fs.ls(f"{root}/{config}/{t.split}", detail=False) if p.endswith(".parquet")
+    )
     if not files:
         return f"{t.label}: no parquet files in the hub's conversion"
     with fs.open(files[0], "rb") as fh:

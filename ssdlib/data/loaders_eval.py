@@ -103,7 +103,9 @@ def _omni_tags(value: Any) -> list[str]:
     if value is None:
         return []
     items = value if isinstance(value, list) else str(value).split(",")
-    return [t for t in (clean_text(i) for i in items) if t and t.lower() not in {"none", "null", "[]"}]
+    return [
+        t for t in (clean_text(i) for i in items) if t and t.lower() not in {"none", "null", "[]"}
+    ]
 
 
 def load_omni_math(
@@ -151,11 +153,19 @@ def load_omni_math(
         meta = {"domain": row.get("domain") or [], "origin": clean_text(row.get("source"))}
         if tags:
             meta["tags"] = tags
-        return {"id": native, "problem": problem, "answer": answer, "difficulty": difficulty, "meta": meta}
+        return {
+            "id": native,
+            "problem": problem,
+            "answer": answer,
+            "difficulty": difficulty,
+            "meta": meta,
+        }
 
     required = list(OMNI_REQUIRED) + (["difficulty"] if min_difficulty is not None else [])
     ds = open_dataset(source_name, path, hf_id, None, split)
-    return map_dataset(source_name, ds, mapper, required, ["difficulty", "domain", "source", "id", "tags"])
+    return map_dataset(
+        source_name, ds, mapper, required, ["difficulty", "domain", "source", "id", "tags"]
+    )
 
 
 def load_omni_math_2(
@@ -170,8 +180,15 @@ def load_omni_math_2(
 ) -> LoadResult:
     """Omni-MATH-2 (martheballon/Omni-MATH-2): a single ``train`` split of 4,428 rows, integer
     ``id``, ``tags`` list. Same options as :func:`load_omni_math`."""
-    return load_omni_math(path, hf_id=hf_id, split=split, source_name=source_name, min_difficulty=min_difficulty,
-                          drop_tagged=drop_tagged, check_answers=check_answers)
+    return load_omni_math(
+        path,
+        hf_id=hf_id,
+        split=split,
+        source_name=source_name,
+        min_difficulty=min_difficulty,
+        drop_tagged=drop_tagged,
+        check_answers=check_answers,
+    )
 
 
 # --- OlympiadBench ---------------------------------------------------------------------------
@@ -224,7 +241,15 @@ def load_olympiadbench(
         problem = f"{context}\n\n{question}" if context else question
         return {"id": row["id"], "problem": problem, "answer": answer, "meta": meta}
 
-    optional = ["context", "is_multiple_answer", "unit", "answer_type", "subfield", "difficulty", *_IMAGE_COLUMNS]
+    optional = [
+        "context",
+        "is_multiple_answer",
+        "unit",
+        "answer_type",
+        "subfield",
+        "difficulty",
+        *_IMAGE_COLUMNS,
+    ]
     ds = open_dataset("olympiadbench", path, "Hothan/OlympiadBench", config, split)
     return map_dataset("olympiadbench", ds, mapper, list(OLYMPIADBENCH_REQUIRED), optional)
 
@@ -242,11 +267,22 @@ def load_aime_archive(path: str | Path | None = None, *, split: str = "train") -
         problem = problem_text(row["Question"])
         require_nonempty(problem)
         answer = _integer_answer(row["Answer"])
-        meta = {"year": row.get("Year"), "number": row.get("Problem Number"), "part": clean_text(row.get("Part"))}
-        return {"id": clean_text(row["ID"]) or idx, "problem": problem, "answer": answer, "meta": meta}
+        meta = {
+            "year": row.get("Year"),
+            "number": row.get("Problem Number"),
+            "part": clean_text(row.get("Part")),
+        }
+        return {
+            "id": clean_text(row["ID"]) or idx,
+            "problem": problem,
+            "answer": answer,
+            "meta": meta,
+        }
 
     ds = open_dataset("aime_archive", path, "di-zhang-fdu/AIME_1983_2024", None, split)
-    return map_dataset("aime_archive", ds, mapper, list(AIME_ARCHIVE_REQUIRED), ["Year", "Problem Number", "Part"])
+    return map_dataset(
+        "aime_archive", ds, mapper, list(AIME_ARCHIVE_REQUIRED), ["Year", "Problem Number", "Part"]
+    )
 
 
 def load_aimo_aime(path: str | Path | None = None, *, split: str = "train") -> LoadResult:
@@ -257,7 +293,12 @@ def load_aimo_aime(path: str | Path | None = None, *, split: str = "train") -> L
         require_nonempty(problem)
         answer = _integer_answer(row["answer"])
         native = clean_text(row.get("id")) or idx
-        return {"id": native, "problem": problem, "answer": answer, "meta": {"url": clean_text(row.get("url"))}}
+        return {
+            "id": native,
+            "problem": problem,
+            "answer": answer,
+            "meta": {"url": clean_text(row.get("url"))},
+        }
 
     ds = open_dataset("aimo_aime", path, "AI-MO/aimo-validation-aime", None, split)
     return map_dataset("aimo_aime", ds, mapper, ["problem", "answer"], ["id", "url"])
@@ -280,7 +321,14 @@ def load_hmmt(
         require_nonempty(problem, answer)
         native = row.get("problem_idx")
         meta = {"problem_type": row.get("problem_type") or []}
-        return {"id": native if native is not None else idx, "problem": problem, "answer": answer, "meta": meta}
+        return {
+            "id": native if native is not None else idx,
+            "problem": problem,
+            "answer": answer,
+            "meta": meta,
+        }
 
     ds = open_dataset(source_name, path, hf_id, None, split)
-    return map_dataset(source_name, ds, mapper, ["problem", "answer"], ["problem_idx", "problem_type"])
+    return map_dataset(
+        source_name, ds, mapper, ["problem", "answer"], ["problem_idx", "problem_type"]
+    )

@@ -80,7 +80,13 @@ def _math_mapper(levels: set[int]):
         variants = box_variants(solution, answer)
         if variants:
             meta[_VARIANTS] = variants
-        return {"id": idx, "problem": problem, "answer": answer, "difficulty": float(level), "meta": meta}
+        return {
+            "id": idx,
+            "problem": problem,
+            "answer": answer,
+            "difficulty": float(level),
+            "meta": meta,
+        }
 
     return mapper
 
@@ -106,11 +112,17 @@ def load_math(
     required = list(MATH_REQUIRED)
     if path is not None:
         ds = open_dataset("math", path, MATH_HF_ID, None, split)
-        return resolve_box_variants(_prefixed(map_dataset("math", ds, mapper, required, ["type"]), Path(path).stem))
+        return resolve_box_variants(
+            _prefixed(map_dataset("math", ds, mapper, required, ["type"]), Path(path).stem)
+        )
     results = []
     for config in [None] if configs is None else configs:
         ds = open_dataset("math", None, hf_id, config, split)
-        results.append(_prefixed(map_dataset("math", ds, mapper, required, ["type"]), f"{split}/{config or 'all'}"))
+        results.append(
+            _prefixed(
+                map_dataset("math", ds, mapper, required, ["type"]), f"{split}/{config or 'all'}"
+            )
+        )
     return resolve_box_variants(concat_results(results))
 
 
@@ -125,7 +137,9 @@ def resolve_box_variants(result: LoadResult, timeout_s: float = 5.0) -> LoadResu
     todo = [i for i, m in enumerate(metas) if _VARIANTS in m]
     if not todo:
         return result
-    same = variants_equivalent([(frame["answer"].iat[i], metas[i][_VARIANTS]) for i in todo], timeout_s=timeout_s)
+    same = variants_equivalent(
+        [(frame["answer"].iat[i], metas[i][_VARIANTS]) for i in todo], timeout_s=timeout_s
+    )
     drop = {i for i, ok in zip(todo, same) if not ok}
     for i in todo:
         metas[i].pop(_VARIANTS)
@@ -151,7 +165,9 @@ def _numina_mapper(include: set[str] | None, exclude: set[str]):
         if (include is not None and src not in include) or src in exclude:
             raise SkipRow("source_filtered")
         problem = problem_text(row["problem"])
-        if is_proof(problem):  # before the boxed check: most proofs box nothing, and "proof" says why
+        if is_proof(
+            problem
+        ):  # before the boxed check: most proofs box nothing, and "proof" says why
             raise SkipRow("proof")
         solution = row["solution"] or ""
         boxed = last_boxed_answer(solution)

@@ -91,7 +91,9 @@ def _loader_opts(name: str, loader: str, spec: Mapping[str, Any]) -> dict:
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     for key in opts:
         if key not in params and not takes_any:
-            raise ValueError(f"source {name!r}: loader {loader!r} has no option {key!r} (has: {list(params)[1:]})")
+            raise ValueError(
+                f"source {name!r}: loader {loader!r} has no option {key!r} (has: {list(params)[1:]})"
+            )
     return opts
 
 
@@ -101,8 +103,14 @@ def _role(name: str, spec: Mapping[str, Any], in_train: set[str], in_val: set[st
     if role is None:
         used = [r for r, names in (("train", in_train), ("val", in_val)) if name in names]
         if len(used) != 1:
-            where = "both the train mix and the val budgets" if used else "neither the train mix nor the val budgets"
-            raise ValueError(f"source {name!r}: no role given and it is in {where}; set role: train | val")
+            where = (
+                "both the train mix and the val budgets"
+                if used
+                else "neither the train mix nor the val budgets"
+            )
+            raise ValueError(
+                f"source {name!r}: no role given and it is in {where}; set role: train | val"
+            )
         role = used[0]
     if role not in ROLES:
         raise ValueError(f"source {name!r}: role must be one of {ROLES}, got {role!r}")
@@ -113,12 +121,16 @@ def _synthetic_opts(name: str, spec: Mapping[str, Any]) -> dict:
     opts = {k: v for k, v in spec.items() if k not in ("loader", "role")}
     unknown = sorted(set(opts) - _SYNTHETIC_OPTS)
     if unknown or "n_train" not in opts or "n_val" not in opts:
-        raise ValueError(f"source {name!r}: synthetic takes n_train, n_val and optionally "
-                         f"{sorted(_SYNTHETIC_OPTS - {'n_train', 'n_val'})}; got {sorted(opts)}")
+        raise ValueError(
+            f"source {name!r}: synthetic takes n_train, n_val and optionally "
+            f"{sorted(_SYNTHETIC_OPTS - {'n_train', 'n_val'})}; got {sorted(opts)}"
+        )
     return opts
 
 
-def check_sources(sources: Mapping[str, Mapping[str, Any]], in_train: set[str], in_val: set[str]) -> None:
+def check_sources(
+    sources: Mapping[str, Mapping[str, Any]], in_train: set[str], in_val: set[str]
+) -> None:
     """Validate every source spec without loading anything (called when params are checked, so a
     misspelled loader option fails before any data or model is touched). Raises ValueError."""
     for name, spec in sources.items():
@@ -127,13 +139,20 @@ def check_sources(sources: Mapping[str, Mapping[str, Any]], in_train: set[str], 
             _synthetic_opts(name, spec)
             continue
         if loader not in SOURCES:
-            raise ValueError(f"source {name!r}: unknown loader {loader!r}; known: {sorted(SOURCES)} + ['synthetic']")
+            raise ValueError(
+                f"source {name!r}: unknown loader {loader!r}; known: {sorted(SOURCES)} + ['synthetic']"
+            )
         _role(name, spec, in_train, in_val)
         _loader_opts(name, loader, spec)
 
 
-def _load_all(sources: Mapping[str, Mapping[str, Any]], seed: int, in_train: set[str], in_val: set[str],
-              limit: PromptLimit | None = None):
+def _load_all(
+    sources: Mapping[str, Mapping[str, Any]],
+    seed: int,
+    in_train: set[str],
+    in_val: set[str],
+    limit: PromptLimit | None = None,
+):
     """Load every source into train/val pools; return pools, LoadResults, roles, planted pairs and
     the rows dropped as too long for ``limit`` (before any split or dedup sees them)."""
     train_pools: dict[str, pd.DataFrame] = {}
@@ -147,22 +166,31 @@ def _load_all(sources: Mapping[str, Mapping[str, Any]], seed: int, in_train: set
         if loader == "synthetic":
             opts = _synthetic_opts(name, spec)
             syn_seed = int(opts.pop("seed", seed))
-            tr, va, pl = make_pools(int(opts.pop("n_train")), int(opts.pop("n_val")), syn_seed,
-                                    int(opts.pop("n_planted", 0)), **opts)
+            tr, va, pl = make_pools(
+                int(opts.pop("n_train")),
+                int(opts.pop("n_val")),
+                syn_seed,
+                int(opts.pop("n_planted", 0)),
+                **opts,
+            )
             n_tr, n_va = len(tr), len(va)
             if limit is not None:
                 (tr, long_tr), (va, long_va) = drop_long(tr, limit), drop_long(va, limit)
                 too_long += [long_tr, long_va]
             train_pools[name], val_pools[name] = tr, va
             n_long = n_tr - len(tr) + n_va - len(va)
-            loads[name] = concat_results([LoadResult(tr, Counter(), n_tr), LoadResult(va, Counter(), n_va)])
+            loads[name] = concat_results(
+                [LoadResult(tr, Counter(), n_tr), LoadResult(va, Counter(), n_va)]
+            )
             if n_long:
                 loads[name].drops[REASON] += n_long
             roles[name] = "train+val"
             planted.append(pl)
             continue
         if loader not in SOURCES:
-            raise ValueError(f"source {name!r}: unknown loader {loader!r}; known: {sorted(SOURCES)} + ['synthetic']")
+            raise ValueError(
+                f"source {name!r}: unknown loader {loader!r}; known: {sorted(SOURCES)} + ['synthetic']"
+            )
         role = _role(name, spec, in_train, in_val)
         result = SOURCES[loader](spec.get("path"), **_loader_opts(name, loader, spec))
         if limit is not None:
@@ -171,8 +199,10 @@ def _load_all(sources: Mapping[str, Mapping[str, Any]], seed: int, in_train: set
         loads[name], roles[name] = result, role
         (train_pools if role == "train" else val_pools)[name] = result.frame
     cols = ["id", "source", "prompt_tokens"]
-    long_rows = pd.concat([t[cols] for t in too_long if not t.empty] or [pd.DataFrame(columns=cols)],
-                          ignore_index=True)
+    long_rows = pd.concat(
+        [t[cols] for t in too_long if not t.empty] or [pd.DataFrame(columns=cols)],
+        ignore_index=True,
+    )
     return train_pools, val_pools, loads, roles, planted, long_rows
 
 
@@ -208,13 +238,16 @@ def prepare_data(
     train, val, val300 = _plain(train), _plain(val), _plain(val300)
     dd = {"enabled": True, **(_plain(dedup) if dedup is not None else {})}
     train_pools, val_pools, loads, roles, planted, too_long = _load_all(
-        sources, seed, set(train["mix"]), set(val["budgets"]), prompt_limit)
+        sources, seed, set(train["mix"]), set(val["budgets"]), prompt_limit
+    )
     duplicates = None
     removed_by_source: dict[str, int] = {}
     if dd.pop("enabled") and train_pools:
         train_pools, duplicates = dedup_pools(train_pools, priority=list(train["mix"]), **dd)
         removed_by_source = duplicates["pool"].value_counts().to_dict()
-    wanted = wanted_counts(int(train["size"]), dict(train["mix"]), val["budgets"], val300.get("budgets", {}))
+    wanted = wanted_counts(
+        int(train["size"]), dict(train["mix"]), val["budgets"], val300.get("budgets", {})
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BudgetShortfall)
         splits = build_splits(
@@ -225,24 +258,35 @@ def prepare_data(
             val_budgets=wanted["val"],
             val300_budgets=wanted["val300"],
             seed=seed,
-            floors={"train": train.get("min_rows", {}), "val": val.get("min_rows", {}),
-                    "val300": val300.get("min_rows", {})},
+            floors={
+                "train": train.get("min_rows", {}),
+                "val": val.get("min_rows", {}),
+                "val300": val300.get("min_rows", {}),
+            },
         )
     shortfalls = [str(w.message) for w in caught if issubclass(w.category, BudgetShortfall)]
-    for w in caught:  # re-raise everything so the notebook shows it (and other warnings are not lost)
+    for (
+        w
+    ) in caught:  # re-raise everything so the notebook shows it (and other warnings are not lost)
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     out = Path(out_dir)
     paths = {name: write_parquet(df, out / HANDOFFS[name].filename) for name, df in splits.items()}
     if duplicates is not None:
-        paths["train_duplicates"] = write_parquet(duplicates, out / HANDOFFS["train_duplicates"].filename)
+        paths["train_duplicates"] = write_parquet(
+            duplicates, out / HANDOFFS["train_duplicates"].filename
+        )
     kept_planted = None
     n_planted_total = 0
     if planted:
         allp = pd.concat(planted, ignore_index=True)
         n_planted_total = len(allp)
-        both = allp["train_id"].isin(set(splits["train"]["id"])) & allp["val_id"].isin(set(splits["val"]["id"]))
+        both = allp["train_id"].isin(set(splits["train"]["id"])) & allp["val_id"].isin(
+            set(splits["val"]["id"])
+        )
         kept_planted = allp[both].sort_values(["val_id", "train_id"]).reset_index(drop=True)
-        paths["planted_pairs"] = write_parquet(kept_planted, out / HANDOFFS["planted_pairs"].filename)
+        paths["planted_pairs"] = write_parquet(
+            kept_planted, out / HANDOFFS["planted_pairs"].filename
+        )
     return DataReport(
         table=split_report(loads, splits, roles, wanted, removed_by_source),
         drops=drops_table(loads),

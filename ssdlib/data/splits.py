@@ -72,15 +72,23 @@ def take(what: str, source: str, wanted: int, have: int, floor: int = 0) -> int:
         raise ValueError(f"{what} budget for {source!r} is negative ({wanted})")
     got = min(int(wanted), int(have))
     if got < floor:
-        raise ValueError(f"{what} budget for {source!r} is {wanted} but only {have} rows are available, "
-                         f"below its floor of {floor} ({what}.min_rows.{source})")
+        raise ValueError(
+            f"{what} budget for {source!r} is {wanted} but only {have} rows are available, "
+            f"below its floor of {floor} ({what}.min_rows.{source})"
+        )
     if got < wanted:
-        warnings.warn(f"{what}: {source!r} gives {got} of its budget {wanted} rows "
-                      f"(short by {wanted - got}; floor {floor})", BudgetShortfall, stacklevel=3)
+        warnings.warn(
+            f"{what}: {source!r} gives {got} of its budget {wanted} rows "
+            f"(short by {wanted - got}; floor {floor})",
+            BudgetShortfall,
+            stacklevel=3,
+        )
     return got
 
 
-def val300_subset_problems(val_budgets: Mapping[str, int], val300_budgets: Mapping[str, int]) -> list[tuple[str, str]]:
+def val300_subset_problems(
+    val_budgets: Mapping[str, int], val300_budgets: Mapping[str, int]
+) -> list[tuple[str, str]]:
     """Why the val300 budgets are not a subset of the val budgets: ``[(source, message), ...]``
     (empty when they are). The one statement of the rule: the typed params check it before any
     data is loaded (naming file and key), :func:`build_splits` again on what it is given."""
@@ -88,16 +96,28 @@ def val300_subset_problems(val_budgets: Mapping[str, int], val300_budgets: Mappi
     for name, b in val300_budgets.items():
         have = int(val_budgets.get(name, 0))
         if int(b) > have:
-            out.append((name, f"val300 takes {int(b)} rows but val has only {have} from this source {name!r}"
-                              + ("" if name in val_budgets else " (val300 must be a subset of val)")))
+            out.append(
+                (
+                    name,
+                    f"val300 takes {int(b)} rows but val has only {have} from this source {name!r}"
+                    + ("" if name in val_budgets else " (val300 must be a subset of val)"),
+                )
+            )
     return out
 
 
-def wanted_counts(train_size: int, train_mix: Mapping[str, float], val_budgets: Mapping[str, int],
-                  val300_budgets: Mapping[str, int]) -> dict[str, dict[str, int]]:
+def wanted_counts(
+    train_size: int,
+    train_mix: Mapping[str, float],
+    val_budgets: Mapping[str, int],
+    val300_budgets: Mapping[str, int],
+) -> dict[str, dict[str, int]]:
     """What each split asks of each source: {split: {source: rows}} (before any shortfall)."""
-    return {"train": mix_counts(int(train_size), train_mix), "val": {k: int(v) for k, v in val_budgets.items()},
-            "val300": {k: int(v) for k, v in val300_budgets.items()}}
+    return {
+        "train": mix_counts(int(train_size), train_mix),
+        "val": {k: int(v) for k, v in val_budgets.items()},
+        "val300": {k: int(v) for k, v in val300_budgets.items()},
+    }
 
 
 def build_splits(
@@ -155,7 +175,9 @@ def _finish(parts: list[pd.DataFrame]) -> pd.DataFrame:
         return problems_frame([])
     df = pd.concat(parts, ignore_index=True)
     if df["id"].duplicated().any():
-        raise ValueError(f"id {df.loc[df['id'].duplicated(), 'id'].iloc[0]!r} is selected from two pools")
+        raise ValueError(
+            f"id {df.loc[df['id'].duplicated(), 'id'].iloc[0]!r} is selected from two pools"
+        )
     return problems_frame(df.sort_values("id", kind="stable"))
 
 
@@ -198,8 +220,16 @@ def split_report(
                 short.append(f"{split} {got}/{want}")
         row["shortfall"] = ", ".join(short)
         rows.append(row)
-    cols = ["source", "role", "n_raw", "n_dropped", "n_dedup", "n_available",
-            *(c for s in SPLITS for c in (f"want_{s}", f"n_{s}")), "shortfall"]
+    cols = [
+        "source",
+        "role",
+        "n_raw",
+        "n_dropped",
+        "n_dedup",
+        "n_available",
+        *(c for s in SPLITS for c in (f"want_{s}", f"n_{s}")),
+        "shortfall",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -222,10 +252,17 @@ def mix_table(df: pd.DataFrame) -> pd.DataFrame:
     """
     if df.empty:
         return pd.DataFrame(columns=["source", "origin", "n", "share"])
-    t = (df.assign(origin=[_origin(m) for m in df["meta"]]).groupby(["source", "origin"], sort=True).size()
-         .rename("n").reset_index())
+    t = (
+        df.assign(origin=[_origin(m) for m in df["meta"]])
+        .groupby(["source", "origin"], sort=True)
+        .size()
+        .rename("n")
+        .reset_index()
+    )
     t["share"] = t["n"] / len(df)
-    return t.sort_values(["source", "n", "origin"], ascending=[True, False, True], kind="stable").reset_index(drop=True)
+    return t.sort_values(
+        ["source", "n", "origin"], ascending=[True, False, True], kind="stable"
+    ).reset_index(drop=True)
 
 
 def drops_table(loads: Mapping[str, LoadResult]) -> pd.DataFrame:

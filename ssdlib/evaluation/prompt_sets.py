@@ -20,9 +20,15 @@ def read_budgets(paths, budgets: Iterable[str]) -> dict[str, pd.DataFrame]:
 def limit_each(sets: Mapping[str, pd.DataFrame], limit: int | None) -> dict[str, pd.DataFrame]:
     """The first ``limit`` rows of every set (all rows when ``limit`` is None or 0): a quick run
     keeps every set represented instead of truncating their union."""
-    return {name: (df.head(limit) if limit else df).reset_index(drop=True) for name, df in sets.items()}
+    return {
+        name: (df.head(limit) if limit else df).reset_index(drop=True) for name, df in sets.items()
+    }
 
 
 def union(sets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Every prompt of the sets once (first occurrence kept, order of the sets)."""
-    return pd.concat(list(sets.values()), ignore_index=True).drop_duplicates("id").reset_index(drop=True)
+    return (
+        pd.concat(list(sets.values()), ignore_index=True)
+        .drop_duplicates("id")
+        .reset_index(drop=True)
+    )

@@ -47,7 +47,9 @@ class GenerationPlan:
         return sum(r.n * r.decode.max_tokens for r in self.requests)
 
 
-def render_prompts(problems: pd.DataFrame, tokenizer, prompt: PromptCfg, thinking: bool) -> pd.DataFrame:
+def render_prompts(
+    problems: pd.DataFrame, tokenizer, prompt: PromptCfg, thinking: bool
+) -> pd.DataFrame:
     """prompt_id, prompt_text, prompt_hash, prompt_token_ids for each problem row."""
     require_columns(problems, ["id", "problem"], "problems")
     texts = [render_chat(tokenizer, p, prompt.template, thinking) for p in problems["problem"]]
@@ -63,7 +65,9 @@ def render_prompts(problems: pd.DataFrame, tokenizer, prompt: PromptCfg, thinkin
     )
 
 
-def check_context(rendered: pd.DataFrame, decodes: Mapping[str, DecodeCfg], model: ModelCfg) -> None:
+def check_context(
+    rendered: pd.DataFrame, decodes: Mapping[str, DecodeCfg], model: ModelCfg
+) -> None:
     """Fail before any engine starts if some prompt + max_tokens exceeds max_model_len."""
     if rendered.empty:
         return
@@ -107,12 +111,20 @@ def plan_generation(
             missing = [i for i in range(d.n) if i not in have]
             if missing:
                 requests.append(
-                    Request(row.prompt_id, list(row.prompt_token_ids), d, missing, prompt_text=row.prompt_text)
+                    Request(
+                        row.prompt_id,
+                        list(row.prompt_token_ids),
+                        d,
+                        missing,
+                        prompt_text=row.prompt_text,
+                    )
                 )
     return GenerationPlan(requests, len(rendered), total, sum(r.n for r in requests))
 
 
-def _records(req: Request, outs: list[Output], model_id: str, prompt_h: str, seconds: float) -> list[dict]:
+def _records(
+    req: Request, outs: list[Output], model_id: str, prompt_h: str, seconds: float
+) -> list[dict]:
     return [
         {
             "prompt_id": req.prompt_id,
@@ -219,7 +231,8 @@ def execute_data_parallel(
             continue
         devices = groups[rank]
         p = ctx.Process(
-            target=_dp_worker, args=(rank, devices, dict(requests=part, backend=backend, **kwargs), label)
+            target=_dp_worker,
+            args=(rank, devices, dict(requests=part, backend=backend, **kwargs), label),
         )
         p.start()
         procs.append(p)
@@ -229,7 +242,9 @@ def execute_data_parallel(
         if p.exitcode != 0:
             failed.append(p.exitcode)
     if failed:
-        raise RuntimeError(f"{len(failed)} data-parallel engine(s) failed (exit codes {failed}); finished samples are kept")
+        raise RuntimeError(
+            f"{len(failed)} data-parallel engine(s) failed (exit codes {failed}); finished samples are kept"
+        )
 
 
 def generate_samples(
@@ -280,7 +295,11 @@ def generate_samples(
             plan = plan_shard(plan, shard)
         if plan.requests:
             kwargs = dict(
-                model_path=model_path, model_id=model_id, model=model, store_root=store_root, seed=seed
+                model_path=model_path,
+                model_id=model_id,
+                model=model,
+                store_root=store_root,
+                seed=seed,
             )
             label = writer_label(shard, None)
             if backend.launcher == "ray":
@@ -294,8 +313,13 @@ def generate_samples(
             else:
                 execute(plan.requests, backend=backend, shard=label, **kwargs)
         else:  # say so on the console: a rerun reads the store and starts no engine
-            progress.update("generate", plan.n_samples_total, plan.n_samples_total, "samples",
-                            f"{model_id} (all stored)")
+            progress.update(
+                "generate",
+                plan.n_samples_total,
+                plan.n_samples_total,
+                "samples",
+                f"{model_id} (all stored)",
+            )
     if shard is not None:
         stored = len(collect_samples(problems, decodes, store_root, model_id))
         raise ShardDone(
@@ -331,4 +355,6 @@ def collect_samples(
         frames.append(df.assign(config_name=",".join(cfg_names)))
     if not frames:
         return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True).sort_values(["config_id", "prompt_id", "sample_idx"], ignore_index=True)
+    return pd.concat(frames, ignore_index=True).sort_values(
+        ["config_id", "prompt_id", "sample_idx"], ignore_index=True
+    )

@@ -55,8 +55,10 @@ def _encode(tokenizer, text: str) -> list[int]:
 
 def dropped_by_decode(tokenizer, token_id: int) -> bool:
     """True if ``decode([id], skip_special_tokens=True)`` loses a token that decodes to text otherwise."""
-    return (tokenizer.decode([token_id], skip_special_tokens=False) != ""
-            and tokenizer.decode([token_id], skip_special_tokens=True) == "")
+    return (
+        tokenizer.decode([token_id], skip_special_tokens=False) != ""
+        and tokenizer.decode([token_id], skip_special_tokens=True) == ""
+    )
 
 
 class ResponseDecoder:
@@ -116,5 +118,7 @@ def require_think_marker(tokenizer, marker: str = THINK_CLOSE) -> MarkerInfo:
     info = marker_info(tokenizer, marker)
     problem = info.problem()
     if problem is not None:
-        raise ThinkMarkerError(f"think marker check failed: {problem}; think-close detection would be wrong")
+        raise ThinkMarkerError(
+            f"think marker check failed: {problem}; think-close detection would be wrong"
+        )
     return info

@@ -119,7 +119,9 @@ def _has_math(parsed: list) -> bool:
     return any(isinstance(x, (Basic, MatrixBase)) for x in parsed)
 
 
-def check_answer(gold: str, candidate: str, timeout_s: float = 5.0) -> tuple[bool | None, str | None]:
+def check_answer(
+    gold: str, candidate: str, timeout_s: float = 5.0
+) -> tuple[bool | None, str | None]:
     """Is ``candidate`` (a model's boxed answer) equivalent to ``gold``? Worker task.
 
     Returns ``(verdict, note)``. verdict is True/False, or None when math-verify timed out

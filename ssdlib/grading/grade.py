@@ -44,7 +44,9 @@ def _gold_text(gold) -> str:
     return str(gold).strip()
 
 
-def _flags(response: str, finish_reason, thinking: bool | None, max_candidate_chars: int) -> tuple[dict, bool]:
+def _flags(
+    response: str, finish_reason, thinking: bool | None, max_candidate_chars: int
+) -> tuple[dict, bool]:
     """Extraction flags for one sample and whether its candidate should be verified."""
     ex = extract(response if isinstance(response, str) else "", thinking)
     row = {
@@ -65,10 +67,14 @@ def _flags(response: str, finish_reason, thinking: bool | None, max_candidate_ch
 
 def _timed_out_check(result: TaskResult) -> bool:
     """Did a check_answer task run out of time (parent kill or math-verify's own alarm)?"""
-    return result.status == STATUS_TIMEOUT or (result.status == STATUS_OK and result.value[1] == eq.NOTE_TIMEOUT)
+    return result.status == STATUS_TIMEOUT or (
+        result.status == STATUS_OK and result.value[1] == eq.NOTE_TIMEOUT
+    )
 
 
-def _run_with_retries(fn, tasks: list[tuple], timed_out, *, retries: int, **pool_kw) -> list[TaskResult]:
+def _run_with_retries(
+    fn, tasks: list[tuple], timed_out, *, retries: int, **pool_kw
+) -> list[TaskResult]:
     """run_killable, then re-run the tasks that ``timed_out`` up to ``retries`` more times.
 
     Budgets are wall-clock, so on a loaded machine a normal 0.2 s check can miss a 2 s
@@ -134,8 +140,14 @@ def _grade_rows(
             tasks.append((gold, row["extracted"], timeout_s))
         row_task.append(task_of[key])
     results = _run_with_retries(
-        eq.check_answer, tasks, _timed_out_check, timeout_s=timeout_s, workers=workers,
-        memory_limit_mb=memory_limit_mb, retries=retries, progress_step="grade",
+        eq.check_answer,
+        tasks,
+        _timed_out_check,
+        timeout_s=timeout_s,
+        workers=workers,
+        memory_limit_mb=memory_limit_mb,
+        retries=retries,
+        progress_step="grade",
     )
     for row, t in zip(rows, row_task, strict=True):
         if t is not None:
@@ -252,10 +264,17 @@ def answers_equivalent_batch(
     # None can mean "timed out" (worth one more try, see _run_with_retries) or "unparseable"
     # (cheap to repeat), so every None is retried once.
     results = _run_with_retries(
-        eq.equivalent, unique, lambda r: r.status != STATUS_OK or r.value is None,
-        timeout_s=timeout_s, workers=workers, retries=1,
+        eq.equivalent,
+        unique,
+        lambda r: r.status != STATUS_OK or r.value is None,
+        timeout_s=timeout_s,
+        workers=workers,
+        retries=1,
     )
-    verdict = {t: (r.value if r.status == STATUS_OK else None) for t, r in zip(unique, results, strict=True)}
+    verdict = {
+        t: (r.value if r.status == STATUS_OK else None)
+        for t, r in zip(unique, results, strict=True)
+    }
     return [verdict[t] for t in tasks]
 
 

@@ -106,7 +106,9 @@ class _Worker:
 
     def __init__(self, ctx, fn: Callable, memory_limit_mb: int | None, timeout_s: float):
         parent_conn, child_conn = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker_main, args=(child_conn, fn, memory_limit_mb), daemon=True)
+        self.proc = ctx.Process(
+            target=_worker_main, args=(child_conn, fn, memory_limit_mb), daemon=True
+        )
         self.proc.start()
         child_conn.close()  # so that the parent sees EOF when the worker dies
         self.conn = parent_conn
@@ -230,7 +232,9 @@ def run_killable(
         pool = [new_worker() for _ in range(n_workers)]
         while pending or any(w.queue for w in pool):
             if progress_step:
-                progress.update(progress_step, n - len(pending) - sum(len(w.queue) for w in pool), n, "checks")
+                progress.update(
+                    progress_step, n - len(pending) - sum(len(w.queue) for w in pool), n, "checks"
+                )
             # Fill level by level (every worker gets a first task before any gets a second),
             # so that a few slow tasks at the front do not all queue behind one worker.
             for depth in range(1, prefetch + 1):
@@ -245,14 +249,18 @@ def run_killable(
                         pending.appendleft(index)
                         if w.queue:
                             elapsed = time.monotonic() - w.started
-                            results[w.queue[0]] = TaskResult(None, STATUS_CRASH, "worker died", elapsed)
+                            results[w.queue[0]] = TaskResult(
+                                None, STATUS_CRASH, "worker died", elapsed
+                            )
                         retire(w)
                         pool[i] = new_worker()
             busy = [w for w in pool if w.queue]
             wait_s = max(0.0, min(w.deadline for w in busy) - time.monotonic())
             ready = set(wait([w.conn for w in busy], timeout=wait_s))
             for i, w in enumerate(pool):
-                now = time.monotonic()  # fresh for each worker: handling the previous one takes time
+                now = (
+                    time.monotonic()
+                )  # fresh for each worker: handling the previous one takes time
                 if not w.queue:
                     continue
                 if w.conn in ready:
@@ -279,9 +287,13 @@ def run_killable(
                             )
                         pending.appendleft(w.queue[0])
                     else:
-                        results[w.task] = TaskResult(None, STATUS_CRASH, "worker died", now - w.started)
+                        results[w.task] = TaskResult(
+                            None, STATUS_CRASH, "worker died", now - w.started
+                        )
                 elif now >= w.deadline:
-                    results[w.task] = TaskResult(None, STATUS_TIMEOUT, f"killed after {timeout_s:g} s", now - w.started)
+                    results[w.task] = TaskResult(
+                        None, STATUS_TIMEOUT, f"killed after {timeout_s:g} s", now - w.started
+                    )
                 else:
                     continue
                 retire(w)

@@ -86,12 +86,16 @@ def plot_se_vs_k(var_between: float, var_within: float, n: int, K_max: int = 16,
     se1, se_ref = float(se[0]), float(se_for(n, K_ref, var_between, var_within) * PP)
     cut = 1 - se_ref / se1
     only = "only " if cut < 0.25 else ""
-    ax.set_title(f"At n={n}, K=1 to K={K_ref} cuts the SE {only}{cut:.0%} ({se1:.2f} to {se_ref:.2f} p.p.)")
+    ax.set_title(
+        f"At n={n}, K=1 to K={K_ref} cuts the SE {only}{cut:.0%} ({se1:.2f} to {se_ref:.2f} p.p.)"
+    )
     return fig
 
 
 def _power_kw(var_between, var_within, K, cov_between):
-    return dict(var_between_a=var_between, var_within_a=var_within, cov_between=cov_between, K_a=K, K_b=K)
+    return dict(
+        var_between_a=var_between, var_within_a=var_within, cov_between=cov_between, K_a=K, K_b=K
+    )
 
 
 def plot_mde_vs_n(
@@ -116,20 +120,42 @@ def plot_mde_vs_n(
     n_grid = np.geomspace(50, n_max or max(5000, 2 * top), 200)
     fig, ax = plt.subplots()
     for K in K_options:
-        mde = minimum_detectable_effect(n_grid, alpha, power, **_power_kw(var_between, var_within, K, cov_between))
+        mde = minimum_detectable_effect(
+            n_grid, alpha, power, **_power_kw(var_between, var_within, K, cov_between)
+        )
         ax.plot(n_grid, mde * PP, label=f"K={K}")
     for label, b in budgets.items():
         ax.axvline(b, color="0.3", ls=":", lw=1)
-        ax.annotate(f"{label} ({b:,})", (b, 0.02), xycoords=("data", "axes fraction"), rotation=90, ha="right", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{label} ({b:,})",
+            (b, 0.02),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+        )
     ax.set_xscale("log")
     ax.set_xlabel("prompts n")
     ax.set_ylabel("min. detectable effect (p.p.)")
     ax.set_ylim(bottom=0)
     ax.legend(title=f"K (power {power:.0%}, alpha {alpha:g})", frameon=True)
     k_lo, k_hi = min(K_options), max(K_options)
-    lo = minimum_detectable_effect(top, alpha, power, **_power_kw(var_between, var_within, k_lo, cov_between)) * PP
-    hi = minimum_detectable_effect(top, alpha, power, **_power_kw(var_between, var_within, k_hi, cov_between)) * PP
-    ax.set_title(f"With {top} prompts the smallest detectable effect is {lo:.1f} p.p. at K={k_lo}, {hi:.1f} at K={k_hi}")
+    lo = (
+        minimum_detectable_effect(
+            top, alpha, power, **_power_kw(var_between, var_within, k_lo, cov_between)
+        )
+        * PP
+    )
+    hi = (
+        minimum_detectable_effect(
+            top, alpha, power, **_power_kw(var_between, var_within, k_hi, cov_between)
+        )
+        * PP
+    )
+    ax.set_title(
+        f"With {top} prompts the smallest detectable effect is {lo:.1f} p.p. at K={k_lo}, {hi:.1f} at K={k_hi}"
+    )
     return fig
 
 
@@ -154,18 +180,33 @@ def plot_required_n_vs_delta(
     deltas = np.linspace(0.01, 0.10, 91) if deltas is None else np.asarray(deltas, dtype=float)
     fig, ax = plt.subplots()
     for K in K_options:
-        n = required_prompts(deltas, alpha, power, **_power_kw(var_between, var_within, K, cov_between))
+        n = required_prompts(
+            deltas, alpha, power, **_power_kw(var_between, var_within, K, cov_between)
+        )
         ax.plot(deltas * PP, n, label=f"K={K}")
     for label, b in budgets.items():
         ax.axhline(b, color="0.3", ls=":", lw=1)
-        ax.annotate(f"{label} ({b:,})", (0.01, b), xycoords=("axes fraction", "data"), ha="left", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{label} ({b:,})",
+            (0.01, b),
+            xycoords=("axes fraction", "data"),
+            ha="left",
+            va="bottom",
+            fontsize=8,
+        )
     ax.axvline(target_delta * PP, color="0.6", lw=0.8)
     ax.set_yscale("log")
     ax.set_xlabel("effect to detect (p.p.)")
     ax.set_ylabel("prompts needed")
     ax.legend(title=f"K (power {power:.0%}, alpha {alpha:g})", frameon=True)
     k_lo = min(K_options)
-    need = int(np.ceil(required_prompts(target_delta, alpha, power, **_power_kw(var_between, var_within, k_lo, cov_between))))
+    need = int(
+        np.ceil(
+            required_prompts(
+                target_delta, alpha, power, **_power_kw(var_between, var_within, k_lo, cov_between)
+            )
+        )
+    )
     title = f"Detecting {target_delta * PP:g} p.p. needs {need:,} prompts at K={k_lo}"
     if budgets:
         name, top = max(budgets.items(), key=lambda kv: kv[1])
@@ -175,28 +216,50 @@ def plot_required_n_vs_delta(
     return fig
 
 
-def plot_paired_vs_unpaired(table: pd.DataFrame, delta: float, budgets: Mapping[str, int] | None = None,
-                            title_prefix: str = ""):
+def plot_paired_vs_unpaired(
+    table: pd.DataFrame,
+    delta: float,
+    budgets: Mapping[str, int] | None = None,
+    title_prefix: str = "",
+):
     """Prompts needed for ``delta`` (fraction) by test design: unpaired, then paired at each
     correlation (rows of :func:`ssdlib.stats.power.paired_vs_unpaired`); budgets as lines. The title
     states how many prompts the paired test that 06 runs needs at the measured correlation."""
     apply_style()
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    labels = ["unpaired" if np.isnan(r) else f"paired\nrho={r:.2f}\n({src})"
-              for r, src in zip(table["correlation"], table["correlation_source"])]
+    labels = [
+        "unpaired" if np.isnan(r) else f"paired\nrho={r:.2f}\n({src})"
+        for r, src in zip(table["correlation"], table["correlation_source"])
+    ]
     colours = ["0.55" if np.isnan(r) else "C0" for r in table["correlation"]]
     bars = ax.bar(range(len(table)), table["n_t"], color=colours)
     for b, n in zip(bars, table["n_t"]):
-        ax.annotate(f"{int(n):,}", (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{int(n):,}",
+            (b.get_x() + b.get_width() / 2, b.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     for label, n in _budgets(budgets).items():
         ax.axhline(n, color="0.3", ls=":", lw=1)
-        ax.annotate(f"{label} ({n:,})", (1.0, n), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{label} ({n:,})",
+            (1.0, n),
+            xycoords=("axes fraction", "data"),
+            ha="right",
+            va="bottom",
+            fontsize=8,
+        )
     ax.set_xticks(range(len(table)), labels, fontsize=8)
     ax.set_ylabel(f"prompts needed for {delta * PP:g} p.p.\n(t test, power and alpha as planned)")
     measured = table[table["correlation_source"].str.startswith("measured")]
     row = measured.iloc[0] if len(measured) else table.iloc[-1]
     un = int(table["n_t"].iloc[0])
-    ax.set_title(f"{title_prefix}the paired test needs {int(row['n_t']):,} prompts at rho={row['correlation']:.2f} "
-                 f"({row['correlation_source']}) vs {un:,} unpaired", fontsize=10)
+    ax.set_title(
+        f"{title_prefix}the paired test needs {int(row['n_t']):,} prompts at rho={row['correlation']:.2f} "
+        f"({row['correlation_source']}) vs {un:,} unpaired",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig

@@ -30,7 +30,12 @@ def t95(n_prompts: int) -> float:
     """Two-sided 95% Student t quantile with ``n_prompts - 1`` df (NaN below 2 prompts)."""
     return float(sps.t.ppf(0.975, n_prompts - 1)) if n_prompts >= 2 else float("nan")
 
-_RATE_COLUMNS = {"think_closed": "think_close_rate", "boxed": "boxed_rate", "length_stop": "length_stop_rate"}
+
+_RATE_COLUMNS = {
+    "think_closed": "think_close_rate",
+    "boxed": "boxed_rate",
+    "length_stop": "length_stop_rate",
+}
 
 
 def pass_at_k(n, c, k: int):
@@ -81,7 +86,9 @@ def _per_prompt(graded: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         key = [*by, *[c for c in ("config_id", "model_id") if c in graded.columns and c not in by]]
         dup = graded.duplicated(subset=[*key, "prompt_id", "sample_idx"])
         if dup.any():
-            raise ValueError(f"{int(dup.sum())} duplicated sample row(s) (same prompt_id and sample_idx)")
+            raise ValueError(
+                f"{int(dup.sum())} duplicated sample row(s) (same prompt_id and sample_idx)"
+            )
     frame = graded[[*by, "prompt_id"]].copy()
     frame["_n"] = 1
     frame["_c"] = _as_float(graded["correct"], "correct")
@@ -92,7 +99,11 @@ def _per_prompt(graded: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     agg.update({col: "mean" for col in frame.columns if col in _RATE_COLUMNS or col == "n_tokens"})
     if "timed_out" in frame.columns:
         agg["timed_out"] = "sum"
-    per = frame.groupby([*by, "prompt_id"], sort=True, observed=True, dropna=False).agg(agg).reset_index()
+    per = (
+        frame.groupby([*by, "prompt_id"], sort=True, observed=True, dropna=False)
+        .agg(agg)
+        .reset_index()
+    )
     per["_n"] = per["_n"].astype(int)
     per["accuracy"] = per["_c"] / per["_n"]
     return per
@@ -153,11 +164,29 @@ def summarize(
     out = pd.DataFrame(rows)
     if "n_tokens" in graded.columns:
         p95 = _p95_tokens(graded, by)
-        out = out.merge(p95, on=by, how="left") if by else out.assign(p95_tokens=p95["p95_tokens"].iloc[0])
+        out = (
+            out.merge(p95, on=by, how="left")
+            if by
+            else out.assign(p95_tokens=p95["p95_tokens"].iloc[0])
+        )
     else:
         out["p95_tokens"] = float("nan")
-    order = [*by, "n_prompts", "n_samples", "samples_per_prompt", "accuracy", "se", "ci_low", "ci_high",
-             "think_close_rate", "boxed_rate", "length_stop_rate", "mean_tokens", "p95_tokens", "timed_out"]
+    order = [
+        *by,
+        "n_prompts",
+        "n_samples",
+        "samples_per_prompt",
+        "accuracy",
+        "se",
+        "ci_low",
+        "ci_high",
+        "think_close_rate",
+        "boxed_rate",
+        "length_stop_rate",
+        "mean_tokens",
+        "p95_tokens",
+        "timed_out",
+    ]
     return out[order + [c for c in out.columns if c not in order]]
 
 
@@ -179,7 +208,9 @@ def _pass_at_k_group(per: pd.DataFrame, k: int) -> tuple[float, float]:
     return float(values.mean()), _se(values)
 
 
-def pass_at_k_curve(graded: pd.DataFrame, by: Sequence[str] = ("config_id",), k_max: int | None = None) -> pd.DataFrame:
+def pass_at_k_curve(
+    graded: pd.DataFrame, by: Sequence[str] = ("config_id",), k_max: int | None = None
+) -> pd.DataFrame:
     """Tidy pass@k for k = 1..k_max per ``by`` group, for plotting.
 
     Columns: ``*by, k, pass_at_k, se, n_prompts``. ``k_max`` defaults to the smallest

@@ -79,8 +79,15 @@ def decide(diff: float, p_adjusted: float, se: float, alpha: float = 0.05) -> st
     return "no detectable difference"
 
 
-def adjust_family(table: pd.DataFrame, alpha: float = 0.05, *, p_col: str = "p_value", diff_col: str = "diff",
-                  se_col: str = "se_paired", df_col: str | None = "n_shared") -> pd.DataFrame:
+def adjust_family(
+    table: pd.DataFrame,
+    alpha: float = 0.05,
+    *,
+    p_col: str = "p_value",
+    diff_col: str = "diff",
+    se_col: str = "se_paired",
+    df_col: str | None = "n_shared",
+) -> pd.DataFrame:
     """Holm over the rows of ``table`` (one declared family), with verdicts and matching CIs.
 
     Adds ``family_size`` (computable tests), ``p_holm``, ``ci_level`` (see
@@ -107,6 +114,8 @@ def adjust_family(table: pd.DataFrame, alpha: float = 0.05, *, p_col: str = "p_v
     else:
         crit = sps.norm.ppf(q)
     out["ci_adj_low"], out["ci_adj_high"] = d - crit * se, d + crit * se
-    out["verdict"] = [decide(float(d), float(pa), float(se), alpha)
-                      for d, pa, se in zip(out[diff_col], out["p_holm"], out[se_col])]
+    out["verdict"] = [
+        decide(float(d), float(pa), float(se), alpha)
+        for d, pa, se in zip(out[diff_col], out["p_holm"], out[se_col])
+    ]
     return out

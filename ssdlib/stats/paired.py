@@ -108,9 +108,15 @@ def paired_table(
         raise ValueError(f"samples is missing required column {by!r}")
     configs = pd.unique(samples[by])
     if baseline_config not in set(configs):
-        raise ValueError(f"baseline {baseline_config!r} not found in column {by!r} (has {list(configs)})")
+        raise ValueError(
+            f"baseline {baseline_config!r} not found in column {by!r} (has {list(configs)})"
+        )
     base = samples[samples[by] == baseline_config]
-    rows = {c: paired_comparison(base, samples[samples[by] == c], score, level, test) for c in configs if c != baseline_config}
+    rows = {
+        c: paired_comparison(base, samples[samples[by] == c], score, level, test)
+        for c in configs
+        if c != baseline_config
+    }
     if not rows:
         raise ValueError("no config other than the baseline to compare")
     table = pd.DataFrame.from_dict(rows, orient="index")

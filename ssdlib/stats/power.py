@@ -47,8 +47,15 @@ def paired_diff_variance(
     """
     var_between_b = var_between_a if var_between_b is None else var_between_b
     var_within_b = var_within_a if var_within_b is None else var_within_b
-    _check_finite(var_between_a=var_between_a, var_between_b=var_between_b, cov_between=cov_between,
-                  var_within_a=var_within_a, var_within_b=var_within_b, K_a=K_a, K_b=K_b)
+    _check_finite(
+        var_between_a=var_between_a,
+        var_between_b=var_between_b,
+        cov_between=cov_between,
+        var_within_a=var_within_a,
+        var_within_b=var_within_b,
+        K_a=K_a,
+        K_b=K_b,
+    )
     K_a, K_b = np.asarray(K_a, dtype=float), np.asarray(K_b, dtype=float)
     if np.any(K_a <= 0) or np.any(K_b <= 0):
         raise ValueError("K_a and K_b must be positive")
@@ -150,7 +157,9 @@ def achieved_power(n, delta, alpha: float = 0.05, **variances):
     ``variances`` are the keyword arguments of :func:`paired_diff_variance`.
     """
     v = paired_diff_variance(**variances)
-    z = np.abs(np.asarray(delta, dtype=float)) * np.sqrt(np.asarray(n, dtype=float) / v) - sps.norm.ppf(1 - alpha / 2)
+    z = np.abs(np.asarray(delta, dtype=float)) * np.sqrt(
+        np.asarray(n, dtype=float) / v
+    ) - sps.norm.ppf(1 - alpha / 2)
     out = sps.norm.cdf(z)
     return float(out) if np.ndim(out) == 0 else out
 
@@ -170,7 +179,9 @@ def power_inputs(a: pd.DataFrame, b: pd.DataFrame, score: str = "correct") -> di
     pb = prompt_means(b, score).set_index("prompt_id")["mean"]
     shared = pa.index.intersection(pb.index)
     if len(shared) < 2:
-        raise ValueError(f"need at least 2 shared prompts to estimate the covariance, got {len(shared)}")
+        raise ValueError(
+            f"need at least 2 shared prompts to estimate the covariance, got {len(shared)}"
+        )
     cov = float(np.cov(pa.loc[shared], pb.loc[shared], ddof=1)[0, 1])
     return {
         "var_between_a": float(ca["var_between"]),
@@ -208,7 +219,13 @@ def budget_planner(
     """
     rows = []
     for K in K_options:
-        kw = dict(var_between_a=var_between, cov_between=cov_between, var_within_a=var_within, K_a=K, K_b=K)
+        kw = dict(
+            var_between_a=var_between,
+            cov_between=cov_between,
+            var_within_a=var_within,
+            K_a=K,
+            K_b=K,
+        )
         # Round up to whole prompts; the epsilon keeps an exact integer (969.0000000001 from
         # float error) from becoming one prompt more.
         n_req = math.ceil(required_prompts(delta, alpha, power, **kw) - 1e-9)
@@ -235,8 +252,10 @@ def budget_planner(
 def _check_finite(**values) -> None:
     bad = {k: v for k, v in values.items() if not np.all(np.isfinite(np.asarray(v, dtype=float)))}
     if bad:
-        raise ValueError(f"power inputs must be finite numbers, got {bad}: a pilot with one sample per prompt "
-                         "or with no spread cannot estimate them (see planning_variances)")
+        raise ValueError(
+            f"power inputs must be finite numbers, got {bad}: a pilot with one sample per prompt "
+            "or with no spread cannot estimate them (see planning_variances)"
+        )
 
 
 def planning_variances(components: pd.Series | dict) -> tuple[float, float, str]:
@@ -253,11 +272,21 @@ def planning_variances(components: pd.Series | dict) -> tuple[float, float, str]
         return vb, vw, f"measured (K = {float(components['K']):g})"
     vpm = float(components.get("var_prompt_means", np.nan))
     if float(components["K"]) <= 1 and np.isfinite(vpm) and vpm > 0:
-        return vpm, 0.0, "K = 1 pilot: between = variance of prompt means, within = 0 (not separable)"
-    return 0.25, 0.0, "assumed: Bernoulli maximum 0.25, all between-prompt (the pilot had zero variance)"
+        return (
+            vpm,
+            0.0,
+            "K = 1 pilot: between = variance of prompt means, within = 0 (not separable)",
+        )
+    return (
+        0.25,
+        0.0,
+        "assumed: Bernoulli maximum 0.25, all between-prompt (the pilot had zero variance)",
+    )
 
 
-def between_prompt_correlation(a: pd.DataFrame, b: pd.DataFrame, score: str = "correct") -> dict[str, float]:
+def between_prompt_correlation(
+    a: pd.DataFrame, b: pd.DataFrame, score: str = "correct"
+) -> dict[str, float]:
     """Correlation of two configs' TRUE prompt means, estimated on the prompts both were run on.
 
     Cov of observed prompt means estimates Cov(xA, xB) without bias (the two configs' sampling
@@ -273,24 +302,39 @@ def between_prompt_correlation(a: pd.DataFrame, b: pd.DataFrame, score: str = "c
     pb = prompt_means(b, score).set_index("prompt_id")["mean"]
     shared = pa.index.intersection(pb.index)
     if len(shared) < 3:
-        raise ValueError(f"need at least 3 shared prompts to estimate a correlation, got {len(shared)}")
+        raise ValueError(
+            f"need at least 3 shared prompts to estimate a correlation, got {len(shared)}"
+        )
     xa, xb = pa.loc[shared].to_numpy(float), pb.loc[shared].to_numpy(float)
     if xa.std() == 0 or xb.std() == 0:
-        raise ValueError("one config scored the same on every shared prompt: no correlation to estimate")
+        raise ValueError(
+            "one config scored the same on every shared prompt: no correlation to estimate"
+        )
     raw = float(np.corrcoef(xa, xb)[0, 1])
     cov = float(np.cov(xa, xb, ddof=1)[0, 1])
     ca = variance_components(a[a["prompt_id"].isin(shared)], score).iloc[0]
     cb = variance_components(b[b["prompt_id"].isin(shared)], score).iloc[0]
     vb_a, vb_b = float(ca["var_between"]), float(cb["var_between"])
     if np.isfinite(vb_a) and np.isfinite(vb_b) and vb_a > 0 and vb_b > 0:
-        corr, method = float(np.clip(cov / np.sqrt(vb_a * vb_b), -1, 1)), "true prompt means (within noise removed)"
+        corr, method = (
+            float(np.clip(cov / np.sqrt(vb_a * vb_b), -1, 1)),
+            "true prompt means (within noise removed)",
+        )
     else:
         corr, method = raw, "observed prompt means (K = 1: attenuated, conservative)"
     return {"corr": corr, "corr_raw": raw, "n_shared": int(len(shared)), "method": method}
 
 
-def paired_vs_unpaired(delta: float, var_between: float, var_within: float, correlations: dict[str, float], *,
-                       K: int = 1, alpha: float = 0.05, power: float = 0.8) -> pd.DataFrame:
+def paired_vs_unpaired(
+    delta: float,
+    var_between: float,
+    var_within: float,
+    correlations: dict[str, float],
+    *,
+    K: int = 1,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> pd.DataFrame:
     """Prompts needed to detect ``delta`` (fraction) with the unpaired test and with the paired
     test 06 actually runs, at each between-prompt correlation in ``correlations`` (label -> rho).
 
@@ -305,13 +349,26 @@ def paired_vs_unpaired(delta: float, var_between: float, var_within: float, corr
 
     _check_finite(delta=delta, var_between=var_between, var_within=var_within, **correlations)
     if delta == 0 or var_between + var_within <= 0 or K < 1:
-        raise ValueError(f"need delta != 0, positive variance and K >= 1 (got {delta}, {var_between}, {var_within}, {K})")
+        raise ValueError(
+            f"need delta != 0, positive variance and K >= 1 (got {delta}, {var_between}, {var_within}, {K})"
+        )
     s2 = var_between + var_within / K
     z2 = z_sum(alpha, power) ** 2
-    rows = [{"design": "unpaired (two independent arms)", "correlation": np.nan, "correlation_source": "",
-             "var_diff": 2 * s2, "n_normal": z2 * 2 * s2 / delta**2,
-             "n_t": math.ceil(TTestIndPower().solve_power(abs(delta) / math.sqrt(s2), alpha=alpha, power=power,
-                                                          ratio=1.0) - 1e-9)}]
+    rows = [
+        {
+            "design": "unpaired (two independent arms)",
+            "correlation": np.nan,
+            "correlation_source": "",
+            "var_diff": 2 * s2,
+            "n_normal": z2 * 2 * s2 / delta**2,
+            "n_t": math.ceil(
+                TTestIndPower().solve_power(
+                    abs(delta) / math.sqrt(s2), alpha=alpha, power=power, ratio=1.0
+                )
+                - 1e-9
+            ),
+        }
+    ]
     for label, rho in correlations.items():
         if not -1 <= rho <= 1:
             raise ValueError(f"correlation {label!r} = {rho} is outside [-1, 1]")
@@ -319,8 +376,16 @@ def paired_vs_unpaired(delta: float, var_between: float, var_within: float, corr
         if v <= 0:
             raise ValueError(f"correlation {label!r} = {rho} leaves no variance in the differences")
         n_t = TTestPower().solve_power(abs(delta) / math.sqrt(v), alpha=alpha, power=power)
-        rows.append({"design": "paired (same prompts)", "correlation": float(rho), "correlation_source": label,
-                     "var_diff": v, "n_normal": z2 * v / delta**2, "n_t": math.ceil(n_t - 1e-9)})
+        rows.append(
+            {
+                "design": "paired (same prompts)",
+                "correlation": float(rho),
+                "correlation_source": label,
+                "var_diff": v,
+                "n_normal": z2 * v / delta**2,
+                "n_t": math.ceil(n_t - 1e-9),
+            }
+        )
     out = pd.DataFrame(rows)
     out["vs_unpaired"] = out["n_t"] / out["n_t"].iloc[0]
     return out
@@ -332,9 +397,17 @@ def seeds_settings(between_share: float = 0.85, var_total: float = 0.25) -> tupl
     return between_share * var_total, (1 - between_share) * var_total
 
 
-def variance_headline(samples: pd.DataFrame, components: pd.Series, *, budget: str, preset: str,
-                      budget_sizes: dict[str, int], target_delta: float, alpha: float = 0.05,
-                      power: float = 0.8) -> pd.DataFrame:
+def variance_headline(
+    samples: pd.DataFrame,
+    components: pd.Series,
+    *,
+    budget: str,
+    preset: str,
+    budget_sizes: dict[str, int],
+    target_delta: float,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> pd.DataFrame:
     """04's one-row headline: accuracy and per-prompt SE of the pilot (no SE clustered by source: with
     a handful of fixed sources it is not a usable error bar; sources are strata), the variance used to plan
     (and where it came from), prompts for ``target_delta`` at K = 1 in Miller's form and in the seed
@@ -344,14 +417,24 @@ def variance_headline(samples: pd.DataFrame, components: pd.Series, *, budget: s
     k = samples.groupby("prompt_id").size()
     pp = f"{target_delta * 100:g}pp"
     row = {
-        "budget": budget, "preset": preset, "variance_source": note, "n_prompts": int(k.size), "K": int(k.min()),
-        "accuracy": float(components["mean"]), "se": float(components["se"]),
-        "var_between": vb, "var_within": vw,
+        "budget": budget,
+        "preset": preset,
+        "variance_source": note,
+        "n_prompts": int(k.size),
+        "K": int(k.min()),
+        "accuracy": float(components["mean"]),
+        "se": float(components["se"]),
+        "var_between": vb,
+        "var_within": vw,
         "between_share": vb / (vb + vw),
-        f"n_for_{pp}_K1_unpaired": required_prompts(target_delta, alpha, power, var_between_a=vb, var_within_a=vw),
+        f"n_for_{pp}_K1_unpaired": required_prompts(
+            target_delta, alpha, power, var_between_a=vb, var_within_a=vw
+        ),
         f"n_for_{pp}_seed_form": required_prompts_simple(vb + vw, target_delta, alpha, power),
-        **{f"mde_pp_{b}_K1_unpaired": 100 * minimum_detectable_effect(m, alpha, power, var_between_a=vb,
-                                                                       var_within_a=vw)
-           for b, m in budget_sizes.items()},
+        **{
+            f"mde_pp_{b}_K1_unpaired": 100
+            * minimum_detectable_effect(m, alpha, power, var_between_a=vb, var_within_a=vw)
+            for b, m in budget_sizes.items()
+        },
     }
     return pd.DataFrame([row])

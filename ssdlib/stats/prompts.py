@@ -40,7 +40,9 @@ def score_values(samples: pd.DataFrame, score: str) -> np.ndarray:
         raise ValueError(f"score column {score!r} is not numeric or boolean: {exc}") from exc
     n_missing = int(values.isna().sum())
     if n_missing:
-        raise ValueError(f"score column {score!r} has {n_missing} missing value(s); grade or drop them first")
+        raise ValueError(
+            f"score column {score!r} has {n_missing} missing value(s); grade or drop them first"
+        )
     return values.to_numpy(dtype=float)
 
 
@@ -62,14 +64,21 @@ def validate_samples(
         raise ValueError("samples is empty")
     for col in _SYSTEM_COLUMNS:
         if col in samples.columns and col not in by:
-            n_values = samples.groupby(by, observed=True)[col].nunique() if by else samples[col].nunique()
+            n_values = (
+                samples.groupby(by, observed=True)[col].nunique() if by else samples[col].nunique()
+            )
             if np.any(np.asarray(n_values) > 1):
                 raise ValueError(
                     f"samples mix several {col!r} values within one group; "
                     f"pass by={col!r} (or filter to one) before computing statistics"
                 )
     if "sample_idx" in samples.columns:
-        key = [*by, *[c for c in _SYSTEM_COLUMNS if c in samples.columns and c not in by], "prompt_id", "sample_idx"]
+        key = [
+            *by,
+            *[c for c in _SYSTEM_COLUMNS if c in samples.columns and c not in by],
+            "prompt_id",
+            "sample_idx",
+        ]
         dup = samples.duplicated(subset=key)
         if dup.any():
             first = samples.loc[dup, key].iloc[0].to_dict()

@@ -39,7 +39,9 @@ def se_for(n, K, var_between, var_within):
     n, K = np.asarray(n, dtype=float), np.asarray(K, dtype=float)
     if np.any(n <= 0) or np.any(K <= 0):
         raise ValueError("n and K must be positive")
-    return np.sqrt((np.asarray(var_between, dtype=float) + np.asarray(var_within, dtype=float) / K) / n)
+    return np.sqrt(
+        (np.asarray(var_between, dtype=float) + np.asarray(var_within, dtype=float) / K) / n
+    )
 
 
 def critical_value(level: float = 0.95, df=None) -> float:

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 
 
-def beta_prompt_means(n: int, mean: float, var_between: float, rng: np.random.Generator) -> np.ndarray:
+def beta_prompt_means(
+    n: int, mean: float, var_between: float, rng: np.random.Generator
+) -> np.ndarray:
     """Draw ``n`` true prompt accuracies from a Beta with the given mean and variance.
 
     ``mean`` is a fraction in (0, 1); ``var_between`` must be below mean (1 - mean)
@@ -21,7 +23,9 @@ def beta_prompt_means(n: int, mean: float, var_between: float, rng: np.random.Ge
         raise ValueError(f"mean must be in (0, 1), got {mean}")
     max_var = mean * (1 - mean)
     if not 0 < var_between < max_var:
-        raise ValueError(f"var_between must be in (0, {max_var:.4g}) for mean {mean}, got {var_between}")
+        raise ValueError(
+            f"var_between must be in (0, {max_var:.4g}) for mean {mean}, got {var_between}"
+        )
     # Method of moments for Beta(a, b): a + b = m(1-m)/v - 1.
     concentration = max_var / var_between - 1
     return rng.beta(mean * concentration, (1 - mean) * concentration, size=n)

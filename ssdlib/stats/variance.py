@@ -36,7 +36,9 @@ COMPONENT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def components_from_prompt_stats(means: np.ndarray, variances: np.ndarray, k: np.ndarray) -> dict[str, float]:
+def components_from_prompt_stats(
+    means: np.ndarray, variances: np.ndarray, k: np.ndarray
+) -> dict[str, float]:
     """Method-of-moments components from per-prompt means, variances (k-1 denominator) and k.
 
     - ``var_within`` = average over prompts with k >= 2 of their sample variance (unbiased

@@ -18,7 +18,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ssdlib.train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ssdlib.train", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--config", required=True, help="YAML or JSON file of train_sft arguments")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     ns = parser.parse_args(argv)

@@ -38,11 +38,17 @@ class JsonlLogCallback(TrainerCallback):
         if not state.is_world_process_zero:
             return
         if self.path.exists():
-            sessions = [json.loads(x).get("session", 0) for x in self.path.read_text().splitlines() if x.strip()]
+            sessions = [
+                json.loads(x).get("session", 0)
+                for x in self.path.read_text().splitlines()
+                if x.strip()
+            ]
             self.session = max(sessions, default=-1) + 1
         self._t0 = self._last_t = time.perf_counter()
         self._last_tokens = state.num_input_tokens_seen
-        progress.update("train", state.global_step, state.max_steps, "steps")  # a resume starts past 0
+        progress.update(
+            "train", state.global_step, state.max_steps, "steps"
+        )  # a resume starts past 0
 
     def on_step_end(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
@@ -54,10 +60,14 @@ class JsonlLogCallback(TrainerCallback):
         now = time.perf_counter()
         tokens = state.num_input_tokens_seen
         record = {"step": state.global_step, "epoch": state.epoch, "session": self.session}
-        record.update({k: v for k, v in logs.items() if isinstance(v, (int, float, str, bool)) or v is None})
+        record.update(
+            {k: v for k, v in logs.items() if isinstance(v, (int, float, str, bool)) or v is None}
+        )
         record["time_s"] = now - self._t0
         dt = now - self._last_t
-        record["tokens_per_s"] = (tokens - self._last_tokens) / dt if dt > 0 and tokens > self._last_tokens else None
+        record["tokens_per_s"] = (
+            (tokens - self._last_tokens) / dt if dt > 0 and tokens > self._last_tokens else None
+        )
         if torch.cuda.is_available():
             record["max_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
         self._last_t, self._last_tokens = now, tokens

@@ -22,7 +22,9 @@ def list_checkpoints(output_dir: str | Path) -> list[tuple[int, Path]]:
     root = Path(output_dir)
     if not root.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _CKPT.match(p.name))]
+    found = [
+        (int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _CKPT.match(p.name))
+    ]
     return sorted(found)
 
 
@@ -52,7 +54,9 @@ def read_log(output_dir_or_file: str | Path) -> pd.DataFrame:
     train_rows = frame[frame.get("loss").notna()] if "loss" in frame else frame.iloc[0:0]
     other = frame.drop(train_rows.index)
     train_rows = train_rows.drop_duplicates("step", keep="last")
-    return pd.concat([train_rows, other]).sort_values(["step"], kind="stable").reset_index(drop=True)
+    return (
+        pd.concat([train_rows, other]).sort_values(["step"], kind="stable").reset_index(drop=True)
+    )
 
 
 def checkpoint_model_id(run_name: str, step: int, run_hash: str | None = None) -> str:

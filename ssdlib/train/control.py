@@ -41,15 +41,27 @@ def control_model_table(control_dir: str | Path, steps: Sequence[int]) -> pd.Dat
     have = dict(list_checkpoints(control_dir))
     missing = [s for s in steps if s not in have]
     if missing:
-        raise ValueError(f"control run {control_dir} has no checkpoint at steps {missing} (has {sorted(have)})")
+        raise ValueError(
+            f"control run {control_dir} has no checkpoint at steps {missing} (has {sorted(have)})"
+        )
     name = record.get("run_name", control_dir.name)
-    return pd.DataFrame([{"model": control_label(s), "step": s,
-                          "model_id": checkpoint_model_id(name, s, record.get("hash")), "path": str(have[s])}
-                         for s in steps], columns=["model", "step", "model_id", "path"])
+    return pd.DataFrame(
+        [
+            {
+                "model": control_label(s),
+                "step": s,
+                "model_id": checkpoint_model_id(name, s, record.get("hash")),
+                "path": str(have[s]),
+            }
+            for s in steps
+        ],
+        columns=["model", "step", "model_id", "path"],
+    )
 
 
-def control_accuracy_table(samples: pd.DataFrame, pairs: Sequence[tuple[str, str]], *,
-                           base: str = "base", tier: str = "") -> pd.DataFrame:
+def control_accuracy_table(
+    samples: pd.DataFrame, pairs: Sequence[tuple[str, str]], *, base: str = "base", tier: str = ""
+) -> pd.DataFrame:
     """Accuracy of base, each SSD model and its control, and the paired differences that matter.
 
     ``samples``: graded rows of ONE prompt set at ONE decode with a ``model`` column;
@@ -64,14 +76,30 @@ def control_accuracy_table(samples: pd.DataFrame, pairs: Sequence[tuple[str, str
 
     rows = []
     for ssd, ctrl in pairs:
-        row = {"tier": tier, "ssd": ssd, "control": ctrl, "n_prompts": int(acc.loc[ssd, "n_prompts"]),
-               "base_accuracy": float(acc.loc[base, "accuracy"]), "ssd_accuracy": float(acc.loc[ssd, "accuracy"]),
-               "ssd_se": float(acc.loc[ssd, "se"]), "control_accuracy": float(acc.loc[ctrl, "accuracy"]),
-               "control_se": float(acc.loc[ctrl, "se"])}
-        for name, a, b in (("ssd_minus_base", base, ssd), ("control_minus_base", base, ctrl),
-                           ("ssd_minus_control", ctrl, ssd)):
+        row = {
+            "tier": tier,
+            "ssd": ssd,
+            "control": ctrl,
+            "n_prompts": int(acc.loc[ssd, "n_prompts"]),
+            "base_accuracy": float(acc.loc[base, "accuracy"]),
+            "ssd_accuracy": float(acc.loc[ssd, "accuracy"]),
+            "ssd_se": float(acc.loc[ssd, "se"]),
+            "control_accuracy": float(acc.loc[ctrl, "accuracy"]),
+            "control_se": float(acc.loc[ctrl, "se"]),
+        }
+        for name, a, b in (
+            ("ssd_minus_base", base, ssd),
+            ("control_minus_base", base, ctrl),
+            ("ssd_minus_control", ctrl, ssd),
+        ):
             pc = paired_comparison(side(a), side(b))
-            row.update({name: float(pc["diff"]), f"{name}_ci_low": float(pc["ci_low"]),
-                        f"{name}_ci_high": float(pc["ci_high"]), f"{name}_p": float(pc["p_value"])})
+            row.update(
+                {
+                    name: float(pc["diff"]),
+                    f"{name}_ci_low": float(pc["ci_low"]),
+                    f"{name}_ci_high": float(pc["ci_high"]),
+                    f"{name}_p": float(pc["p_value"]),
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows)

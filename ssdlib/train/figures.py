@@ -30,7 +30,9 @@ def _train_rows(log: pd.DataFrame | str | Path) -> pd.DataFrame:
     return rows
 
 
-def training_curve_figure(log: pd.DataFrame | str | Path, *, smooth: int = 10, title: str | None = None):
+def training_curve_figure(
+    log: pd.DataFrame | str | Path, *, smooth: int = 10, title: str | None = None
+):
     """Loss (raw and running mean over ``smooth`` logged points) and learning rate vs optimizer step.
 
     ``log`` is ``ssdlib.train.read_log``'s DataFrame, a run folder, or a ``train_log.jsonl`` path.
@@ -43,7 +45,9 @@ def training_curve_figure(log: pd.DataFrame | str | Path, *, smooth: int = 10, t
     loss = rows["loss"].to_numpy(dtype=float)
     smoothed = pd.Series(loss).rolling(max(1, smooth), min_periods=1).mean().to_numpy()
 
-    fig, (ax_loss, ax_lr) = plt.subplots(2, 1, sharex=True, figsize=(7.0, 5.0), height_ratios=(3, 1.3))
+    fig, (ax_loss, ax_lr) = plt.subplots(
+        2, 1, sharex=True, figsize=(7.0, 5.0), height_ratios=(3, 1.3)
+    )
     ax_loss.plot(step, loss, alpha=0.35, lw=1, label="loss (per log)")
     ax_loss.plot(step, smoothed, lw=2, label=f"running mean ({smooth} logs)")
     ax_loss.set_ylabel("loss (nats / completion token)")
@@ -127,11 +131,20 @@ def token_weighted_length_figure(report: dict, *, bins: int = 30, max_tokens: in
     fig, ax = plt.subplots(figsize=(7.0, 4.0))
     if total > 0:
         edges = np.histogram_bin_edges(tok[tok > 0], bins=bins)
-        stack = [np.histogram(tok[cat == c], bins=edges, weights=tok[cat == c])[0] / total for c in CATEGORIES]
-        ax.hist([tok[cat == c] for c in CATEGORIES], bins=edges, stacked=True,
-                weights=[tok[cat == c] / total * 100 for c in CATEGORIES],
-                color=[_CATEGORY_COLOURS[c] for c in CATEGORIES],
-                label=[f"{c} ({float(s.sum()):.0%} of drawn tokens)" for c, s in zip(CATEGORIES, stack)])
+        stack = [
+            np.histogram(tok[cat == c], bins=edges, weights=tok[cat == c])[0] / total
+            for c in CATEGORIES
+        ]
+        ax.hist(
+            [tok[cat == c] for c in CATEGORIES],
+            bins=edges,
+            stacked=True,
+            weights=[tok[cat == c] / total * 100 for c in CATEGORIES],
+            color=[_CATEGORY_COLOURS[c] for c in CATEGORIES],
+            label=[
+                f"{c} ({float(s.sum()):.0%} of drawn tokens)" for c, s in zip(CATEGORIES, stack)
+            ],
+        )
     if max_tokens:
         ax.axvline(max_tokens, ls="--", color="black", lw=1, label=f"generation cap {max_tokens:,}")
     ax.set_xlabel("completion tokens per sample")
@@ -139,8 +152,11 @@ def token_weighted_length_figure(report: dict, *, bins: int = 30, max_tokens: in
     ax.legend(fontsize=8, loc="upper left")
     sh = token_shares(report).set_index("category")
     ls = sh.loc["length-stopped"]
-    ax.set_title(f"Length-stopped traces are {ls['share_of_samples']:.0%} of samples but "
-                 f"{0.0 if np.isnan(ls['share_of_training_tokens']) else ls['share_of_training_tokens']:.0%}"
-                 " of trained tokens", fontsize=10)
+    ax.set_title(
+        f"Length-stopped traces are {ls['share_of_samples']:.0%} of samples but "
+        f"{0.0 if np.isnan(ls['share_of_training_tokens']) else ls['share_of_training_tokens']:.0%}"
+        " of trained tokens",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig

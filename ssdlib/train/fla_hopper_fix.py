@@ -48,8 +48,14 @@ def _chunk_bwd_kernel_dqkwg_gated(
     all = (B * T).to(tl.int64)
     if IS_VARLEN:
         i_tg = i_t
-        i_n, i_t = tl.load(chunk_indices + i_t * 2).to(tl.int32), tl.load(chunk_indices + i_t * 2 + 1).to(tl.int64)
-        bos, eos = tl.load(cu_seqlens + i_n).to(tl.int64), tl.load(cu_seqlens + i_n + 1).to(tl.int64)
+        i_n, i_t = (
+            tl.load(chunk_indices + i_t * 2).to(tl.int32),
+            tl.load(chunk_indices + i_t * 2 + 1).to(tl.int64),
+        )
+        bos, eos = (
+            tl.load(cu_seqlens + i_n).to(tl.int64),
+            tl.load(cu_seqlens + i_n + 1).to(tl.int64),
+        )
         T = eos - bos
         NT = tl.cdiv(T, BT)
     else:
@@ -73,7 +79,9 @@ def _chunk_bwd_kernel_dqkwg_gated(
     b_dq = tl.zeros([BT, BK], dtype=tl.float32)
     b_dk = tl.zeros([BT, BK], dtype=tl.float32)
     b_ds = tl.zeros([BT, BT], dtype=tl.float32)
-    b_dsT = tl.zeros([BT, BT], dtype=tl.float32)  # the fix: ds^T by its own product, never tl.trans(b_ds)
+    b_dsT = tl.zeros(
+        [BT, BT], dtype=tl.float32
+    )  # the fix: ds^T by its own product, never tl.trans(b_ds)
     b_dw = tl.zeros([BT, BK], dtype=tl.float32)
 
     o_t = i_t * BT + tl.arange(0, BT)
@@ -154,7 +162,9 @@ def chunk_bwd_dqkwg_gated(
     from fla.utils import check_shared_mem
 
     if g is None or w is None or dv is None or g_gamma is not None:
-        raise NotImplementedError("chunk_bwd_dqkwg_gated covers only the gated delta rule (g, w, dv; no g_gamma)")
+        raise NotImplementedError(
+            "chunk_bwd_dqkwg_gated covers only the gated delta rule (g, w, dv; no g_gamma)"
+        )
     B, T, H, K, V, HV = *k.shape, v.shape[-1], v.shape[2]
     BT = chunk_size
     if chunk_indices is None and cu_seqlens is not None:

@@ -50,7 +50,11 @@ TINY_QWEN35 = dict(
     linear_conv_kernel_dim=4,
     layer_types=["linear_attention"] * 3 + ["full_attention"],
     max_position_embeddings=65_536,
-    rope_parameters={"rope_type": "default", "rope_theta": 10_000_000.0, "partial_rotary_factor": 0.25},
+    rope_parameters={
+        "rope_type": "default",
+        "rope_theta": 10_000_000.0,
+        "partial_rotary_factor": 0.25,
+    },
     tie_word_embeddings=True,
     rms_norm_eps=1e-6,
     pad_token_id=0,
@@ -215,12 +219,18 @@ def compute_gradients(
     ctx = patched_gdn_rule(model, _wrong_rule) if inject == "scale_dg" else contextlib.nullcontext()
     if inject not in (None, "scale_dg"):
         raise ValueError(f"unknown inject={inject!r} (known: 'scale_dg')")
-    amp = torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=autocast_bf16)
+    amp = torch.autocast(
+        device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=autocast_bf16
+    )
     with ctx, amp:
         loss = model(input_ids=ids, labels=labels).loss
     loss.backward()
     loss = loss.detach()
-    grads = {n: p.grad.detach().to("cpu", torch.float64) for n, p in model.named_parameters() if p.grad is not None}
+    grads = {
+        n: p.grad.detach().to("cpu", torch.float64)
+        for n, p in model.named_parameters()
+        if p.grad is not None
+    }
     return float(loss), grads
 
 
@@ -247,16 +257,32 @@ def compare(grads: dict, ref: dict) -> dict[str, float]:
     return dict(sorted(errors.items(), key=lambda kv: -kv[1]))
 
 
-def _reference_in_child(state: dict, overrides: dict | None, ids, labels, device: str) -> tuple[float, dict]:
+def _reference_in_child(
+    state: dict, overrides: dict | None, ids, labels, device: str
+) -> tuple[float, dict]:
     """Float64 torch-reference gradients computed in a child process that cannot import fla."""
     import torch
 
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = os.path.join(tmp, "in.pt"), os.path.join(tmp, "out.pt")
-        torch.save({"state": state, "overrides": overrides, "ids": ids, "labels": labels, "device": device}, src)
+        torch.save(
+            {
+                "state": state,
+                "overrides": overrides,
+                "ids": ids,
+                "labels": labels,
+                "device": device,
+            },
+            src,
+        )
         # fla must be unimportable before transformers' Qwen3.5 modeling module is first imported.
-        code = "import sys; sys.modules['fla'] = None; from ssdlib.train.gradcheck import _reference_main as m; m(*sys.argv[1:])"
-        proc = subprocess.run([sys.executable, "-c", code, src, dst], capture_output=True, text=True)
+        code = (
+            "import sys; sys.modules['fla'] = None; "
+            "from ssdlib.train.gradcheck import _reference_main as m; m(*sys.argv[1:])"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code, src, dst], capture_output=True, text=True
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"reference gradient process failed:\n{proc.stderr[-3000:]}")
         out = torch.load(dst)
@@ -316,7 +342,9 @@ def _reference_main(src: str, dst: str) -> None:
     inp = torch.load(src)
     model = build_tiny_model(0, inp["overrides"])
     model.load_state_dict(inp["state"])
-    loss, grads = compute_gradients(model, inp["ids"], inp["labels"], device=inp["device"], dtype="float64")
+    loss, grads = compute_gradients(
+        model, inp["ids"], inp["labels"], device=inp["device"], dtype="float64"
+    )
     torch.save({"loss": loss, "grads": grads}, dst)
 
 

@@ -43,7 +43,9 @@ class RunMismatch(ValueError):
 # ----------------------------------------------------------------------------- prompts
 
 
-def load_train_problems(data_dir: str | Path, n_prompts: int | None = None) -> tuple[pd.DataFrame, str]:
+def load_train_problems(
+    data_dir: str | Path, n_prompts: int | None = None
+) -> tuple[pd.DataFrame, str]:
     """The first ``n_prompts`` decontaminated train problems, and the file they came from.
 
     ``train_clean.parquet`` (02_contamination) is the real input. Without it the raw
@@ -56,7 +58,9 @@ def load_train_problems(data_dir: str | Path, n_prompts: int | None = None) -> t
     else:
         path = data_dir / RAW_TRAIN
         if not path.exists():
-            raise FileNotFoundError(f"neither {clean} nor {path} exists: run 01_data (and 02_contamination) first")
+            raise FileNotFoundError(
+                f"neither {clean} nor {path} exists: run 01_data (and 02_contamination) first"
+            )
         warnings.warn(
             f"{CLEAN_TRAIN} not found: training on the UNFILTERED {RAW_TRAIN} "
             "(run 02_contamination first; validation problems may leak into training)",
@@ -71,8 +75,14 @@ def load_train_problems(data_dir: str | Path, n_prompts: int | None = None) -> t
 # ----------------------------------------------------------------------------- run record
 
 
-def run_record(params: TrainParams, problems: pd.DataFrame, train_file: str, *, role: str = "ssd",
-               control_of: str | None = None) -> dict[str, Any]:
+def run_record(
+    params: TrainParams,
+    problems: pd.DataFrame,
+    train_file: str,
+    *,
+    role: str = "ssd",
+    control_of: str | None = None,
+) -> dict[str, Any]:
     """What decides the training: model, prompt, SSD decode, the prompts, the filters, the recipe.
 
     Launch details (launcher, accelerate config) are left out: they change how, not what.
@@ -151,8 +161,9 @@ def control_params(params: TrainParams) -> TrainParams:
     """The control run's params: ``ssd_decode`` replaced by ``control_decode`` (T = 1, top-p 1,
     top-k off, min-p 0, no presence penalty; same cap, n and seed), ``run_name`` by the control's.
     Everything else -- prompts, filters, training recipe, steps -- is the SSD run's."""
-    return params.model_copy(update={"ssd_decode": params.control_decode,
-                                     "run_name": params.control_run_name})
+    return params.model_copy(
+        update={"ssd_decode": params.control_decode, "run_name": params.control_run_name}
+    )
 
 
 def check_stored_decode(samples: pd.DataFrame, decode) -> None:
@@ -162,20 +173,29 @@ def check_stored_decode(samples: pd.DataFrame, decode) -> None:
     ``top_k`` 0 and -1 both mean "off" (vLLM's spelling is -1). This is the check that the
     control was trained on T = 1, untruncated samples, and SSD on its shifted, truncated ones.
     """
-    want = {"temperature": decode.temperature, "top_p": decode.top_p, "top_k": decode.top_k,
-            "min_p": decode.min_p, "presence_penalty": decode.presence_penalty,
-            "max_tokens": decode.max_tokens}
+    want = {
+        "temperature": decode.temperature,
+        "top_p": decode.top_p,
+        "top_k": decode.top_k,
+        "min_p": decode.min_p,
+        "presence_penalty": decode.presence_penalty,
+        "max_tokens": decode.max_tokens,
+    }
     missing = [c for c in want if c not in samples.columns]
     if missing:
-        raise ValueError(f"samples lack the stored decode columns {missing}: cannot check how they were drawn")
+        raise ValueError(
+            f"samples lack the stored decode columns {missing}: cannot check how they were drawn"
+        )
     for col, value in want.items():
         have = pd.to_numeric(samples[col])
         if col == "top_k":
             have, value = have.where(have > 0, 0), max(int(value), 0)
         bad = ~np.isclose(have.to_numpy(float), float(value))
         if bad.any():
-            raise ValueError(f"{int(bad.sum())} of {len(samples)} samples were drawn with {col} "
-                             f"{sorted(set(have[bad]))[:3]}, not {value} (config {decode.config_id})")
+            raise ValueError(
+                f"{int(bad.sum())} of {len(samples)} samples were drawn with {col} "
+                f"{sorted(set(have[bad]))[:3]}, not {value} (config {decode.config_id})"
+            )
 
 
 def find_control_run(checkpoints_root: str | Path, run_name: str) -> Path | None:
@@ -193,7 +213,9 @@ def find_control_run(checkpoints_root: str | Path, run_name: str) -> Path | None
     return found[0] if found else None
 
 
-def build_run_dataset(params: TrainParams, samples: pd.DataFrame, problems: pd.DataFrame, tokenizer):
+def build_run_dataset(
+    params: TrainParams, samples: pd.DataFrame, problems: pd.DataFrame, tokenizer
+):
     """The training set of one run (SSD or control): ``build_ssd_dataset`` with the params' filters.
 
     Checks first that every stored sample was drawn with ``params.ssd_decode``
@@ -206,15 +228,24 @@ def build_run_dataset(params: TrainParams, samples: pd.DataFrame, problems: pd.D
     check_stored_decode(samples, params.ssd_decode)
     extra = [c for c in ("source", "difficulty") if c in samples.columns]
     dataset, report = build_ssd_dataset(
-        samples.drop(columns=extra), problems, tokenizer=tokenizer, render_prompt=params.prompt.render,
-        max_length=params.train.max_length, min_response_tokens=params.min_response_tokens,
+        samples.drop(columns=extra),
+        problems,
+        tokenizer=tokenizer,
+        render_prompt=params.prompt.render,
+        max_length=params.train.max_length,
+        min_response_tokens=params.min_response_tokens,
         chat_template_kwargs={"enable_thinking": params.model.thinking},
-        drop_shortest_fraction=params.drop_shortest_fraction, drop_length_stopped=params.drop_length_stopped,
+        drop_shortest_fraction=params.drop_shortest_fraction,
+        drop_length_stopped=params.drop_length_stopped,
     )
     gen_hash = samples.set_index(["prompt_id", "sample_idx"])["prompt_hash"]
     keys = list(zip(dataset["prompt_id"], dataset["sample_idx"]))
-    check_prompt_hashes(dataset["prompt"], gen_hash.loc[keys].tolist(), [k[0] for k in keys],
-                        what="training prompts")
+    check_prompt_hashes(
+        dataset["prompt"],
+        gen_hash.loc[keys].tolist(),
+        [k[0] for k in keys],
+        what="training prompts",
+    )
     return dataset, report
 
 
@@ -243,11 +274,21 @@ def monitoring_table(report: dict[str, Any]) -> pd.DataFrame:
         {"metric": "samples", "all_samples": report["n_samples"], "kept": report["n_kept"]},
     ]
     for key, label in names.items():
-        rows.append({"metric": label, "all_samples": report["rates_all"].get(key),
-                     "kept": report["rates_kept"].get(key)})
+        rows.append(
+            {
+                "metric": label,
+                "all_samples": report["rates_all"].get(key),
+                "kept": report["rates_kept"].get(key),
+            }
+        )
     for stat in ("mean", "p50", "p90", "max"):
-        rows.append({"metric": f"tokens per example, {stat} (prompt + completion)",
-                     "all_samples": report["tokens_all"].get(stat), "kept": report["tokens_kept"].get(stat)})
+        rows.append(
+            {
+                "metric": f"tokens per example, {stat} (prompt + completion)",
+                "all_samples": report["tokens_all"].get(stat),
+                "kept": report["tokens_kept"].get(stat),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -259,13 +300,22 @@ def dropped_table(report: dict[str, Any]) -> pd.DataFrame:
         "aborted": "aborted by the engine",
         "too_long": f"prompt + completion over max_length {report['max_length']:,} (dropped, never cut)",
         "shortest": f"the {report.get('drop_shortest_fraction', 0):.0%} shortest responses by characters "
-                    "(ml-ssd's filter)",
+        "(ml-ssd's filter)",
         "length_stopped": "hit the generation cap (drop_length_stopped)",
     }
     n = max(report["n_samples"], 1)
-    rows = [{"reason": r, "meaning": why.get(r, r), "count": c, "share": c / n} for r, c in report["dropped"].items()]
-    rows.append({"reason": "total", "meaning": "dropped", "count": report["n_dropped"],
-                 "share": report["n_dropped"] / n})
+    rows = [
+        {"reason": r, "meaning": why.get(r, r), "count": c, "share": c / n}
+        for r, c in report["dropped"].items()
+    ]
+    rows.append(
+        {
+            "reason": "total",
+            "meaning": "dropped",
+            "count": report["n_dropped"],
+            "share": report["n_dropped"] / n,
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -278,7 +328,9 @@ def trained_steps(run_dir: str | Path) -> int:
     return ckpts[-1][0] if ckpts else 0
 
 
-def train_run(params: TrainParams, model_path: str, dataset, dataset_path: str | Path, run_dir: str | Path) -> dict:
+def train_run(
+    params: TrainParams, model_path: str, dataset, dataset_path: str | Path, run_dir: str | Path
+) -> dict:
     """Train (or resume) up to ``params.train.max_steps``; do nothing when that step is checkpointed.
 
     ``launcher: inprocess`` calls :func:`ssdlib.train.train_sft` here; ``accelerate`` runs
@@ -300,27 +352,59 @@ def train_run(params: TrainParams, model_path: str, dataset, dataset_path: str |
 
         train_sft(model_path, dataset, run_dir, **kwargs)
     else:
-        launch_accelerate(t.accelerate_config, t.num_processes, model_path, dataset_path, run_dir, kwargs)
+        launch_accelerate(
+            t.accelerate_config, t.num_processes, model_path, dataset_path, run_dir, kwargs
+        )
     end = trained_steps(run_dir)
     if end < t.max_steps:
-        raise RuntimeError(f"training stopped at step {end} < max_steps {t.max_steps}; see {run_dir}")
-    return {"action": "resumed" if start else "trained", "from_step": start, "to_step": end,
-            "seconds": round(time.monotonic() - t0, 1)}
+        raise RuntimeError(
+            f"training stopped at step {end} < max_steps {t.max_steps}; see {run_dir}"
+        )
+    return {
+        "action": "resumed" if start else "trained",
+        "from_step": start,
+        "to_step": end,
+        "seconds": round(time.monotonic() - t0, 1),
+    }
 
 
-def launch_accelerate(config_file: str, num_processes: int, model_path: str, dataset_path: str | Path,
-                      run_dir: Path, kwargs: dict) -> None:
+def launch_accelerate(
+    config_file: str,
+    num_processes: int,
+    model_path: str,
+    dataset_path: str | Path,
+    run_dir: Path,
+    kwargs: dict,
+) -> None:
     """``accelerate launch --config_file ... -m ssdlib.train --config <run_dir>/train_config.json``."""
-    cfg = {"model_path": str(model_path), "dataset_path": str(dataset_path), "output_dir": str(run_dir), **kwargs}
+    cfg = {
+        "model_path": str(model_path),
+        "dataset_path": str(dataset_path),
+        "output_dir": str(run_dir),
+        **kwargs,
+    }
     cfg_path = run_dir / "train_config.json"
     cfg_path.write_text(json.dumps(cfg, indent=1))
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(repo_root() / config_file),
-           "--num_processes", str(num_processes), "-m", "ssdlib.train", "--config", str(cfg_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(repo_root() / config_file),
+        "--num_processes",
+        str(num_processes),
+        "-m",
+        "ssdlib.train",
+        "--config",
+        str(cfg_path),
+    ]
     log_path = run_dir / "launch.log"
     with open(log_path, "a") as log:
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()
-        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=repo_root(), env=os.environ.copy()).returncode
+        rc = subprocess.run(
+            cmd, stdout=log, stderr=subprocess.STDOUT, cwd=repo_root(), env=os.environ.copy()
+        ).returncode
     if rc != 0:
         tail = "".join(log_path.read_text().splitlines(keepends=True)[-30:])
         raise RuntimeError(f"accelerate launch exited with {rc}; last lines of {log_path}:\n{tail}")
@@ -334,12 +418,15 @@ def checkpoint_table(run_dir: str | Path, relative_to: str | Path | None = None)
     steps = log[log["loss"].notna()].set_index("step") if "loss" in log else pd.DataFrame()
     rows = []
     for step, path in ckpts:
-        rows.append({
-            "step": step,
-            "path": str(path.relative_to(relative_to)) if relative_to else str(path),
-            "loss": float(steps.loc[step, "loss"]) if step in steps.index else None,
-            "learning_rate": float(steps.loc[step, "learning_rate"])
-            if step in steps.index and "learning_rate" in steps else None,
-            "weights": any(path.glob("*.safetensors")) or any(path.glob("pytorch_model*.bin")),
-        })
+        rows.append(
+            {
+                "step": step,
+                "path": str(path.relative_to(relative_to)) if relative_to else str(path),
+                "loss": float(steps.loc[step, "loss"]) if step in steps.index else None,
+                "learning_rate": float(steps.loc[step, "learning_rate"])
+                if step in steps.index and "learning_rate" in steps
+                else None,
+                "weights": any(path.glob("*.safetensors")) or any(path.glob("pytorch_model*.bin")),
+            }
+        )
     return pd.DataFrame(rows, columns=["step", "path", "loss", "learning_rate", "weights"])

@@ -77,10 +77,14 @@ def load_training_set(dataset, max_length: int):
 
     if isinstance(dataset, (str, Path)):
         p = Path(dataset)
-        dataset = datasets.load_from_disk(str(p)) if p.is_dir() else datasets.Dataset.from_parquet(str(p))
+        dataset = (
+            datasets.load_from_disk(str(p)) if p.is_dir() else datasets.Dataset.from_parquet(str(p))
+        )
     missing = [c for c in TRAIN_COLUMNS if c not in dataset.column_names]
     if missing:
-        raise ValueError(f"training set lacks {missing}: build it with ssdlib.train.ssd_set.build_ssd_dataset")
+        raise ValueError(
+            f"training set lacks {missing}: build it with ssdlib.train.ssd_set.build_ssd_dataset"
+        )
     if len(dataset) == 0:
         raise ValueError("training set is empty")
     data = dataset.select_columns(list(TRAIN_COLUMNS)).flatten_indices()
@@ -100,7 +104,9 @@ def load_training_set(dataset, max_length: int):
             minlength=len(chunk),
         )
         if (sums == 0).any():
-            raise ValueError(f"{int((sums == 0).sum())} rows have no completion token (they would carry no loss)")
+            raise ValueError(
+                f"{int((sums == 0).sum())} rows have no completion token (they would carry no loss)"
+            )
     return data
 
 
@@ -256,7 +262,15 @@ def _apply_speed_settings(model, s: SFTSettings) -> list:
     return []
 
 
-def make_trainer(model_path, dataset, output_dir: str | Path, settings: SFTSettings, *, tokenizer=None, callbacks=None):
+def make_trainer(
+    model_path,
+    dataset,
+    output_dir: str | Path,
+    settings: SFTSettings,
+    *,
+    tokenizer=None,
+    callbacks=None,
+):
     """Build the ``SFTTrainer`` that ``train_sft`` runs, without training.
 
     Returns ``(trainer, resumed_from)``: the checkpoint ``train()`` resumes from, None for a fresh
@@ -272,19 +286,25 @@ def make_trainer(model_path, dataset, output_dir: str | Path, settings: SFTSetti
     output_dir = Path(output_dir)
     existing = list_checkpoints(output_dir)
     if existing and not s.resume:
-        raise FileExistsError(f"{output_dir} already has checkpoints {[k for k, _ in existing]}: pass resume=True")
+        raise FileExistsError(
+            f"{output_dir} already has checkpoints {[k for k, _ in existing]}: pass resume=True"
+        )
     if s.padding_free and not s.attn_implementation.startswith("flash_attention"):
         raise ValueError("padding_free needs attn_implementation='flash_attention_2' (or _3)")
     if s.attn_implementation == "flash_attention_2":
         from transformers.utils import is_flash_attn_2_available
 
         if not is_flash_attn_2_available():
-            raise ValueError("attn_implementation='flash_attention_2' but flash-attn is not installed")
+            raise ValueError(
+                "attn_implementation='flash_attention_2' but flash-attn is not installed"
+            )
 
     train_set = load_training_set(dataset, s.max_length)
     if isinstance(model_path, (str, Path)):
         model = _load_model(str(model_path), s.model_dtype, s.attn_implementation, s.freeze_vision)
-        processing_class = tokenizer if tokenizer is not None else _load_processing_class(str(model_path))
+        processing_class = (
+            tokenizer if tokenizer is not None else _load_processing_class(str(model_path))
+        )
     else:
         model, processing_class = model_path, tokenizer
         if processing_class is None:
@@ -317,7 +337,9 @@ def make_trainer(model_path, dataset, output_dir: str | Path, settings: SFTSetti
     )
     if args.process_index == 0:
         output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "train_args.json").write_text(json.dumps(config_kwargs, indent=1, default=str))
+        (output_dir / "train_args.json").write_text(
+            json.dumps(config_kwargs, indent=1, default=str)
+        )
     return trainer, (last_checkpoint(output_dir) if s.resume else None)
 
 
@@ -415,7 +437,9 @@ def train_sft(
         checkpoints=list_checkpoints(output_dir),
         log_path=Path(output_dir) / LOG_NAME,
         resumed_from=resumed_from,
-        global_batch_size=args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size,
+        global_batch_size=args.per_device_train_batch_size
+        * args.gradient_accumulation_steps
+        * args.world_size,
         n_examples=len(trainer.train_dataset),
         metrics=dict(out.metrics),
     )
@@ -424,7 +448,11 @@ def train_sft(
 def train_from_config(config: dict[str, Any]) -> TrainResult:
     """Run ``train_sft`` from a config dict: ``model_path``, ``dataset_path``, ``output_dir`` + kwargs."""
     cfg = dict(config)
-    model_path, dataset_path, output_dir = cfg.pop("model_path"), cfg.pop("dataset_path"), cfg.pop("output_dir")
+    model_path, dataset_path, output_dir = (
+        cfg.pop("model_path"),
+        cfg.pop("dataset_path"),
+        cfg.pop("output_dir"),
+    )
     return train_sft(model_path, dataset_path, output_dir, **cfg)
 
 
@@ -445,4 +473,3 @@ def result_summary(result: TrainResult) -> dict[str, Any]:
     d["resumed_from"] = str(result.resumed_from) if result.resumed_from else None
     d["checkpoints"] = [[s, str(p)] for s, p in result.checkpoints]
     return d
-

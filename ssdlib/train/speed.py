@@ -28,7 +28,9 @@ def decoder_layers(model) -> list:
 
     layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
     if not layers:
-        raise ValueError(f"{type(model).__name__} has no GradientCheckpointingLayer blocks to compile")
+        raise ValueError(
+            f"{type(model).__name__} has no GradientCheckpointingLayer blocks to compile"
+        )
     return layers
 
 
@@ -49,7 +51,9 @@ def compile_targets(model, scope: str = "blocks") -> list:
         return layers
     if scope != "blocks":
         raise ValueError(f"scope={scope!r}: use 'layer' or 'blocks'")
-    return [m for layer in layers for m in layer.modules() if type(m).__name__.endswith(BLOCK_SUFFIXES)]
+    return [
+        m for layer in layers for m in layer.modules() if type(m).__name__.endswith(BLOCK_SUFFIXES)
+    ]
 
 
 def compile_decoder_layers(
@@ -78,7 +82,8 @@ def compile_decoder_layers(
 
 
 def keep_activations(model, n_layers: int) -> int:
-    """Turn gradient checkpointing off for the last ``n_layers`` decoder layers; returns how many are still checkpointed."""
+    """Turn gradient checkpointing off for the last ``n_layers`` decoder layers; returns how many
+    are still checkpointed."""
     layers = decoder_layers(model)
     if n_layers < 0 or n_layers > len(layers):
         raise ValueError(f"n_layers={n_layers} outside 0..{len(layers)} decoder layers")

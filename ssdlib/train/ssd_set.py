@@ -67,8 +67,14 @@ DROP_ABORTED = "aborted"
 DROP_TOO_LONG = "too_long"
 DROP_SHORTEST = "shortest"
 DROP_LENGTH_STOPPED = "length_stopped"
-DROP_REASONS: tuple[str, ...] = (DROP_EMPTY, DROP_SHORT, DROP_ABORTED, DROP_TOO_LONG, DROP_SHORTEST,
-                                 DROP_LENGTH_STOPPED)
+DROP_REASONS: tuple[str, ...] = (
+    DROP_EMPTY,
+    DROP_SHORT,
+    DROP_ABORTED,
+    DROP_TOO_LONG,
+    DROP_SHORTEST,
+    DROP_LENGTH_STOPPED,
+)
 
 # Categories of the token-share table: every sample is in exactly one.
 CATEGORY_FINISHED = "finished"
@@ -114,7 +120,9 @@ def _prompt_texts(
         raise ValueError("problems has duplicate ids")
     missing = sorted(set(samples["prompt_id"]) - set(problems["id"]))
     if missing:
-        raise ValueError(f"{len(missing)} sample prompt_ids are not in problems, e.g. {missing[:3]}")
+        raise ValueError(
+            f"{len(missing)} sample prompt_ids are not in problems, e.g. {missing[:3]}"
+        )
     if "prompt_text" in problems.columns:
         by_id = problems.set_index("id")["prompt_text"].astype(str)
     else:
@@ -220,7 +228,9 @@ def build_ssd_dataset(
     if len(pairs) > 1:
         # Mixing decode configs (e.g. eval samples at T_eval) into the T_train set would change
         # the distribution the model is distilled on: refuse rather than guess.
-        raise ValueError(f"samples mix {len(pairs)} (config_id, model_id) pairs; pass one: {pairs.values.tolist()}")
+        raise ValueError(
+            f"samples mix {len(pairs)} (config_id, model_id) pairs; pass one: {pairs.values.tolist()}"
+        )
     if samples.duplicated(["prompt_id", "sample_idx"]).any():
         raise ValueError("samples has duplicate (prompt_id, sample_idx) rows")
 
@@ -258,7 +268,9 @@ def build_ssd_dataset(
     tables = []
     # Rows dropped before tokenization (aborted, shortest, length-stopped) are tokenized too, so
     # the report can say how many training tokens they would have carried.
-    to_tokenize = np.flatnonzero(reason.isin(["", DROP_ABORTED, DROP_SHORTEST, DROP_LENGTH_STOPPED]).to_numpy())
+    to_tokenize = np.flatnonzero(
+        reason.isin(["", DROP_ABORTED, DROP_SHORTEST, DROP_LENGTH_STOPPED]).to_numpy()
+    )
     for sl in _batches(len(to_tokenize), _TOKENIZE_BATCH):
         rows = to_tokenize[sl]
         texts = [response.iat[i] for i in rows]
@@ -386,18 +398,28 @@ def token_shares(report: dict[str, Any]) -> pd.DataFrame:
     for c in CATEGORIES:
         sel = (cat == c).to_numpy()
         t = float(tok[sel].sum())
-        rows.append({
-            "category": c,
-            "samples": int(sel.sum()),
-            "share_of_samples": sel.sum() / n if n else np.nan,
-            "completion_tokens": int(t),
-            "share_of_tokens": t / total_tok if total_tok else np.nan,
-            "share_of_training_tokens": (t / trained_tok if trained_tok else np.nan)
-            if c != CATEGORY_DROPPED else np.nan,
-            "mean_tokens": t / sel.sum() if sel.sum() else np.nan,
-        })
-    rows.append({"category": "total", "samples": n, "share_of_samples": 1.0 if n else np.nan,
-                 "completion_tokens": int(total_tok), "share_of_tokens": 1.0 if total_tok else np.nan,
-                 "share_of_training_tokens": 1.0 if trained_tok else np.nan,
-                 "mean_tokens": total_tok / n if n else np.nan})
+        rows.append(
+            {
+                "category": c,
+                "samples": int(sel.sum()),
+                "share_of_samples": sel.sum() / n if n else np.nan,
+                "completion_tokens": int(t),
+                "share_of_tokens": t / total_tok if total_tok else np.nan,
+                "share_of_training_tokens": (t / trained_tok if trained_tok else np.nan)
+                if c != CATEGORY_DROPPED
+                else np.nan,
+                "mean_tokens": t / sel.sum() if sel.sum() else np.nan,
+            }
+        )
+    rows.append(
+        {
+            "category": "total",
+            "samples": n,
+            "share_of_samples": 1.0 if n else np.nan,
+            "completion_tokens": int(total_tok),
+            "share_of_tokens": 1.0 if total_tok else np.nan,
+            "share_of_training_tokens": 1.0 if trained_tok else np.nan,
+            "mean_tokens": total_tok / n if n else np.nan,
+        }
+    )
     return pd.DataFrame(rows)

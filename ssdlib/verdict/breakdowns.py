@@ -27,16 +27,26 @@ class Breakdowns:
     by_omni: pd.DataFrame  # Omni-MATH's native difficulty, within Omni only
 
 
-def confirmation_breakdowns(rows: pd.DataFrame, baseline: pd.DataFrame, *, baseline_label: str,
-                            models: Sequence[str], graded03: pd.DataFrame, base_model_id: str) -> Breakdowns:
+def confirmation_breakdowns(
+    rows: pd.DataFrame,
+    baseline: pd.DataFrame,
+    *,
+    baseline_label: str,
+    models: Sequence[str],
+    graded03: pd.DataFrame,
+    base_model_id: str,
+) -> Breakdowns:
     """``rows``: 06's graded rows on the confirmation prompts at the eval decode; ``baseline``: the
     baseline decode's 03 rows on the same prompts (labelled ``baseline_label``). Difficulty bins
     come from the base model's 03 samples with the baseline's own decode excluded, so the baseline
     is never binned on the samples it is scored on."""
     both = pd.concat([rows, baseline.assign(model=baseline_label)], ignore_index=True)
     order = [baseline_label, *models]
-    bins = pass_rate_bins(base_pass_rates(graded03, base_model_id,
-                                          exclude_config_ids=list(baseline["config_id"].unique())))
+    bins = pass_rate_bins(
+        base_pass_rates(
+            graded03, base_model_id, exclude_config_ids=list(baseline["config_id"].unique())
+        )
+    )
     return Breakdowns(
         by_source=ordered_summary(both, "source", order),
         by_difficulty=accuracy_by_bin(both, bins, order).rename(columns={BIN_COLUMN: "difficulty"}),

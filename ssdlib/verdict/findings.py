@@ -15,8 +15,14 @@ import pandas as pd
 from ssdlib.verdict.contrasts import contrast_table
 
 
-def findings_table(graded: pd.DataFrame, names: dict[str, str], findings: Sequence[tuple[str, str]], *,
-                   budget: str, alpha: float = 0.05) -> pd.DataFrame:
+def findings_table(
+    graded: pd.DataFrame,
+    names: dict[str, str],
+    findings: Sequence[tuple[str, str]],
+    *,
+    budget: str,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """One row per declared (challenger, reference) on one budget's graded rows.
 
     ``names``: decode name -> config_id. Columns as :data:`ssdlib.verdict.contrasts.COLUMNS`, with
@@ -27,7 +33,9 @@ def findings_table(graded: pd.DataFrame, names: dict[str, str], findings: Sequen
     for challenger, reference in findings:
         for name in (challenger, reference):
             if name not in names:
-                raise ValueError(f"finding {challenger} vs {reference}: 03 has no decode named {name!r}")
+                raise ValueError(
+                    f"finding {challenger} vs {reference}: 03 has no decode named {name!r}"
+                )
             arms[name] = graded[graded["config_id"] == names[name]]
         rows.append((f"{challenger} vs {reference}", challenger, reference))
     return contrast_table(arms, rows, tier="03 finding", prompt_set=budget, alpha=alpha)

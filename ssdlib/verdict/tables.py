@@ -30,7 +30,9 @@ def decode_names(graded03: pd.DataFrame) -> dict[str, str]:
     """``{decode name: config_id}`` of everything 03 generated, read from its ``config_name`` column
     (names sharing one sampling distribution are comma-joined there)."""
     out: dict[str, str] = {}
-    for cid, names in graded03.drop_duplicates("config_id")[["config_id", "config_name"]].itertuples(index=False):
+    for cid, names in graded03.drop_duplicates("config_id")[
+        ["config_id", "config_name"]
+    ].itertuples(index=False):
         for name in str(names).split(","):
             out.setdefault(name.strip(), cid)
     return out
@@ -41,16 +43,25 @@ def baseline_rows(graded03: pd.DataFrame, name: str, model_id: str) -> pd.DataFr
     ``03_graded.parquet`` itself (so a 03 run with ``-p`` overrides is read as it ran)."""
     names = decode_names(graded03) if len(graded03) else {}
     if name not in names:
-        raise ValueError(f"03_graded has no decode named {name!r} (has {', '.join(sorted(names))}): "
-                         "rerun 03_baselines or fix 06's baseline")
+        raise ValueError(
+            f"03_graded has no decode named {name!r} (has {', '.join(sorted(names))}): "
+            "rerun 03_baselines or fix 06's baseline"
+        )
     sel = graded03[(graded03["config_id"] == names[name]) & (graded03["model_id"] == model_id)]
     if sel.empty:
         raise ValueError(f"03_graded has no samples of {name!r} by {model_id}: rerun 03_baselines")
     return sel.copy()
 
 
-def tier_arms(graded: pd.DataFrame, baseline: pd.DataFrame, ids, models: Sequence[str], *, config_id: str,
-              baseline_label: str) -> dict[str, pd.DataFrame]:
+def tier_arms(
+    graded: pd.DataFrame,
+    baseline: pd.DataFrame,
+    ids,
+    models: Sequence[str],
+    *,
+    config_id: str,
+    baseline_label: str,
+) -> dict[str, pd.DataFrame]:
     """Arm label -> samples on one tier's prompts: the baseline first, then each model at ``config_id``."""
     ids = set(ids)
     arms = {baseline_label: baseline[baseline["prompt_id"].isin(ids)]}
@@ -62,7 +73,9 @@ def tier_arms(graded: pd.DataFrame, baseline: pd.DataFrame, ids, models: Sequenc
     return arms
 
 
-def select_checkpoints(available: Sequence[tuple[int, Path]], spec: str | Sequence[int]) -> list[tuple[int, Path]]:
+def select_checkpoints(
+    available: Sequence[tuple[int, Path]], spec: str | Sequence[int]
+) -> list[tuple[int, Path]]:
     """``"all"``, ``"last"`` or a list of steps -> ``[(step, path)]`` by increasing step.
 
     Raises when nothing is available or a requested step has no checkpoint.
@@ -125,8 +138,14 @@ def engine_model_cfg(model: ModelCfg, backend: BackendCfg, base_path: str) -> Mo
     return model.model_copy(update={"dtype": name})
 
 
-def evaluate_models(model_table: pd.DataFrame, problems: pd.DataFrame, decodes: Mapping[str, DecodeCfg], params,
-                    base_path: str, store_root) -> pd.DataFrame:
+def evaluate_models(
+    model_table: pd.DataFrame,
+    problems: pd.DataFrame,
+    decodes: Mapping[str, DecodeCfg],
+    params,
+    base_path: str,
+    store_root,
+) -> pd.DataFrame:
     """Generate and grade ``problems`` x ``decodes`` for every row of ``model_table`` (columns
     ``model``, ``step``, ``model_id``, ``path``); one engine per model, every sample stored as it
     finishes (a rerun generates only what is missing). Returns graded rows with ``model``/``step``."""
@@ -139,9 +158,13 @@ def evaluate_models(model_table: pd.DataFrame, problems: pd.DataFrame, decodes: 
     for row in model_table.itertuples(index=False):
         t0 = time.monotonic()
         p = params if row.path == base_path else params.model_copy(update={"model": ckpt_model_cfg})
-        g = evaluate(problems, decodes, p, model_path=row.path, model_id=row.model_id, store_root=store_root)
+        g = evaluate(
+            problems, decodes, p, model_path=row.path, model_id=row.model_id, store_root=store_root
+        )
         frames.append(g.assign(model=row.model, step=row.step))
-        print(f"{row.model}: {len(g)} graded samples on {len(problems)} prompts in {time.monotonic() - t0:.0f}s")
+        print(
+            f"{row.model}: {len(g)} graded samples on {len(problems)} prompts in {time.monotonic() - t0:.0f}s"
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -156,13 +179,29 @@ def ordered_summary(samples: pd.DataFrame, col: str, order: Sequence[str]) -> pd
 # ----------------------------------------------------------------------------- tables
 
 
-RESULT_COLUMNS = ["model", "step", "model_id", "config_id", "n_prompts", "n_samples", "accuracy", "se", "ci_low",
-                  "ci_high"]
+RESULT_COLUMNS = [
+    "model",
+    "step",
+    "model_id",
+    "config_id",
+    "n_prompts",
+    "n_samples",
+    "accuracy",
+    "se",
+    "ci_low",
+    "ci_high",
+]
 RATE_COLUMNS = ["think_close_rate", "boxed_rate", "length_stop_rate", "mean_tokens"]
 
 
-def results_table(arms: Mapping[str, pd.DataFrame], *, k_max: int, steps: Mapping[str, float] | None = None,
-                  tier: str | None = None, prompt_set: str | None = None) -> pd.DataFrame:
+def results_table(
+    arms: Mapping[str, pd.DataFrame],
+    *,
+    k_max: int,
+    steps: Mapping[str, float] | None = None,
+    tier: str | None = None,
+    prompt_set: str | None = None,
+) -> pd.DataFrame:
     """Descriptive accuracy of each arm (baseline, base, checkpoints) on ONE tier's prompts.
 
     ``arms``: label -> graded samples of one decode config, in the order the rows should appear.
@@ -174,19 +213,30 @@ def results_table(arms: Mapping[str, pd.DataFrame], *, k_max: int, steps: Mappin
     rows = []
     for label, frame in arms.items():
         if frame["config_id"].nunique() != 1:
-            raise ValueError(f"arm {label!r}: results_table takes one decode config per arm "
-                             f"(got {sorted(frame['config_id'].unique())})")
+            raise ValueError(
+                f"arm {label!r}: results_table takes one decode config per arm "
+                f"(got {sorted(frame['config_id'].unique())})"
+            )
         summ = summarize(frame.assign(_arm=label), by=["_arm"], k_values=ks).iloc[0].drop("_arm")
-        rows.append({"tier": tier, "prompt_set": prompt_set, "model": label,
-                     "step": (steps or {}).get(label, np.nan), "model_id": frame["model_id"].iloc[0],
-                     "config_id": frame["config_id"].iloc[0], **summ.to_dict()})
+        rows.append(
+            {
+                "tier": tier,
+                "prompt_set": prompt_set,
+                "model": label,
+                "step": (steps or {}).get(label, np.nan),
+                "model_id": frame["model_id"].iloc[0],
+                "config_id": frame["config_id"].iloc[0],
+                **summ.to_dict(),
+            }
+        )
     table = pd.DataFrame(rows)
     cols = ["tier", "prompt_set"] + RESULT_COLUMNS + [f"pass@{k}" for k in ks] + RATE_COLUMNS
     return table[[c for c in cols if c in table.columns]]
 
 
-def sweep_table(samples: pd.DataFrame, baseline: pd.DataFrame, *, baseline_name: str,
-                alpha: float = 0.05) -> pd.DataFrame:
+def sweep_table(
+    samples: pd.DataFrame, baseline: pd.DataFrame, *, baseline_name: str, alpha: float = 0.05
+) -> pd.DataFrame:
     """Screening only: accuracy of every (model, T_eval), each paired against the baseline.
 
     Exploratory: Holm runs over every sweep point (``p_holm``, ``verdict``), so a best point found
@@ -195,18 +245,37 @@ def sweep_table(samples: pd.DataFrame, baseline: pd.DataFrame, *, baseline_name:
     summ = summarize(samples, by=["model", "step", "temperature"])
     rows = []
     for r in summ.to_dict("records"):
-        sub = samples[(samples["model"] == r["model"]) & (samples["temperature"] == r["temperature"])]
+        sub = samples[
+            (samples["model"] == r["model"]) & (samples["temperature"] == r["temperature"])
+        ]
         pc = paired_comparison(baseline, sub, test="t", level=1 - alpha)
-        rows.append({**r, "baseline": baseline_name, "n_shared": int(pc["n"]), "accuracy_paired": pc["mean_b"],
-                     "baseline_accuracy_paired": pc["mean_a"], "diff": pc["diff"], "se_paired": pc["se_paired"],
-                     "diff_ci_low": pc["ci_low"], "diff_ci_high": pc["ci_high"], "p_value": pc["p_value"]})
+        rows.append(
+            {
+                **r,
+                "baseline": baseline_name,
+                "n_shared": int(pc["n"]),
+                "accuracy_paired": pc["mean_b"],
+                "baseline_accuracy_paired": pc["mean_a"],
+                "diff": pc["diff"],
+                "se_paired": pc["se_paired"],
+                "diff_ci_low": pc["ci_low"],
+                "diff_ci_high": pc["ci_high"],
+                "p_value": pc["p_value"],
+            }
+        )
     out = adjust_family(pd.DataFrame(rows), alpha)
     return out.sort_values(["step", "temperature"], ignore_index=True)
 
 
-def pass_at_k_curves(samples: pd.DataFrame, baseline: pd.DataFrame, *, baseline_name: str) -> pd.DataFrame:
+def pass_at_k_curves(
+    samples: pd.DataFrame, baseline: pd.DataFrame, *, baseline_name: str
+) -> pd.DataFrame:
     """Tidy unbiased pass@k, k = 1..(samples per prompt), per model and for the baseline (own K)."""
-    curves = [pass_at_k_curve(samples, by=["model"], k_max=int(samples.groupby(["model", "prompt_id"]).size().min()))]
+    curves = [
+        pass_at_k_curve(
+            samples, by=["model"], k_max=int(samples.groupby(["model", "prompt_id"]).size().min())
+        )
+    ]
     b = baseline.assign(model=f"baseline: {baseline_name}")
     curves.append(pass_at_k_curve(b, by=["model"], k_max=int(b.groupby("prompt_id").size().min())))
     return pd.concat(curves, ignore_index=True)

@@ -29,7 +29,9 @@ def tier_sets(val: pd.DataFrame, val300: pd.DataFrame) -> dict[str, pd.DataFrame
     """
     outside = sorted(set(val300["id"]) - set(val["id"]))
     if outside:
-        raise ValueError(f"val300 has {len(outside)} ids that are not in val (e.g. {outside[:3]}): rerun 01_data")
+        raise ValueError(
+            f"val300 has {len(outside)} ids that are not in val (e.g. {outside[:3]}): rerun 01_data"
+        )
     confirm = val[~val["id"].isin(set(val300["id"]))].reset_index(drop=True)
     if confirm.empty:
         raise ValueError("val minus val300 is empty: no prompts are left for the confirmation tier")
@@ -42,8 +44,16 @@ def tier_label(tier: str, n_prompts: int | None = None) -> str:
     return f"{tier} ({PROMPT_SET[tier]}{n})"
 
 
-def select_candidates(samples: pd.DataFrame, screening_ids: Sequence, *, rule: str, count: int = 1,
-                      steps: Sequence[int] = (), model_col: str = "model", step_col: str = "step") -> list[str]:
+def select_candidates(
+    samples: pd.DataFrame,
+    screening_ids: Sequence,
+    *,
+    rule: str,
+    count: int = 1,
+    steps: Sequence[int] = (),
+    model_col: str = "model",
+    step_col: str = "step",
+) -> list[str]:
     """Checkpoints carried to confirmation, chosen from screening rows ONLY.
 
     ``samples``: graded samples at the eval decode, any prompts (rows outside ``screening_ids``
@@ -61,8 +71,10 @@ def select_candidates(samples: pd.DataFrame, screening_ids: Sequence, *, rule: s
         by_step = rows.drop_duplicates(model_col).set_index(step_col)[model_col]
         missing = [s for s in steps if s not in by_step.index]
         if not steps or missing:
-            raise ValueError(f"candidates.steps {list(steps)}: steps {missing or '[]'} were not screened "
-                             f"(screened: {sorted(by_step.index)})")
+            raise ValueError(
+                f"candidates.steps {list(steps)}: steps {missing or '[]'} were not screened "
+                f"(screened: {sorted(by_step.index)})"
+            )
         return [by_step[s] for s in sorted(set(steps))]
     per_prompt = rows.groupby([model_col, step_col, "prompt_id"])["correct"].mean()
     acc = per_prompt.groupby([model_col, step_col]).mean().reset_index(name="accuracy")

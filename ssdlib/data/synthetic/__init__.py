@@ -7,7 +7,14 @@ algebra, combinatorics, probability (reduced fractions); difficulty levels 1-5.
 
 from ssdlib.data.synthetic.core import Family, frac_tex, params_key, poly_tex
 from ssdlib.data.synthetic.counting import count_no_run
-from ssdlib.data.synthetic.generate import FAMILIES, FAMILY_BY_NAME, LEVELS, PLANTED_KINDS, generate_problems, make_pools
+from ssdlib.data.synthetic.generate import (
+    FAMILIES,
+    FAMILY_BY_NAME,
+    LEVELS,
+    PLANTED_KINDS,
+    generate_problems,
+    make_pools,
+)
 
 __all__ = [
     "FAMILIES",

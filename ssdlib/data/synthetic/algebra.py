@@ -30,18 +30,25 @@ def _root_stat(p: Params) -> str:
 
 
 def _draw_roots(rng: random.Random, level: int) -> Params:
-    k, span, leads, asks = by_level(level, {
-        1: (2, 6, (1,), ("sum", "product")),
-        2: (2, 10, (1, 2), ("sum", "product")),
-        3: (3, 8, (1, 2, 3), ("sum", "product", "squares")),
-        4: (3, 12, (2, 3, 4), ("squares", "product")),
-        5: (4, 12, (2, 3, 5), ("squares", "product")),
-    })
+    k, span, leads, asks = by_level(
+        level,
+        {
+            1: (2, 6, (1,), ("sum", "product")),
+            2: (2, 10, (1, 2), ("sum", "product")),
+            3: (3, 8, (1, 2, 3), ("sum", "product", "squares")),
+            4: (3, 12, (2, 3, 4), ("squares", "product")),
+            5: (4, 12, (2, 3, 5), ("squares", "product")),
+        },
+    )
     roots = sorted(rng.sample([r for r in range(-span, span + 1) if r != 0], k))
     return {"lead": rng.choice(leads), "roots": roots, "ask": rng.choice(asks)}
 
 
-_ASK_LONG = {"sum": "sum of the roots", "squares": "sum of the squares of the roots", "product": "product of the roots"}
+_ASK_LONG = {
+    "sum": "sum of the roots",
+    "squares": "sum of the squares of the roots",
+    "product": "product of the roots",
+}
 _ASK_SHORT = {"sum": "sum", "squares": "sum of squares", "product": "product"}
 
 ROOTS = Family(
@@ -54,16 +61,24 @@ ROOTS = Family(
     ),
     draw=_draw_roots,
     solve=_root_stat,
-    fields=lambda p: {"poly": poly_tex(expand_roots(p["lead"], p["roots"])), "k": len(p["roots"]),
-                      "long": _ASK_LONG[p["ask"]], "short": _ASK_SHORT[p["ask"]]},
+    fields=lambda p: {
+        "poly": poly_tex(expand_roots(p["lead"], p["roots"])),
+        "k": len(p["roots"]),
+        "long": _ASK_LONG[p["ask"]],
+        "short": _ASK_SHORT[p["ask"]],
+    },
     # distinct nonzero roots: "the roots" is unambiguous (no multiplicities) and the product is informative
-    valid=lambda p: len(set(p["roots"])) == len(p["roots"]) and 0 not in p["roots"] and p["lead"] >= 1,
+    valid=lambda p: (
+        len(set(p["roots"])) == len(p["roots"]) and 0 not in p["roots"] and p["lead"] >= 1
+    ),
     renumber_keys=("roots",),
 )
 
 
 def _draw_poly_eval(rng: random.Random, level: int) -> Params:
-    deg, cmax, tmax = by_level(level, {1: (2, 5, 3), 2: (2, 9, 5), 3: (3, 9, 5), 4: (4, 12, 6), 5: (5, 15, 7)})
+    deg, cmax, tmax = by_level(
+        level, {1: (2, 5, 3), 2: (2, 9, 5), 3: (3, 9, 5), 4: (4, 12, 6), 5: (5, 15, 7)}
+    )
     coeffs = [rng.randint(1, cmax)] + [rng.randint(-cmax, cmax) for _ in range(deg)]
     t = rng.choice([v for v in range(-tmax, tmax + 1) if v not in (0, 1)])
     return {"coeffs": coeffs, "t": t}
@@ -119,9 +134,14 @@ def _product(values: list[Fraction]) -> Fraction:
 
 
 def _draw_system(rng: random.Random, level: int) -> Params:
-    n, cmax, smax = by_level(level, {1: (2, 3, 5), 2: (2, 6, 9), 3: (2, 9, 15), 4: (3, 5, 9), 5: (3, 9, 15)})
+    n, cmax, smax = by_level(
+        level, {1: (2, 3, 5), 2: (2, 6, 9), 3: (2, 9, 15), 4: (3, 5, 9), 5: (3, 9, 15)}
+    )
     while True:
-        a = [[rng.choice([v for v in range(-cmax, cmax + 1) if v != 0]) for _ in range(n)] for _ in range(n)]
+        a = [
+            [rng.choice([v for v in range(-cmax, cmax + 1) if v != 0]) for _ in range(n)]
+            for _ in range(n)
+        ]
         sol = [rng.randint(-smax, smax) for _ in range(n)]
         b = [sum(c * s for c, s in zip(row, sol)) for row in a]
         if solve_linear(a, b) is not None:
@@ -171,7 +191,9 @@ SYSTEM = Family(
     solve=lambda p: frac_tex(_product(solve_linear(p["a"], p["b"]))),
     fields=_system_fields,
     valid=lambda p: solve_linear(p["a"], p["b"]) is not None,
-    renumber_keys=("b",),  # changing a right-hand side keeps the system solvable; xy may become a fraction
+    renumber_keys=(
+        "b",
+    ),  # changing a right-hand side keeps the system solvable; xy may become a fraction
 )
 
 FAMILIES = (ROOTS, POLY_EVAL, SYSTEM)

@@ -13,13 +13,16 @@ from ssdlib.data.synthetic.core import Family, Params, by_level
 
 
 def _draw(rng: random.Random, level: int) -> Params:
-    hi, op_choices = by_level(level, {
-        1: (9, ("+",)),
-        2: (20, ("+", "-")),
-        3: (50, ("+", "-", "*")),
-        4: (200, ("+", "-", "*")),
-        5: (999, ("*",)),
-    })
+    hi, op_choices = by_level(
+        level,
+        {
+            1: (9, ("+",)),
+            2: (20, ("+", "-")),
+            3: (50, ("+", "-", "*")),
+            4: (200, ("+", "-", "*")),
+            5: (999, ("*",)),
+        },
+    )
     return {"a": rng.randint(2, hi), "b": rng.randint(2, hi), "op": rng.choice(op_choices)}
 
 

@@ -9,7 +9,9 @@ from ssdlib.data.synthetic.core import Family, Params, by_level
 
 
 def _draw_committee(rng: random.Random, level: int) -> Params:
-    lo, hi, kmax = by_level(level, {1: (5, 8, 3), 2: (8, 12, 4), 3: (12, 18, 6), 4: (18, 25, 9), 5: (25, 40, 14)})
+    lo, hi, kmax = by_level(
+        level, {1: (5, 8, 3), 2: (8, 12, 4), 3: (12, 18, 6), 4: (18, 25, 9), 5: (25, 40, 14)}
+    )
     n = rng.randint(lo, hi)
     return {"n": n, "k": rng.randint(2, min(kmax, n - 2))}
 
@@ -48,13 +50,16 @@ def count_lineups(n: int, mode: str) -> int:
 
 
 def _draw_lineup(rng: random.Random, level: int) -> Params:
-    lo, hi, modes = by_level(level, {
-        1: (4, 5, ("together",)),
-        2: (5, 6, ("together", "apart")),
-        3: (6, 8, ("apart",)),
-        4: (7, 9, ("apart", "end_apart")),
-        5: (8, 11, ("end_apart",)),
-    })
+    lo, hi, modes = by_level(
+        level,
+        {
+            1: (4, 5, ("together",)),
+            2: (5, 6, ("together", "apart")),
+            3: (6, 8, ("apart",)),
+            4: (7, 9, ("apart", "end_apart")),
+            5: (8, 11, ("end_apart",)),
+        },
+    )
     return {"n": rng.randint(lo, hi), "mode": rng.choice(modes)}
 
 
@@ -74,8 +79,11 @@ LINEUP = Family(
     ),
     draw=_draw_lineup,
     solve=lambda p: str(count_lineups(p["n"], p["mode"])),
-    fields=lambda p: {"n": p["n"], "cond": _LINEUP_COND[p["mode"]],
-                      "who": "Alice, Bob, and Carol" if p["mode"] == "end_apart" else "Alice and Bob"},
+    fields=lambda p: {
+        "n": p["n"],
+        "cond": _LINEUP_COND[p["mode"]],
+        "who": "Alice, Bob, and Carol" if p["mode"] == "end_apart" else "Alice and Bob",
+    },
     valid=lambda p: 4 <= p["n"] <= 14,
     renumber_keys=("n",),
 )
@@ -114,7 +122,9 @@ WORDS = Family(
     draw=_draw_word,
     solve=lambda p: str(count_words(p["counts"])),
     fields=lambda p: {"word": _word(p)},
-    valid=lambda p: all(c >= 1 for c in p["counts"]) and sum(p["counts"]) <= 16 and max(p["counts"]) >= 2,
+    valid=lambda p: (
+        all(c >= 1 for c in p["counts"]) and sum(p["counts"]) <= 16 and max(p["counts"]) >= 2
+    ),
     renumber_keys=("counts",),
 )
 

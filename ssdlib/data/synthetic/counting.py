@@ -23,8 +23,16 @@ def count_no_run(n: int, k: int) -> int:
 
 
 def _draw_no_run(rng: random.Random, level: int) -> Params:
-    ks, (lo, hi) = by_level(level, {1: ((2,), (5, 8)), 2: ((2, 3), (8, 12)), 3: ((3,), (10, 16)),
-                                     4: ((3, 4), (14, 20)), 5: ((4, 5), (18, 28))})
+    ks, (lo, hi) = by_level(
+        level,
+        {
+            1: ((2,), (5, 8)),
+            2: ((2, 3), (8, 12)),
+            3: ((3,), (10, 16)),
+            4: ((3, 4), (14, 20)),
+            5: ((4, 5), (18, 28)),
+        },
+    )
     return {"n": rng.randint(lo, hi), "k": rng.choice(ks)}
 
 
@@ -40,7 +48,11 @@ NO_CONSECUTIVE = Family(
     ),
     draw=_draw_no_run,
     solve=lambda p: str(count_no_run(p["n"], p["k"])),
-    fields=lambda p: {"n": p["n"], "kw": NUMBER_WORDS[p["k"]], "all": "both" if p["k"] == 2 else "all"},
+    fields=lambda p: {
+        "n": p["n"],
+        "kw": NUMBER_WORDS[p["k"]],
+        "all": "both" if p["k"] == 2 else "all",
+    },
     valid=lambda p: 2 <= p["k"] <= 6 and p["k"] < p["n"] <= 40,
     renumber_keys=("n",),
 )
@@ -56,14 +68,26 @@ def count_divisible(n: int, divisors: list[int]) -> int:
 
 
 def _draw_divisible(rng: random.Random, level: int) -> Params:
-    n_div, (lo, hi), top = by_level(level, {1: (2, (30, 100), 7), 2: (2, (100, 500), 12), 3: (2, (500, 2000), 20),
-                                            4: (3, (1000, 5000), 20), 5: (3, (5000, 20000), 30)})
+    n_div, (lo, hi), top = by_level(
+        level,
+        {
+            1: (2, (30, 100), 7),
+            2: (2, (100, 500), 12),
+            3: (2, (500, 2000), 20),
+            4: (3, (1000, 5000), 20),
+            5: (3, (5000, 20000), 30),
+        },
+    )
     return {"n": rng.randint(lo, hi), "d": sorted(rng.sample(range(2, top + 1), n_div))}
 
 
 def _listing(items: list[str], conj: str) -> str:
-    """"4 or 6" / "4, 6, or 9" (conj = "or" / "and")."""
-    return f" {conj} ".join(items) if len(items) == 2 else ", ".join(items[:-1]) + f", {conj} " + items[-1]
+    """ "4 or 6" / "4, 6, or 9" (conj = "or" / "and")."""
+    return (
+        f" {conj} ".join(items)
+        if len(items) == 2
+        else ", ".join(items[:-1]) + f", {conj} " + items[-1]
+    )
 
 
 def _divisible_fields(p: Params) -> dict:
@@ -82,8 +106,12 @@ DIVISIBLE = Family(
     draw=_draw_divisible,
     solve=lambda p: str(count_divisible(p["n"], p["d"])),
     fields=_divisible_fields,
-    valid=lambda p: p["n"] >= 10 and all(x >= 2 for x in p["d"]) and len(set(p["d"])) == len(p["d"])
-    and p["d"] == sorted(p["d"]),
+    valid=lambda p: (
+        p["n"] >= 10
+        and all(x >= 2 for x in p["d"])
+        and len(set(p["d"])) == len(p["d"])
+        and p["d"] == sorted(p["d"])
+    ),
     renumber_keys=("n", "d"),
 )
 

@@ -6,17 +6,29 @@ Everything is driven by one ``random.Random(seed)``: the same arguments give ide
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Sequence
 from itertools import count
-from typing import Iterable, Sequence
 
 import pandas as pd
 
 from ssdlib.data.base import meta_json, problems_frame
-from ssdlib.data.synthetic import algebra, arithmetic, combinatorics, counting, number_theory, probability
+from ssdlib.data.synthetic import (
+    algebra,
+    arithmetic,
+    combinatorics,
+    counting,
+    number_theory,
+    probability,
+)
 from ssdlib.data.synthetic.core import Family, Params, params_key
 
 FAMILIES: tuple[Family, ...] = (
-    arithmetic.FAMILIES + counting.FAMILIES + number_theory.FAMILIES + algebra.FAMILIES + combinatorics.FAMILIES + probability.FAMILIES
+    arithmetic.FAMILIES
+    + counting.FAMILIES
+    + number_theory.FAMILIES
+    + algebra.FAMILIES
+    + combinatorics.FAMILIES
+    + probability.FAMILIES
 )
 FAMILY_BY_NAME: dict[str, Family] = {f.name: f for f in FAMILIES}
 LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
@@ -31,8 +43,13 @@ def _record(family: Family, params: Params, template: int, level: int) -> dict:
         "problem": family.render(params, template),
         "answer": family.solve(params),
         "difficulty": float(level),
-        "meta": {"family": family.name, "topic": family.topic, "template": template, "level": level,
-                 "params": params},
+        "meta": {
+            "family": family.name,
+            "topic": family.topic,
+            "template": template,
+            "level": level,
+            "params": params,
+        },
     }
 
 
@@ -107,8 +124,13 @@ def _select_families(names: Iterable[str] | None) -> list[Family]:
 # Light, scraper-style edits of a problem statement (what a re-posted copy of a problem looks like):
 # a header, a swapped lead verb, an extra instruction. The text stays mostly the same, as it does
 # for the duplicates that word n-gram matching is meant to catch.
-_LEAD_SWAPS = (("What is", "Determine"), ("Find", "Determine"), ("Compute", "Calculate"),
-               ("How many", "Determine how many"), ("Evaluate", "Compute"))
+_LEAD_SWAPS = (
+    ("What is", "Determine"),
+    ("Find", "Determine"),
+    ("Compute", "Calculate"),
+    ("How many", "Determine how many"),
+    ("Evaluate", "Compute"),
+)
 _HEADERS = ("Problem: ", "Question. ", "Exercise: ")
 
 
@@ -118,7 +140,7 @@ def _light_edit(text: str, rng: random.Random) -> str:
     if len(text.split()) >= 12:
         for old, new in _LEAD_SWAPS:
             if text.startswith(old) and rng.random() < 0.5:
-                return new + text[len(old):]
+                return new + text[len(old) :]
     return rng.choice(_HEADERS) + text
 
 
@@ -169,7 +191,9 @@ def make_pools(
     Returns (train_pool, val_pool, planted) where planted has columns train_id, val_id, kind.
     """
     if min(n_train, n_val, n_planted) < 0 or n_planted > min(n_train, n_val):
-        raise ValueError(f"need 0 <= n_planted <= min(n_train, n_val); got {n_planted}, {n_train}, {n_val}")
+        raise ValueError(
+            f"need 0 <= n_planted <= min(n_train, n_val); got {n_planted}, {n_train}, {n_val}"
+        )
     rng = random.Random(seed)
     drawer = _Drawer(rng, _select_families(families), tuple(levels))
     val_recs = drawer.problems(n_val)

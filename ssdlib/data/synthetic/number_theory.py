@@ -11,13 +11,16 @@ _PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
 
 
 def _draw_power_mod(rng: random.Random, level: int) -> Params:
-    (alo, ahi), (elo, ehi), mods = by_level(level, {
-        1: ((2, 9), (5, 12), (5, 7, 9, 10)),
-        2: ((2, 15), (12, 40), (7, 11, 12, 13)),
-        3: ((3, 30), (40, 200), tuple(range(11, 50))),
-        4: ((3, 60), (200, 5000), tuple(range(50, 200))),
-        5: ((11, 99), (5000, 10**6), tuple(range(200, 1000))),
-    })
+    (alo, ahi), (elo, ehi), mods = by_level(
+        level,
+        {
+            1: ((2, 9), (5, 12), (5, 7, 9, 10)),
+            2: ((2, 15), (12, 40), (7, 11, 12, 13)),
+            3: ((3, 30), (40, 200), tuple(range(11, 50))),
+            4: ((3, 60), (200, 5000), tuple(range(50, 200))),
+            5: ((11, 99), (5000, 10**6), tuple(range(200, 1000))),
+        },
+    )
     a, m = rng.randint(alo, ahi), rng.choice(mods)
     while a % m == 0:  # a multiple of m makes the answer trivially 0
         a += 1
@@ -41,7 +44,9 @@ POWER_MOD = Family(
 
 
 def _draw_gcd_lcm(rng: random.Random, level: int) -> Params:
-    glo, ghi, xhi = by_level(level, {1: (2, 6, 9), 2: (3, 12, 15), 3: (6, 40, 30), 4: (12, 120, 60), 5: (30, 600, 150)})
+    glo, ghi, xhi = by_level(
+        level, {1: (2, 6, 9), 2: (3, 12, 15), 3: (6, 40, 30), 4: (12, 120, 60), 5: (30, 600, 150)}
+    )
     g = rng.randint(glo, ghi)
     x, y = rng.sample(range(2, xhi + 1), 2)
     return {"op": rng.choice(("gcd", "lcm")), "a": g * x, "b": g * y}
@@ -82,7 +87,9 @@ def num_divisors(n: int) -> int:
 
 
 def _draw_divisors(rng: random.Random, level: int) -> Params:
-    n_primes, emax, pmax = by_level(level, {1: (2, 2, 4), 2: (2, 3, 6), 3: (3, 3, 8), 4: (3, 5, 10), 5: (4, 6, 12)})
+    n_primes, emax, pmax = by_level(
+        level, {1: (2, 2, 4), 2: (2, 3, 6), 3: (3, 3, 8), 4: (3, 5, 10), 5: (4, 6, 12)}
+    )
     primes = rng.sample(_PRIMES[:pmax], n_primes)
     n = 1
     for p in primes:
@@ -106,13 +113,16 @@ DIVISORS = Family(
 
 
 def _draw_last_digits(rng: random.Random, level: int) -> Params:
-    d, (alo, ahi), (elo, ehi) = by_level(level, {
-        1: (1, (2, 9), (10, 50)),
-        2: (1, (11, 99), (50, 500)),
-        3: (2, (2, 30), (20, 300)),
-        4: (2, (11, 99), (300, 10**4)),
-        5: (3, (11, 999), (10**4, 10**7)),
-    })
+    d, (alo, ahi), (elo, ehi) = by_level(
+        level,
+        {
+            1: (1, (2, 9), (10, 50)),
+            2: (1, (11, 99), (50, 500)),
+            3: (2, (2, 30), (20, 300)),
+            4: (2, (11, 99), (300, 10**4)),
+            5: (3, (11, 999), (10**4, 10**7)),
+        },
+    )
     a = rng.randint(alo, ahi)
     while a % 10 in (0, 1, 5, 6):  # these units digits are fixed points: too easy
         a += 1
@@ -123,7 +133,9 @@ _DIGITS = {1: "units digit", 2: "last two digits", 3: "last three digits"}
 
 
 def _last_digits_answer(p: Params) -> str:
-    return str(pow(p["a"], p["e"], 10 ** p["d"])).zfill(p["d"])  # zero-padded: "07" is what is asked
+    return str(pow(p["a"], p["e"], 10 ** p["d"])).zfill(
+        p["d"]
+    )  # zero-padded: "07" is what is asked
 
 
 LAST_DIGITS = Family(
@@ -137,7 +149,9 @@ LAST_DIGITS = Family(
     draw=_draw_last_digits,
     solve=_last_digits_answer,
     fields=lambda p: {**p, "what": _DIGITS[p["d"]], "verb": "is" if p["d"] == 1 else "are"},
-    valid=lambda p: p["a"] >= 2 and p["a"] % 10 not in (0, 1, 5, 6) and p["e"] >= 2 and p["d"] in _DIGITS,
+    valid=lambda p: (
+        p["a"] >= 2 and p["a"] % 10 not in (0, 1, 5, 6) and p["e"] >= 2 and p["d"] in _DIGITS
+    ),
     renumber_keys=("a", "e"),
 )
 

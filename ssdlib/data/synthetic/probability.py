@@ -24,18 +24,21 @@ def dice_sum_distribution(n_dice: int, sides: int) -> list[int]:
 def dice_probability(p: Params) -> Fraction:
     """P(sum == t) or P(sum >= t) for ``n`` dice with ``sides`` faces."""
     ways = dice_sum_distribution(p["n"], p["sides"])
-    hits = ways[p["t"]] if p["mode"] == "eq" else sum(ways[p["t"]:])
+    hits = ways[p["t"]] if p["mode"] == "eq" else sum(ways[p["t"] :])
     return Fraction(hits, p["sides"] ** p["n"])
 
 
 def _draw_dice(rng: random.Random, level: int) -> Params:
-    n, sides, modes = by_level(level, {
-        1: (2, (6,), ("eq",)),
-        2: (2, (4, 6, 8), ("eq", "ge")),
-        3: (3, (6,), ("eq", "ge")),
-        4: (3, (4, 8, 10), ("eq", "ge")),
-        5: (4, (6, 8, 12), ("eq", "ge")),
-    })
+    n, sides, modes = by_level(
+        level,
+        {
+            1: (2, (6,), ("eq",)),
+            2: (2, (4, 6, 8), ("eq", "ge")),
+            3: (3, (6,), ("eq", "ge")),
+            4: (3, (4, 8, 10), ("eq", "ge")),
+            5: (4, (6, 8, 12), ("eq", "ge")),
+        },
+    )
     s = rng.choice(sides)
     return {"n": n, "sides": s, "t": rng.randint(n + 1, n * s - 1), "mode": rng.choice(modes)}
 
@@ -56,7 +59,12 @@ DICE = Family(
     ),
     draw=_draw_dice,
     solve=lambda p: frac_tex(dice_probability(p)),
-    fields=lambda p: {**p, "N": _NUM[p["n"]].capitalize(), "n": _NUM[p["n"]], "event": _EVENT[p["mode"]]},
+    fields=lambda p: {
+        **p,
+        "N": _NUM[p["n"]].capitalize(),
+        "n": _NUM[p["n"]],
+        "event": _EVENT[p["mode"]],
+    },
     valid=lambda p: p["n"] in _NUM and p["sides"] >= 2 and p["n"] < p["t"] < p["n"] * p["sides"],
     renumber_keys=("t",),
 )
@@ -69,8 +77,16 @@ def coin_probability(p: Params) -> Fraction:
 
 
 def _draw_coins(rng: random.Random, level: int) -> Params:
-    lo, hi, modes = by_level(level, {1: (3, 5, ("eq",)), 2: (5, 8, ("eq",)), 3: (6, 10, ("eq", "ge")),
-                                     4: (8, 14, ("ge",)), 5: (12, 20, ("ge",))})
+    lo, hi, modes = by_level(
+        level,
+        {
+            1: (3, 5, ("eq",)),
+            2: (5, 8, ("eq",)),
+            3: (6, 10, ("eq", "ge")),
+            4: (8, 14, ("ge",)),
+            5: (12, 20, ("ge",)),
+        },
+    )
     n = rng.randint(lo, hi)
     return {"n": n, "k": rng.randint(1, n - 1), "mode": rng.choice(modes)}
 
@@ -87,7 +103,11 @@ COINS = Family(
     ),
     draw=_draw_coins,
     solve=lambda p: frac_tex(coin_probability(p)),
-    fields=lambda p: {**p, "event": _COIN_EVENT[p["mode"]], "heads": "head" if p["k"] == 1 else "heads"},
+    fields=lambda p: {
+        **p,
+        "event": _COIN_EVENT[p["mode"]],
+        "heads": "head" if p["k"] == 1 else "heads",
+    },
     valid=lambda p: 1 <= p["k"] < p["n"] <= 30,
     renumber_keys=("n", "k"),
 )
@@ -100,7 +120,9 @@ def urn_probability(p: Params) -> Fraction:
 
 
 def _draw_urn(rng: random.Random, level: int) -> Params:
-    rmax, bmax, mmax = by_level(level, {1: (4, 4, 2), 2: (6, 6, 3), 3: (8, 8, 4), 4: (10, 12, 5), 5: (15, 15, 7)})
+    rmax, bmax, mmax = by_level(
+        level, {1: (4, 4, 2), 2: (6, 6, 3), 3: (8, 8, 4), 4: (10, 12, 5), 5: (15, 15, 7)}
+    )
     red, blue = rng.randint(2, rmax), rng.randint(2, bmax)
     m = rng.randint(2, min(mmax, red + blue - 1))
     j = rng.randint(max(1, m - blue), min(m, red))  # j >= 1: "exactly 0 of them" reads badly
@@ -120,8 +142,12 @@ URN = Family(
     ),
     draw=_draw_urn,
     solve=lambda p: frac_tex(urn_probability(p)),
-    valid=lambda p: p["red"] >= 1 and p["blue"] >= 1 and 1 <= p["draw"] <= p["red"] + p["blue"]
-    and max(1, p["draw"] - p["blue"]) <= p["j"] <= min(p["draw"], p["red"]),
+    valid=lambda p: (
+        p["red"] >= 1
+        and p["blue"] >= 1
+        and 1 <= p["draw"] <= p["red"] + p["blue"]
+        and max(1, p["draw"] - p["blue"]) <= p["j"] <= min(p["draw"], p["red"])
+    ),
     renumber_keys=("red", "blue", "draw", "j"),
 )
 
