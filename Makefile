@@ -51,6 +51,7 @@ bench: venv fetch-model
 	$(PY) bench/contamination.py --sizes 10000 100000
 	$(PY) bench/grading.py
 	$(PY) bench/generation.py
+	$(PY) bench/demo_engines.py
 
 clean-outputs:
 	rm -rf outputs/$(PROFILE)
