@@ -168,7 +168,11 @@ def acquire(model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0
     key = engine_key(model_path, model, backend, seed) if reuse_enabled(resolve_device(backend)) else None
     if _WARM is not None and key is not None and _WARM.key == key:
         if os.path.realpath(_WARM.path) != os.path.realpath(model_path):
-            _WARM.engine.reload(model_path, seed)
+            try:
+                _WARM.engine.reload(model_path, seed)
+            except BaseException:
+                release()  # weights may be half swapped: never serve this engine again
+                raise
             _WARM.path = model_path
             STATS["reloaded"] += 1
         else:
