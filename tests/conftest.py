@@ -9,6 +9,17 @@ import pytest
 from ssdlib.models import embedded_model_path
 
 
+@pytest.fixture(autouse=True)
+def no_warm_engine_between_tests():
+    """A vLLM engine kept warm by ssdlib.generation.engine_pool (its KV cache is ~25% of RAM on
+    the smoke profile) must not outlive the test that started it: the next test may start its
+    own engine or a notebook kernel."""
+    yield
+    from ssdlib.generation import engine_pool
+
+    engine_pool.release()
+
+
 @pytest.fixture(scope="session")
 def embedded_model() -> str:
     """The converted SmolLM2-135M-Instruct folder (converted from the shipped GGUF on first use)."""
