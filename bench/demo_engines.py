@@ -46,16 +46,22 @@ def make_checkpoints(base: Path, root: Path, k: int) -> list[Path]:
             if (base / name).is_file():
                 shutil.copy(base / name, d / name)
         g = torch.Generator().manual_seed(i)
-        nudged = {n: w + 0.02 * w.std() * torch.randn(w.shape, generator=g, dtype=w.dtype)
-                  for n, w in weights.items()}
+        nudged = {
+            n: w + 0.02 * w.std() * torch.randn(w.shape, generator=g, dtype=w.dtype)
+            for n, w in weights.items()
+        }
         save_file(nudged, str(d / "model.safetensors"), metadata={"format": "pt"})
         out.append(d)
     return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", type=int, default=5, help="models evaluated (base + models-1 fine-tunes)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--models", type=int, default=5, help="models evaluated (base + models-1 fine-tunes)"
+    )
     ap.add_argument("--prompts", type=int, default=16)
     ap.add_argument("--n", type=int, default=2)
     ap.add_argument("--max-tokens", type=int, default=128)
@@ -78,10 +84,14 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_engines_"))
     models = [base, *make_checkpoints(base, tmp, args.models - 1)]
     tok = AutoTokenizer.from_pretrained(str(base))
-    rendered = render_prompts(generate_problems(args.prompts, seed=0), tok, p.prompt, p.model.thinking)
+    rendered = render_prompts(
+        generate_problems(args.prompts, seed=0), tok, p.prompt, p.model.thinking
+    )
     decode = DecodeCfg(temperature=0.7, top_p=0.95, top_k=20, max_tokens=args.max_tokens, n=args.n)
-    reqs = [Request(r.prompt_id, r.prompt_token_ids, decode, list(range(args.n)), r.prompt_text)
-            for r in rendered.itertuples()]
+    reqs = [
+        Request(r.prompt_id, r.prompt_token_ids, decode, list(range(args.n)), r.prompt_text)
+        for r in rendered.itertuples()
+    ]
 
     def arm(reuse: bool) -> dict:
         os.environ["SSD_REUSE_ENGINE"] = "1" if reuse else "0"
@@ -94,17 +104,23 @@ def main() -> None:
                 acquire_s += time.monotonic() - t
                 t = time.monotonic()
                 got = []
-                engine.run(reqs, lambda req, outs: got.extend(outs))
+                engine.run(reqs, lambda req, outs, got=got: got.extend(outs))
                 gen_s += time.monotonic() - t
                 tokens += sum(o.n_tokens for o in got)
                 assert len(got) == len(reqs) * args.n
         engine_pool.release()
         close_s = time.monotonic() - t_all - acquire_s - gen_s
-        return {"total_s": time.monotonic() - t_all, "engine_s": acquire_s + close_s, "gen_s": gen_s,
-                "tokens": tokens}
+        return {
+            "total_s": time.monotonic() - t_all,
+            "engine_s": acquire_s + close_s,
+            "gen_s": gen_s,
+            "tokens": tokens,
+        }
 
-    print(f"# {platform.node()} {os.cpu_count()} CPUs; profile {args.profile}; {len(models)} models x "
-          f"{args.prompts} prompts x n={args.n}, max_tokens {args.max_tokens}, T 0.7")
+    print(
+        f"# {platform.node()} {os.cpu_count()} CPUs; profile {args.profile}; {len(models)} models x "
+        f"{args.prompts} prompts x n={args.n}, max_tokens {args.max_tokens}, T 0.7"
+    )
     print("| rep | arm | total s | engine start/swap/stop s | generate s | gen tok/s |")
     print("|---:|:--|---:|---:|---:|---:|")
     ratios = []
@@ -113,12 +129,18 @@ def main() -> None:
         res = {reuse: arm(reuse) for reuse in order}
         for reuse in (False, True):
             r = res[reuse]
-            print(f"| {rep} | {'reused' if reuse else 'fresh'} | {r['total_s']:.1f} | {r['engine_s']:.1f} | "
-                  f"{r['gen_s']:.1f} | {r['tokens'] / r['gen_s']:.0f} |")
+            print(
+                f"| {rep} | {'reused' if reuse else 'fresh'} | {r['total_s']:.1f} | {r['engine_s']:.1f} | "
+                f"{r['gen_s']:.1f} | {r['tokens'] / r['gen_s']:.0f} |"
+            )
         ratios.append(res[False]["total_s"] / res[True]["total_s"])
-        print(f"| {rep} | **fresh / reused** | **{ratios[-1]:.2f}x** | "
-              f"{res[False]['engine_s'] / res[True]['engine_s']:.2f}x | | |")
-    print(f"\nmedian total-time ratio fresh/reused over {args.reps} rep(s): {statistics.median(ratios):.2f}x")
+        print(
+            f"| {rep} | **fresh / reused** | **{ratios[-1]:.2f}x** | "
+            f"{res[False]['engine_s'] / res[True]['engine_s']:.2f}x | | |"
+        )
+    print(
+        f"\nmedian total-time ratio fresh/reused over {args.reps} rep(s): {statistics.median(ratios):.2f}x"
+    )
 
 
 if __name__ == "__main__":

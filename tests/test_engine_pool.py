@@ -38,12 +38,18 @@ def base(tmp_path, embedded_model) -> Path:
 def test_trainer_checkpoint_shares_the_engine(base, tmp_path):
     # What a trainer writes differently: its folder name, use_cache off, its library version,
     # plus weights and trainer state that the signature must ignore.
-    ckpt = small_files(base, tmp_path / "ckpt", _name_or_path="/x/checkpoint-3", use_cache=False,
-                       transformers_version="0.0.0")
+    ckpt = small_files(
+        base,
+        tmp_path / "ckpt",
+        _name_or_path="/x/checkpoint-3",
+        use_cache=False,
+        transformers_version="0.0.0",
+    )
     (ckpt / "optimizer.pt").write_bytes(b"state")
     assert model_signature(ckpt) == model_signature(base)
     assert engine_key(str(ckpt), SMOKE.model, SMOKE.backend, 0) == engine_key(
-        str(base), SMOKE.model, SMOKE.backend, 0)
+        str(base), SMOKE.model, SMOKE.backend, 0
+    )
 
 
 def test_other_architecture_tokenizer_or_engine_settings_do_not(base, tmp_path):
@@ -51,7 +57,8 @@ def test_other_architecture_tokenizer_or_engine_settings_do_not(base, tmp_path):
     assert model_signature(wider) != model_signature(base)
     tok = small_files(base, tmp_path / "tok")
     (tok / "tokenizer_config.json").write_text(
-        (tok / "tokenizer_config.json").read_text().replace("}", ', "x_marker": 1}', 1))
+        (tok / "tokenizer_config.json").read_text().replace("}", ', "x_marker": 1}', 1)
+    )
     assert model_signature(tok) != model_signature(base)
     key = engine_key(str(base), SMOKE.model, SMOKE.backend, 0)
     longer = SMOKE.model.model_copy(update={"max_model_len": 2048})
@@ -69,7 +76,9 @@ def test_hub_ids_and_disabled_reuse_never_share(monkeypatch):
     assert model_signature("Qwen/Qwen3.5-4B") is None
     assert engine_key("Qwen/Qwen3.5-4B", SMOKE.model, SMOKE.backend, 0) is None
     monkeypatch.delenv("SSD_REUSE_ENGINE", raising=False)
-    assert engine_pool.reuse_enabled("cpu") and not engine_pool.reuse_enabled("cuda")  # verified on CPU
+    assert engine_pool.reuse_enabled("cpu") and not engine_pool.reuse_enabled(
+        "cuda"
+    )  # verified on CPU
     monkeypatch.setenv("SSD_REUSE_ENGINE", "0")
     assert not engine_pool.reuse_enabled("cpu")
     monkeypatch.setenv("SSD_REUSE_ENGINE", "1")
@@ -97,10 +106,17 @@ def perturbed_checkpoint(base_dir: Path, dst: Path) -> Path:
 
 def greedy(engine, rendered) -> dict[str, tuple[str, int, str]]:
     decode = DecodeCfg(temperature=0.0, max_tokens=48)
-    reqs = [Request(r.prompt_id, r.prompt_token_ids, decode, [0], r.prompt_text) for r in rendered.itertuples()]
+    reqs = [
+        Request(r.prompt_id, r.prompt_token_ids, decode, [0], r.prompt_text)
+        for r in rendered.itertuples()
+    ]
     got = {}
-    engine.run(reqs, lambda req, outs: got.__setitem__(req.prompt_id, (outs[0].text, outs[0].n_tokens,
-                                                                       outs[0].finish_reason)))
+    engine.run(
+        reqs,
+        lambda req, outs: got.__setitem__(
+            req.prompt_id, (outs[0].text, outs[0].n_tokens, outs[0].finish_reason)
+        ),
+    )
     assert len(got) == len(reqs)
     return got
 
@@ -126,7 +142,9 @@ def test_reloaded_engine_decodes_like_a_fresh_engine(embedded_model, tmp_path):
     try:
         engine = engine_pool.acquire(str(base_dir), model, backend, 0)
         base_out = greedy(engine, rendered)
-        assert engine_pool.acquire(str(ckpt), model, backend, 0) is engine  # same engine, new weights
+        assert (
+            engine_pool.acquire(str(ckpt), model, backend, 0) is engine
+        )  # same engine, new weights
         assert engine_pool.STATS["reloaded"] == before["reloaded"] + 1
         assert engine_pool.STATS["started"] == before["started"] + 1
         got = greedy(engine, rendered)

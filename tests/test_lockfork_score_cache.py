@@ -14,8 +14,10 @@ from ssdlib.lockfork import score_cache
 from ssdlib.lockfork.score_cache import cached_score_positions, weights_digest
 from ssdlib.models import embedded_model_path
 
-PROMPTS = ["<|im_start|>user\nWhat is $3 + 4$?<|im_end|>\n<|im_start|>assistant\n",
-           "<|im_start|>user\nFind $\\gcd(12, 18)$.<|im_end|>\n<|im_start|>assistant\n"]
+PROMPTS = [
+    "<|im_start|>user\nWhat is $3 + 4$?<|im_end|>\n<|im_start|>assistant\n",
+    "<|im_start|>user\nFind $\\gcd(12, 18)$.<|im_end|>\n<|im_start|>assistant\n",
+]
 RESPONSES = ["3 + 4 = 7. The final answer is \\boxed{7}.", "The gcd is \\boxed{6}."]
 KW = dict(top_k=5, batch_size=2, chat=False, dtype="float32", device="cpu")
 
@@ -25,9 +27,17 @@ def tiny(folder: Path, seed: int) -> Path:
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     tok = AutoTokenizer.from_pretrained(embedded_model_path())
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=128,
-                      initializer_range=0.3, tie_word_embeddings=False)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=128,
+        initializer_range=0.3,
+        tie_word_embeddings=False,
+    )
     torch.manual_seed(seed)
     LlamaForCausalLM(cfg).save_pretrained(folder)
     tok.save_pretrained(folder)

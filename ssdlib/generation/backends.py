@@ -78,7 +78,12 @@ class VLLMBackend(Backend):
     name = "vllm"
 
     def __init__(
-        self, model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0, extension: bool = False
+        self,
+        model_path: str,
+        model: ModelCfg,
+        backend: BackendCfg,
+        seed: int = 0,
+        extension: bool = False,
     ):
         """``extension``: install :class:`~ssdlib.generation.engine_pool.WeightReloadExtension`
         in the worker, so :meth:`reload` can swap weights in place (see ``engine_pool``)."""
@@ -157,7 +162,9 @@ class VLLMBackend(Backend):
         for i, req in enumerate(requests):
             rid = f"r{i}"
             by_id[rid] = req
-            engine.add_request(rid, TokensPrompt(prompt_token_ids=req.prompt_token_ids), self.sampling_params(req))
+            engine.add_request(
+                rid, TokensPrompt(prompt_token_ids=req.prompt_token_ids), self.sampling_params(req)
+            )
         while engine.has_unfinished_requests():
             for out in engine.step():
                 if not out.finished:
@@ -166,8 +173,14 @@ class VLLMBackend(Backend):
                 outs = sorted(out.outputs, key=lambda c: c.index)
                 on_finished(
                     req,
-                    [Output(self.decoder.text(c.text, c.token_ids), len(c.token_ids), str(c.finish_reason or "abort"))
-                     for c in outs],
+                    [
+                        Output(
+                            self.decoder.text(c.text, c.token_ids),
+                            len(c.token_ids),
+                            str(c.finish_reason or "abort"),
+                        )
+                        for c in outs
+                    ],
                 )
 
     def close(self) -> None:
@@ -197,21 +210,30 @@ class TransformersBackend(Backend):
 
         self.torch = torch
         self.device = resolve_device(backend)
-        dtype = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}.get(
-            model.dtype, "auto"
-        )
+        dtype = {
+            "auto": "auto",
+            "bfloat16": torch.bfloat16,
+            "float16": torch.float16,
+            "float32": torch.float32,
+        }.get(model.dtype, "auto")
         if self.device == "cpu" and dtype == "auto":
             dtype = torch.float32
         self.tok = AutoTokenizer.from_pretrained(model_path)
         if model.thinking:
             require_think_marker(self.tok)
         self.decoder = ResponseDecoder(self.tok)  # skips special tokens except </think>
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device).eval()
+        self.model = (
+            AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device).eval()
+        )
         self.batch_size = backend.batch_size
         self.seed = seed
-        self.pad_id = self.tok.pad_token_id if self.tok.pad_token_id is not None else self.tok.eos_token_id
+        self.pad_id = (
+            self.tok.pad_token_id if self.tok.pad_token_id is not None else self.tok.eos_token_id
+        )
         eos = self.model.generation_config.eos_token_id
-        self.eos_ids = set(eos if isinstance(eos, list) else [eos if eos is not None else self.tok.eos_token_id])
+        self.eos_ids = set(
+            eos if isinstance(eos, list) else [eos if eos is not None else self.tok.eos_token_id]
+        )
 
     def _processors(self, d: DecodeCfg, prompt_len: int):
         from transformers import LogitsProcessor, LogitsProcessorList
@@ -263,7 +285,9 @@ class TransformersBackend(Backend):
                     )
                 with torch.no_grad():
                     out = self.model.generate(
-                        input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **gen_kwargs
+                        input_ids=ids.to(self.device),
+                        attention_mask=mask.to(self.device),
+                        **gen_kwargs,
                     )
                 gen = out[:, width:].cpu().tolist()
                 if not sample:
@@ -273,9 +297,15 @@ class TransformersBackend(Backend):
                     for seq in gen[i * n : (i + 1) * n]:
                         stop_at = next((j for j, t in enumerate(seq) if t in self.eos_ids), None)
                         toks = seq if stop_at is None else seq[:stop_at]
-                        reason = "stop" if stop_at is not None else ("length" if len(seq) >= d.max_tokens else "stop")
+                        reason = (
+                            "stop"
+                            if stop_at is not None
+                            else ("length" if len(seq) >= d.max_tokens else "stop")
+                        )
                         outs.append(
-                            Output(self.decoder.decode(toks), len(toks) + (stop_at is not None), reason)
+                            Output(
+                                self.decoder.decode(toks), len(toks) + (stop_at is not None), reason
+                            )
                         )
                     on_finished(r, outs)
 

@@ -85,7 +85,9 @@ class WeightReloadExtension:
     def ssd_fingerprint(self) -> dict[str, float]:
         """Sum of every parameter (float64) by name; for tests and debugging."""
         model = self.model_runner.get_model()
-        return {n: float(p.detach().double().sum()) for n, p in model.named_parameters() if p.numel()}
+        return {
+            n: float(p.detach().double().sum()) for n, p in model.named_parameters() if p.numel()
+        }
 
 
 def _file_digest(path: Path) -> str:
@@ -154,18 +156,24 @@ class _Warm:
 
 
 _WARM: _Warm | None = None
-STATS = {"started": 0, "reloaded": 0, "reused": 0}  # engines started / weight swaps / same-model reuses
+STATS = {
+    "started": 0,
+    "reloaded": 0,
+    "reused": 0,
+}  # engines started / weight swaps / same-model reuses
 
 
 def acquire(model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0):
     """A vLLM backend serving ``model_path``: the warm engine (weights swapped if needed) when
     its key matches, otherwise a fresh one (the warm engine, if any, is closed first)."""
     global _WARM
-    from ssdlib.generation.backends import VLLMBackend
+    from ssdlib.generation.backends import VLLMBackend, resolve_device
 
-    from ssdlib.generation.backends import resolve_device
-
-    key = engine_key(model_path, model, backend, seed) if reuse_enabled(resolve_device(backend)) else None
+    key = (
+        engine_key(model_path, model, backend, seed)
+        if reuse_enabled(resolve_device(backend))
+        else None
+    )
     if _WARM is not None and key is not None and _WARM.key == key:
         if os.path.realpath(_WARM.path) != os.path.realpath(model_path):
             try:

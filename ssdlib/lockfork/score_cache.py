@@ -37,12 +37,19 @@ def weights_digest(model_path: str | os.PathLike, memo_file: Path | None = None)
     folder = Path(model_path)
     if not folder.is_dir():
         return hashlib.sha256(str(model_path).encode()).hexdigest()
-    memo = json.loads(memo_file.read_text()) if memo_file is not None and memo_file.is_file() else {}
+    memo = (
+        json.loads(memo_file.read_text()) if memo_file is not None and memo_file.is_file() else {}
+    )
     h = hashlib.sha256()
-    files = sorted(p for p in folder.iterdir()
-                   if p.suffix in WEIGHT_SUFFIXES and p.name not in NOT_WEIGHTS and p.is_file())
+    files = sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix in WEIGHT_SUFFIXES and p.name not in NOT_WEIGHTS and p.is_file()
+    )
     if not files:
-        raise FileNotFoundError(f"{folder}: no weight files ({', '.join(WEIGHT_SUFFIXES)}) to score with")
+        raise FileNotFoundError(
+            f"{folder}: no weight files ({', '.join(WEIGHT_SUFFIXES)}) to score with"
+        )
     for p in files:
         st = p.stat()
         stamp = f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}"
@@ -57,8 +64,13 @@ def weights_digest(model_path: str | os.PathLike, memo_file: Path | None = None)
     return h.hexdigest()
 
 
-def score_key(model_path, prompts: Sequence[str], responses: Sequence[str], settings: Mapping,
-              memo_file: Path | None = None) -> str:
+def score_key(
+    model_path,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    settings: Mapping,
+    memo_file: Path | None = None,
+) -> str:
     """The cache key: weights, tokenizer/config, texts, settings and the scorer's source."""
     from ssdlib.generation.engine_pool import model_signature
     from ssdlib.lockfork import scoring
@@ -76,8 +88,13 @@ def score_key(model_path, prompts: Sequence[str], responses: Sequence[str], sett
     return h.hexdigest()[:24]
 
 
-def cached_score_positions(cache_dir: str | os.PathLike | None, model_path, prompts: Sequence[str],
-                           responses: Sequence[str], **kw) -> tuple[pd.DataFrame, bool]:
+def cached_score_positions(
+    cache_dir: str | os.PathLike | None,
+    model_path,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    **kw,
+) -> tuple[pd.DataFrame, bool]:
     """:func:`score_positions` through the cache; returns (scores, whether they were cached).
 
     ``cache_dir`` None scores every time. A new entry is written to a temporary file and renamed,

@@ -43,9 +43,17 @@ class LockForkStudy:
     n_cached: int = 0  # models whose scores came from the cache (0..3)
 
 
-def lockfork_study(base_rows: pd.DataFrame, rendered: pd.DataFrame, *, base_path: str,
-                   scored: Mapping[str, str], lf, device: str, labels: Mapping[str, str],
-                   cache_dir=None) -> LockForkStudy:
+def lockfork_study(
+    base_rows: pd.DataFrame,
+    rendered: pd.DataFrame,
+    *,
+    base_path: str,
+    scored: Mapping[str, str],
+    lf,
+    device: str,
+    labels: Mapping[str, str],
+    cache_dir=None,
+) -> LockForkStudy:
     """Run the study on the base model's graded rows at the eval decode.
 
     ``rendered``: prompt_id -> prompt_text, prompt_hash (``ssdlib.generation.render_prompts``,
@@ -57,13 +65,24 @@ def lockfork_study(base_rows: pd.DataFrame, rendered: pd.DataFrame, *, base_path
     rerun scores nothing; None scores every time.
     """
     picked = pick_responses(base_rows, lf.n_responses)
-    check_prompt_hashes(rendered.loc[picked.prompt_id, "prompt_text"], picked.prompt_hash,
-                        picked.prompt_id, what="lock/fork prompts")
+    check_prompt_hashes(
+        rendered.loc[picked.prompt_id, "prompt_text"],
+        picked.prompt_hash,
+        picked.prompt_id,
+        what="lock/fork prompts",
+    )
     prompts = rendered.loc[picked.prompt_id, "prompt_text"].tolist()
     responses = picked.response.tolist()
-    kw = dict(top_k=lf.top_k, backend=lf.backend, batch_size=lf.batch_size, max_positions=lf.max_positions,
-              chat=False, dtype=lf.dtype, chunk_tokens=lf.chunk_tokens,
-              engine_kwargs=lockfork_engine_kwargs(lf.backend, device))
+    kw = dict(
+        top_k=lf.top_k,
+        backend=lf.backend,
+        batch_size=lf.batch_size,
+        max_positions=lf.max_positions,
+        chat=False,
+        dtype=lf.dtype,
+        chunk_tokens=lf.chunk_tokens,
+        engine_kwargs=lockfork_engine_kwargs(lf.backend, device),
+    )
     t0 = time.monotonic()
     cached = []
 
@@ -77,13 +96,29 @@ def lockfork_study(base_rows: pd.DataFrame, rendered: pd.DataFrame, *, base_path
     seconds = time.monotonic() - t0
     ctrl_kw = dict(treatment="SSD", reference="control") if "control" in model_scores else {}
     lfc = lock_fork_compare(base_scores, model_scores, lf, **ctrl_kw)
-    biased = lock_fork_summary(base_scores, model_scores["SSD"], {**lf.model_dump(), "classify_on": "base"}).verdict
-    row = pd.DataFrame([{
-        "checkpoint": labels["SSD"], "control": labels.get("control") if "control" in scored else None,
-        "n_responses": len(picked), "n_positions": len(base_scores), "backend": lf.backend, "dtype": lf.dtype,
-        "entropy_col": lf.entropy_col, "classify_on": lf.classify_on,
-        "lock_threshold_nats": lfc.thresholds["lock_threshold"], "fork_threshold_nats": lfc.thresholds["fork_threshold"],
-        "verdict": lfc.summaries["SSD"].verdict,
-        "control_verdict": lfc.summaries["control"].verdict if "control" in lfc.summaries else None,
-        "ssd_minus_control": lfc.contrast_verdict or None, "verdict_if_classed_by_base_only": biased}])
+    biased = lock_fork_summary(
+        base_scores, model_scores["SSD"], {**lf.model_dump(), "classify_on": "base"}
+    ).verdict
+    row = pd.DataFrame(
+        [
+            {
+                "checkpoint": labels["SSD"],
+                "control": labels.get("control") if "control" in scored else None,
+                "n_responses": len(picked),
+                "n_positions": len(base_scores),
+                "backend": lf.backend,
+                "dtype": lf.dtype,
+                "entropy_col": lf.entropy_col,
+                "classify_on": lf.classify_on,
+                "lock_threshold_nats": lfc.thresholds["lock_threshold"],
+                "fork_threshold_nats": lfc.thresholds["fork_threshold"],
+                "verdict": lfc.summaries["SSD"].verdict,
+                "control_verdict": lfc.summaries["control"].verdict
+                if "control" in lfc.summaries
+                else None,
+                "ssd_minus_control": lfc.contrast_verdict or None,
+                "verdict_if_classed_by_base_only": biased,
+            }
+        ]
+    )
     return LockForkStudy(lfc, base_scores, model_scores, picked, row, seconds, sum(cached))
