@@ -75,7 +75,8 @@ def main() -> None:
     from ssdlib.config import DecodeCfg, load_params
     from ssdlib.data.synthetic import generate_problems
     from ssdlib.generation import engine_pool
-    from ssdlib.generation.backends import Request, make_backend
+    from ssdlib.generation.backends import Request
+    from ssdlib.generation.engine_pool import make_backend
     from ssdlib.generation.run import render_prompts
     from ssdlib.models import resolve_model
 

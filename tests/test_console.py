@@ -49,15 +49,26 @@ CHATTY_CELL = textwrap.dedent(f"""
         time.sleep(0.05)
 """)
 
-CHATTER = ("ENGINE-CONFIG-DUMP", "ENGINECORE-INFO", "ENGINECORE-PRINT", "ENGINECORE-STDERR",
-           "KERNEL-FD2-WARNING", "CELL-STDOUT", "CELL-STDERR")
+CHATTER = (
+    "ENGINE-CONFIG-DUMP",
+    "ENGINECORE-INFO",
+    "ENGINECORE-PRINT",
+    "ENGINECORE-STDERR",
+    "KERNEL-FD2-WARNING",
+    "CELL-STDOUT",
+    "CELL-STDERR",
+)
 
 
 def write_notebook(path, *cells: str):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("n = 1", metadata={"tags": ["parameters"]})]
     nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
     return path
 
@@ -71,8 +82,9 @@ def executed_text(path) -> str:
 def test_quiet_console_has_progress_and_no_chatter(tmp_path, capfd):
     src = write_notebook(tmp_path / "chatty.ipynb", CHATTY_CELL)
     log = tmp_path / "logs" / "chatty.log"
-    run = runs.execute(src, tmp_path / "out.ipynb", {"n": 20}, log_file=log, console=sys.stdout,
-                       errors=sys.stderr)
+    run = runs.execute(
+        src, tmp_path / "out.ipynb", {"n": 20}, log_file=log, console=sys.stdout, errors=sys.stderr
+    )
     out, err = capfd.readouterr()
     assert run.status == "ok", run.failure
     console = out + err
@@ -80,13 +92,17 @@ def test_quiet_console_has_progress_and_no_chatter(tmp_path, capfd):
         assert marker not in console, f"{marker!r} reached the console:\n{console}"
     lines = [x for x in console.splitlines() if x.strip()]
     assert all(x.startswith("[ssd] chatty") for x in lines), console
-    assert re.search(r"\[ssd\] chatty \d+:\d\d generate tiny: +100%\|#+\| 20/20 \[", console), console
+    assert re.search(r"\[ssd\] chatty \d+:\d\d generate tiny: +100%\|#+\| 20/20 \[", console), (
+        console
+    )
     assert re.search(r"\[ssd\] chatty: ok in \d+s", lines[-1])
     # Everything went to the log instead: the vLLM records with their level, raw prints, cells.
     text = log.read_text()
     for marker in CHATTER:
         assert marker in text, marker
-    assert re.search(r"INFO .*ENGINE-CONFIG-DUMP", text) and re.search(r"INFO .*ENGINECORE-INFO", text)
+    assert re.search(r"INFO .*ENGINE-CONFIG-DUMP", text) and re.search(
+        r"INFO .*ENGINECORE-INFO", text
+    )
     # The engine's log records are not in the executed notebook either; the cell's own print is.
     nb_text = executed_text(tmp_path / "out.ipynb")
     assert "ENGINE-CONFIG-DUMP" not in nb_text and "ENGINECORE-INFO" not in nb_text
@@ -101,12 +117,21 @@ def test_quiet_console_has_progress_and_no_chatter(tmp_path, capfd):
 # under the full suite): global logging state left switched off by a library in this process
 # (logging.disable / a disabled papermill logger); papermill_logging now lifts both while streaming
 # (test_verbose_stream_survives_logging_switched_off_by_a_library). An XPASS here confirms it.
-@pytest.mark.xfail(strict=False, reason="stdout records missing from the -v stream under full-suite collection")
+@pytest.mark.xfail(
+    strict=False, reason="stdout records missing from the -v stream under full-suite collection"
+)
 def test_verbose_restores_the_stream(tmp_path, capfd):
     src = write_notebook(tmp_path / "chatty.ipynb", CHATTY_CELL)
     log = tmp_path / "logs" / "chatty.log"
-    run = runs.execute(src, tmp_path / "out.ipynb", {"n": 3}, log_file=log, verbose=True,
-                       console=sys.stdout, errors=sys.stderr)
+    run = runs.execute(
+        src,
+        tmp_path / "out.ipynb",
+        {"n": 3},
+        log_file=log,
+        verbose=True,
+        console=sys.stdout,
+        errors=sys.stderr,
+    )
     out, err = capfd.readouterr()
     assert run.status == "ok", run.failure
     console = out + err
@@ -128,7 +153,9 @@ def test_failing_notebook_prints_the_cell_its_error_and_the_log_path(tmp_path, c
     run = runs.execute(src, out_nb, {"n": 2}, log_file=log, console=sys.stdout, errors=sys.stderr)
     out, err = capfd.readouterr()
     assert run.status == "failed"
-    assert run.error == "ValueError: budget 3 exceeds limit 2 (cell [4])"  # papermill injects a parameters cell
+    assert (
+        run.error == "ValueError: budget 3 exceeds limit 2 (cell [4])"
+    )  # papermill injects a parameters cell
     assert re.search(r"\[ssd\] broken: failed in \d+s", out)
     assert "failing cell [4]" in err
     assert "    | values = [1, 2, 3]" in err
@@ -137,7 +164,11 @@ def test_failing_notebook_prints_the_cell_its_error_and_the_log_path(tmp_path, c
     assert f"log:               {log}" in err and f"executed notebook: {out_nb}" in err
     assert "never runs" not in out + err and "IPKernelApp" not in out + err
     text = log.read_text()
-    assert "before the failure" in text and "# FAILED" in text and "ValueError: budget 3 exceeds limit 2" in text
+    assert (
+        "before the failure" in text
+        and "# FAILED" in text
+        and "ValueError: budget 3 exceeds limit 2" in text
+    )
 
 
 def test_verbose_stream_survives_logging_switched_off_by_a_library(tmp_path):
@@ -194,22 +225,36 @@ def test_resumed_step_rate_counts_only_new_work(tmp_path, monkeypatch):
     progress.update("train", 4, 10, "steps")  # resumed at step 4
     ev = progress.read_events(path, 0)[0][0]
     assert ev["initial"] == 4
-    line = progress.format_event("[ssd] 05_train", dict(ev, done=6, t=ev["t0"] + 4), ev["t0"] + 4, ascii_bar=True)
+    line = progress.format_event(
+        "[ssd] 05_train", dict(ev, done=6, t=ev["t0"] + 4), ev["t0"] + 4, ascii_bar=True
+    )
     # 2 new steps in 4 s -> 0.5 steps/s, 4 left -> 8 s to go (not 6 steps in 4 s).
     assert "6/10 [00:04<00:08" in line, line
 
 
 def test_format_event_has_bar_counts_and_eta():
-    ev = {"step": "generate", "label": "smollm2", "done": 10, "total": 20, "unit": "samples", "initial": 0,
-          "t0": 100.0, "t": 110.0}
+    ev = {
+        "step": "generate",
+        "label": "smollm2",
+        "done": 10,
+        "total": 20,
+        "unit": "samples",
+        "initial": 0,
+        "t0": 100.0,
+        "t": 110.0,
+    }
     line = progress.format_event("[ssd] 03_baselines", ev, now=110.0, ascii_bar=True)
-    assert re.fullmatch(r"\[ssd\] 03_baselines generate smollm2: +50%\|[#0-9]+ +\| 10/20 \[00:10<00:10, +1\.00samples/s\]",
-                        line), line
+    assert re.fullmatch(
+        r"\[ssd\] 03_baselines generate smollm2: +50%\|[#0-9]+ +\| 10/20 \[00:10<00:10, +1\.00samples/s\]",
+        line,
+    ), line
 
 
 def test_partial_last_line_waits(tmp_path):
     path = tmp_path / "p.jsonl"
-    path.write_text('{"step": "a", "done": 1, "total": 2, "unit": "x", "t0": 0, "t": 1}\n{"step": "b", "do')
+    path.write_text(
+        '{"step": "a", "done": 1, "total": 2, "unit": "x", "t0": 0, "t": 1}\n{"step": "b", "do'
+    )
     events, offset = progress.read_events(path, 0)
     assert [e["step"] for e in events] == ["a"] and offset == path.read_text().index("{", 1)
 
@@ -244,7 +289,9 @@ def test_real_engine_records_go_to_the_log_not_the_notebook(smoke_pipeline):
     # 03 starts vLLM engines: their start-up records (config dump included) are in the log.
     log = (smoke_pipeline / "logs" / "03_baselines.log").read_text()
     assert re.search(r"INFO .*Initializing a V1 LLM engine", log), log[-3000:]
-    assert "Initializing a V1 LLM engine" not in executed_text(smoke_pipeline / "notebooks" / "03_baselines.ipynb")
+    assert "Initializing a V1 LLM engine" not in executed_text(
+        smoke_pipeline / "notebooks" / "03_baselines.ipynb"
+    )
     for nb in runs.available_notebooks():
         m = json.loads((smoke_pipeline / "manifests" / f"{nb}.json").read_text())
         assert m["log"] == str(smoke_pipeline / "logs" / f"{nb}.log")
@@ -269,9 +316,13 @@ def test_traceback_summary_keeps_the_cells_frames_of_the_last_exception():
         f"{red}KeyError\x1b[0m: 'missing'",
     ]
     assert failures._traceback_summary(entries) == [
-        "Cell In[3], line 4", "      1 import pandas as pd", "      3     return x['missing']",
+        "Cell In[3], line 4",
+        "      1 import pandas as pd",
+        "      3     return x['missing']",
         "----> 4 f(pd.DataFrame({'a':[1]}))",
-        "Cell In[3], line 3, in f(x)", "      2 def f(x):", "----> 3     return x['missing']",
+        "Cell In[3], line 3, in f(x)",
+        "      2 def f(x):",
+        "----> 3     return x['missing']",
         "File /venv/pandas/core/frame.py:4330, in DataFrame.__getitem__(self, key)",
         "-> 4330             indexer = self.columns.get_loc(key)",
     ]

@@ -7,7 +7,6 @@ test runs vLLM on the embedded model; on the shared CPU box run it under the vLL
 
 from __future__ import annotations
 
-from ssdlib.models import embedded_model_path
 import os
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from ssdlib import lockfork as lf
 from ssdlib.lockfork import scoring as lf_scoring
+from ssdlib.models import embedded_model_path
 
 MODEL = os.environ.get("SSD_TEST_MODEL") or str(embedded_model_path())
 
@@ -32,10 +32,17 @@ def tiny_model(tmp_path_factory) -> Path:
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     tok = AutoTokenizer.from_pretrained(MODEL)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
-                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=256, initializer_range=0.3,
-                      tie_word_embeddings=False)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        initializer_range=0.3,
+        tie_word_embeddings=False,
+    )
     torch.manual_seed(0)
     model = LlamaForCausalLM(cfg).eval()
     out = tmp_path_factory.mktemp("tiny")
@@ -51,13 +58,14 @@ def _manual(path: Path, prompt: str, response: str):
 
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path).eval()
-    text = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                   add_generation_prompt=True)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+    )
     p = tok(text, add_special_tokens=False)["input_ids"]
     r = tok(response, add_special_tokens=False)["input_ids"]
     with torch.no_grad():
         logits = model(torch.tensor([p + r])).logits[0]
-    logp = torch.log_softmax(logits.double(), -1)[len(p) - 1:len(p) + len(r) - 1]
+    logp = torch.log_softmax(logits.double(), -1)[len(p) - 1 : len(p) + len(r) - 1]
     return logp.numpy(), np.array(r)
 
 
@@ -111,8 +119,9 @@ def test_transformers_scoring_matches_manual_forward(tiny_model):
         sub = df[df["response_idx"] == i]
         assert sub["position"].tolist() == list(range(len(r_ids)))  # response positions only
         assert (sub["token_id"].to_numpy() == r_ids).all()
-        np.testing.assert_allclose(sub["token_logprob"], logp[np.arange(len(r_ids)), r_ids],
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            sub["token_logprob"], logp[np.arange(len(r_ids)), r_ids], atol=1e-4
+        )
         np.testing.assert_allclose(sub["entropy_full"], -(np.exp(logp) * logp).sum(-1), atol=1e-4)
         top = np.stack(sub["topk_logprobs"])
         np.testing.assert_allclose(top, -np.sort(-logp, axis=-1)[:, :7], atol=1e-4)
@@ -130,8 +139,7 @@ def test_scoring_independent_of_batching_and_truncation(tiny_model):
     """Right padding in a batch and max_positions must not change any score."""
     prompts, responses = PROMPTS + ["Hi"], RESPONSES + ["a much longer response " * 4]
     one = lf.score_positions(tiny_model, prompts, responses, top_k=4, batch_size=1)
-    three = lf.score_positions(tiny_model, prompts, responses, top_k=4, batch_size=3,
-                               logit_chunk=3)
+    three = lf.score_positions(tiny_model, prompts, responses, top_k=4, batch_size=3, logit_chunk=3)
     num = ["token_logprob", "entropy_topk", "entropy_full", "mass_outside_topk"]
     np.testing.assert_allclose(one[num], three[num], atol=1e-4)
     assert (one["token_id"] == three["token_id"]).all()
@@ -157,27 +165,33 @@ def test_empty_response_gives_no_rows_and_bad_backend_raises(tiny_model):
 # --------------------------------------------------------------------------- classification
 
 
-def _scores(ent: np.ndarray, mass: np.ndarray | None = None, top1_hit: np.ndarray | None = None,
-            n_pos: int | None = None) -> pd.DataFrame:
+def _scores(
+    ent: np.ndarray,
+    mass: np.ndarray | None = None,
+    top1_hit: np.ndarray | None = None,
+    n_pos: int | None = None,
+) -> pd.DataFrame:
     """A score frame from per-position entropies [n_resp, n_pos] (other columns consistent)."""
     ent = np.atleast_2d(ent)
     n_resp, n_pos = ent.shape
     mass = np.zeros_like(ent) if mass is None else mass
     hit = np.ones_like(ent, bool) if top1_hit is None else top1_hit
     tok = np.arange(ent.size) % 97
-    return pd.DataFrame({
-        "response_idx": np.repeat(np.arange(n_resp), n_pos),
-        "position": np.tile(np.arange(n_pos), n_resp),
-        "token_id": tok,
-        "token_logprob": -ent.ravel(),
-        "token_rank": np.where(hit.ravel(), 1, 2),
-        "topk_ids": [np.array([t if h else t + 1, t + 2]) for t, h in zip(tok, hit.ravel())],
-        "topk_logprobs": [np.array([-0.1, -2.0])] * ent.size,
-        "entropy_topk": ent.ravel(),
-        "entropy_tail_lb": ent.ravel(),
-        "mass_outside_topk": mass.ravel(),
-        "entropy_full": ent.ravel(),
-    })
+    return pd.DataFrame(
+        {
+            "response_idx": np.repeat(np.arange(n_resp), n_pos),
+            "position": np.tile(np.arange(n_pos), n_resp),
+            "token_id": tok,
+            "token_logprob": -ent.ravel(),
+            "token_rank": np.where(hit.ravel(), 1, 2),
+            "topk_ids": [np.array([t if h else t + 1, t + 2]) for t, h in zip(tok, hit.ravel())],
+            "topk_logprobs": [np.array([-0.1, -2.0])] * ent.size,
+            "entropy_topk": ent.ravel(),
+            "entropy_tail_lb": ent.ravel(),
+            "mass_outside_topk": mass.ravel(),
+            "entropy_full": ent.ravel(),
+        }
+    )
 
 
 def test_classify_quantiles_and_absolute_thresholds():
@@ -185,7 +199,9 @@ def test_classify_quantiles_and_absolute_thresholds():
     lab = lf.classify_positions(base, lock_quantile=0.5, fork_quantile=0.9)
     assert lab.value_counts().to_dict() == {"lock": 50, "middle": 40, "fork": 10}
     assert (base["entropy_topk"][lab == "lock"] <= lab.attrs["lock_threshold"]).all()
-    assert (base["entropy_topk"][lab == "fork"] >= base["entropy_topk"][lab == "middle"].max()).all()
+    assert (
+        base["entropy_topk"][lab == "fork"] >= base["entropy_topk"][lab == "middle"].max()
+    ).all()
     # Absolute nats override the quantiles.
     lab = lf.classify_positions(base, lock_threshold=0.3, fork_threshold=2.0)
     assert lab.attrs["lock_threshold"] == 0.3
@@ -245,9 +261,11 @@ def _synthetic_pair(seed=0, n_resp=80, n_pos=50, lock_shift=-0.1, fork_shift=0.0
     is_fork = (lab == "fork").to_numpy().reshape(n_resp, n_pos)
     noise = rng.normal(0, 0.02, (n_resp, 1)) + rng.normal(0, 0.02, (n_resp, n_pos))
     ssd_ent = base_ent + noise + lock_shift * is_lock + fork_shift * is_fork
-    ssd = _scores(np.clip(ssd_ent, 0, None),
-                  mass=np.where(is_lock, 0.003, 0.02 * np.exp(-base_ent) + 0.01),
-                  top1_hit=~(is_fork & (rng.random((n_resp, n_pos)) < 0.3)))
+    ssd = _scores(
+        np.clip(ssd_ent, 0, None),
+        mass=np.where(is_lock, 0.003, 0.02 * np.exp(-base_ent) + 0.01),
+        top1_hit=~(is_fork & (rng.random((n_resp, n_pos)) < 0.3)),
+    )
     return base, ssd
 
 
@@ -256,7 +274,11 @@ def test_summary_recovers_sharper_locks_and_preserved_forks():
     s = lf.lock_fork_summary(base, ssd, {"n_boot": 500})
     c = s.comparison.set_index("class")
     assert c.loc["lock", "delta_entropy_hi"] < 0
-    assert c.loc["lock", "delta_entropy_lo"] <= c.loc["lock", "delta_entropy"] <= c.loc["lock", "delta_entropy_hi"]
+    assert (
+        c.loc["lock", "delta_entropy_lo"]
+        <= c.loc["lock", "delta_entropy"]
+        <= c.loc["lock", "delta_entropy_hi"]
+    )
     assert c.loc["fork", "delta_entropy_lo"] > -0.05 and c.loc["fork", "delta_entropy_hi"] < 0.05
     assert c.loc["lock", "ssd_mass_outside_topk"] < c.loc["lock", "base_mass_outside_topk"]
     assert c.loc["fork", "ssd_top1_match"] < c.loc["fork", "base_top1_match"] == 1.0
@@ -273,8 +295,9 @@ def test_summary_recovers_sharper_locks_and_preserved_forks():
     # The params/ lockfork block (scoring keys included) is accepted as is.
     from ssdlib.config import LockForkCfg
 
-    cfg = LockForkCfg(n_responses=8, top_k=20, fork_quantile=0.8, lock_quantile=0.4,
-                      max_positions=128)
+    cfg = LockForkCfg(
+        n_responses=8, top_k=20, fork_quantile=0.8, lock_quantile=0.4, max_positions=128
+    )
     lab = lf.lock_fork_summary(base, ssd, cfg).labels
     assert (lab == "fork").mean() == pytest.approx(0.2, abs=0.01)
 
@@ -292,7 +315,9 @@ def test_figures_state_the_finding():
     d = lf.compare_models(base, ssd, lab, n_boot=10).set_index("class")["delta_entropy"]
     assert d["lock"] < -0.02  # clipping at 0 nats eats part of the -0.1 shift
     f1 = fl.plot_entropy_by_class(base, ssd, lab)
-    assert f"lock entropy {d['lock']:+.3f}, fork entropy {d['fork']:+.3f}" in f1._suptitle.get_text()
+    assert (
+        f"lock entropy {d['lock']:+.3f}, fork entropy {d['fork']:+.3f}" in f1._suptitle.get_text()
+    )
     f2 = fl.plot_entropy_scatter(base, ssd, lab, max_points=500)
     assert "sharper at" in f2.axes[0].get_title() and "%" in f2.axes[0].get_title()
     f3 = fl.plot_lock_tail_mass(base, ssd, lab)
@@ -310,16 +335,31 @@ def test_vllm_backend_matches_transformers():
     __import__("vllm")
     k = 5
     hf = lf.score_positions(MODEL, PROMPTS, RESPONSES, top_k=k, dtype="float32")
-    vl = lf.score_positions(MODEL, PROMPTS, RESPONSES, top_k=k, backend="vllm", dtype="float32",
-                            engine_kwargs={"enforce_eager": True})
+    vl = lf.score_positions(
+        MODEL,
+        PROMPTS,
+        RESPONSES,
+        top_k=k,
+        backend="vllm",
+        dtype="float32",
+        engine_kwargs={"enforce_eager": True},
+    )
     assert len(hf) == len(vl) > 10
-    assert (hf[["response_idx", "position", "token_id"]] == vl[["response_idx", "position",
-                                                                  "token_id"]]).all().all()
+    assert (
+        (
+            hf[["response_idx", "position", "token_id"]]
+            == vl[["response_idx", "position", "token_id"]]
+        )
+        .all()
+        .all()
+    )
     top_hf, top_vl = np.stack(hf["topk_logprobs"]), np.stack(vl["topk_logprobs"])
     diff = np.abs(top_hf - top_vl).max()
     tok_diff = np.abs(hf["token_logprob"] - vl["token_logprob"]).max()
-    print(f"max |Δ top-k logprob| = {diff:.2e}, max |Δ token logprob| = {tok_diff:.2e}, "
-          f"max |Δ entropy_topk| = {np.abs(hf['entropy_topk'] - vl['entropy_topk']).max():.2e}")
+    print(
+        f"max |Δ top-k logprob| = {diff:.2e}, max |Δ token logprob| = {tok_diff:.2e}, "
+        f"max |Δ entropy_topk| = {np.abs(hf['entropy_topk'] - vl['entropy_topk']).max():.2e}"
+    )
     assert diff < 1e-2 and tok_diff < 1e-2
     # Top-1 agrees wherever it is not a near tie.
     clear = (top_hf[:, 0] - top_hf[:, 1]) > 1e-2
@@ -341,8 +381,11 @@ def _noisy_copies(seed: int, n_resp=60, n_pos=60, vocab=64, top_k=20, noise=1.0)
     tokens = true.argmax(-1)
 
     def frame(logits):
-        logp = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
+        logp = (
+            logits
+            - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True))
             - logits.max(-1, keepdims=True)
+        )
         order = np.argsort(-logp, axis=-1)[..., :top_k]
         top_lp = np.take_along_axis(logp, order, -1)
         parts = []
@@ -388,8 +431,9 @@ def test_compare_side_by_side_with_control_shares_classes():
     ssd = ctrl.copy()
     low = ssd["entropy_topk"] < ssd["entropy_topk"].quantile(0.5)
     ssd.loc[low, "entropy_topk"] *= 0.5
-    cmp = lf.lock_fork_compare(base, {"SSD": ssd, "control": ctrl}, {"n_boot": 300},
-                               treatment="SSD", reference="control")
+    cmp = lf.lock_fork_compare(
+        base, {"SSD": ssd, "control": ctrl}, {"n_boot": 300}, treatment="SSD", reference="control"
+    )
     assert set(cmp.side_by_side["model"]) == {"SSD", "control"}
     assert cmp.summaries["SSD"].labels is cmp.summaries["control"].labels
     sbs = cmp.side_by_side.set_index(["model", "class"])
@@ -397,15 +441,19 @@ def test_compare_side_by_side_with_control_shares_classes():
     assert sbs.loc[("control", "fork"), "reading"] not in ("sharper", "flatter")
     c = cmp.contrast.set_index("class")
     assert c.loc["lock", "delta_entropy_hi"] < 0  # SSD sharper than the control at locks
-    assert "locks SSD - control" in cmp.contrast_verdict and "sharper than control" in cmp.contrast_verdict
+    assert (
+        "locks SSD - control" in cmp.contrast_verdict
+        and "sharper than control" in cmp.contrast_verdict
+    )
     with pytest.raises(ValueError, match="not scored"):
         lf.lock_fork_compare(base, {"SSD": ssd.iloc[:-5]}, {"n_boot": 100})
 
 
 def test_chunked_teacher_forcing_matches_one_forward(tiny_model):
     full = lf.score_positions(tiny_model, PROMPTS, RESPONSES, top_k=5, device="cpu")
-    chunked = lf.score_positions(tiny_model, PROMPTS, RESPONSES, top_k=5, device="cpu",
-                                 chunk_tokens=7, batch_size=2)
+    chunked = lf.score_positions(
+        tiny_model, PROMPTS, RESPONSES, top_k=5, device="cpu", chunk_tokens=7, batch_size=2
+    )
     assert len(full) == len(chunked) > 0
     for col in ("token_logprob", "entropy_topk", "entropy_full", "mass_outside_topk"):
         np.testing.assert_allclose(chunked[col], full[col], atol=2e-5, err_msg=col)
@@ -423,22 +471,47 @@ def test_side_by_side_figure_states_each_reading():
     a, b = _noisy_copies(4, n_resp=30, n_pos=30)
     ssd = b.copy()
     ssd.loc[ssd["entropy_topk"] < ssd["entropy_topk"].quantile(0.5), "entropy_topk"] *= 0.5
-    cmp = lf.lock_fork_compare(a, {"SSD": ssd, "control": b}, {"n_boot": 200}, treatment="SSD", reference="control")
+    cmp = lf.lock_fork_compare(
+        a, {"SSD": ssd, "control": b}, {"n_boot": 200}, treatment="SSD", reference="control"
+    )
     fig = plot_deltas_side_by_side(cmp.side_by_side, contrast_verdict=cmp.contrast_verdict)
     sbs = cmp.side_by_side.set_index(["model", "class"])["reading"]
-    assert fig._suptitle.get_text() == (f"SSD: locks {sbs[('SSD', 'lock')]}, forks {sbs[('SSD', 'fork')]}; "
-                                        f"control: locks {sbs[('control', 'lock')]}, forks {sbs[('control', 'fork')]}")
+    assert fig._suptitle.get_text() == (
+        f"SSD: locks {sbs[('SSD', 'lock')]}, forks {sbs[('SSD', 'fork')]}; "
+        f"control: locks {sbs[('control', 'lock')]}, forks {sbs[('control', 'fork')]}"
+    )
     assert sbs[("SSD", "lock")] == "sharper"
     plt.close(fig)
 
 
 # Hand-written worked answers (about 40-60 tokens each) in the shape of model responses.
-NOISE_PROMPTS = [f"Compute {a} * {b} + {c}." for a, b, c in
-                 [(12, 7, 5), (23, 4, 19), (9, 9, 9), (31, 3, 2), (15, 6, 11), (8, 27, 4), (44, 2, 13), (17, 5, 30)]]
-NOISE_RESPONSES = [f"First multiply: {a} * {b} = {a * b}. Then add {c}: {a * b} + {c} = {a * b + c}. "
-                   f"Check: {a * b + c} - {c} = {a * b}, and {a * b} / {b} = {a}. The answer is \\boxed{{{a * b + c}}}."
-                   for a, b, c in [(12, 7, 5), (23, 4, 19), (9, 9, 9), (31, 3, 2), (15, 6, 11), (8, 27, 4),
-                                   (44, 2, 13), (17, 5, 30)]]
+NOISE_PROMPTS = [
+    f"Compute {a} * {b} + {c}."
+    for a, b, c in [
+        (12, 7, 5),
+        (23, 4, 19),
+        (9, 9, 9),
+        (31, 3, 2),
+        (15, 6, 11),
+        (8, 27, 4),
+        (44, 2, 13),
+        (17, 5, 30),
+    ]
+]
+NOISE_RESPONSES = [
+    f"First multiply: {a} * {b} = {a * b}. Then add {c}: {a * b} + {c} = {a * b + c}. "
+    f"Check: {a * b + c} - {c} = {a * b}, and {a * b} / {b} = {a}. The answer is \\boxed{{{a * b + c}}}."
+    for a, b, c in [
+        (12, 7, 5),
+        (23, 4, 19),
+        (9, 9, 9),
+        (31, 3, 2),
+        (15, 6, 11),
+        (8, 27, 4),
+        (44, 2, 13),
+        (17, 5, 30),
+    ]
+]
 
 
 @pytest.mark.slow
@@ -457,6 +530,8 @@ def test_noise_only_real_model_copy_is_not_sharpened_or_flattened(tmp_path):
     kw = dict(top_k=20, device="cpu", batch_size=4)
     a = lf.score_positions(a_dir, NOISE_PROMPTS, NOISE_RESPONSES, **kw)
     b = lf.score_positions(b_dir, NOISE_PROMPTS, NOISE_RESPONSES, **kw)
-    assert len(a) > 300 and not np.allclose(a["entropy_topk"], b["entropy_topk"])  # the copies do differ
+    assert len(a) > 300 and not np.allclose(
+        a["entropy_topk"], b["entropy_topk"]
+    )  # the copies do differ
     after = lf.lock_fork_summary(a, b, {"n_boot": 1000})
     assert not any(w in after.verdict for w in FLAGGED), after.verdict

@@ -1,7 +1,8 @@
 """Generation engine: decode configs, backends (vLLM, transformers) and the crash-safe store."""
 
-from ssdlib.generation.backends import Output, Request, make_backend
+from ssdlib.generation.backends import Output, Request
 from ssdlib.generation.decode import baseline_decodes, distinct, min_p_sweep, temperature_sweep
+from ssdlib.generation.engine_pool import make_backend
 from ssdlib.generation.run import (
     ContextOverflow,
     collect_samples,

@@ -56,6 +56,11 @@ def resolve_device(backend: BackendCfg) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+# Where vLLM's workers find the weight-reload extension (a dotted path: vLLM imports it in the
+# worker, so the backend never imports the engine pool that sits above it).
+EXTENSION = "ssdlib.generation.engine_pool.WeightReloadExtension"
+
+
 class Backend:
     name = "base"
 
@@ -107,8 +112,6 @@ class VLLMBackend(Backend):
         if backend.max_num_seqs:
             kwargs["max_num_seqs"] = backend.max_num_seqs
         if extension:
-            from ssdlib.generation.engine_pool import EXTENSION
-
             kwargs["worker_extension_cls"] = EXTENSION
         self.llm = LLM(**kwargs)
         # vLLM skips special tokens when it detokenises: if this tokenizer marks </think> special,
@@ -315,14 +318,3 @@ class TransformersBackend(Backend):
 
 
 BACKENDS: dict[str, type[Backend]] = {"vllm": VLLMBackend, "transformers": TransformersBackend}
-
-
-def make_backend(model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0) -> Backend:
-    """A backend for one generation step. vLLM engines come from the per-process pool
-    (:mod:`ssdlib.generation.engine_pool`): closing the returned lease keeps the engine warm for
-    the next model of the same architecture; an exception inside ``with`` shuts it down."""
-    if backend.name == "vllm":
-        from ssdlib.generation.engine_pool import lease
-
-        return lease(model_path, model, backend, seed)
-    return BACKENDS[backend.name](model_path, model, backend, seed)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ssdlib.config import BackendCfg, ModelCfg
+from ssdlib.generation.backends import BACKENDS, Backend
 
 # Files of a model folder that decide tokenisation, stopping and architecture. Weights and
 # trainer state (optimizer.pt, rng_state.pth, trainer_state.json, ...) are deliberately left out.
@@ -50,8 +51,6 @@ SIGNATURE_FILES = (
 # config.json keys that do not change what the engine computes: the folder's own name, the
 # library version that wrote it, and the training-time KV-cache switch (vLLM always caches).
 IGNORED_CONFIG_KEYS = ("_name_or_path", "transformers_version", "use_cache", "_commit_hash")
-
-EXTENSION = "ssdlib.generation.engine_pool.WeightReloadExtension"
 
 
 class WeightReloadExtension:
@@ -214,7 +213,7 @@ def release() -> None:
 
 
 class _Lease:
-    """What :func:`ssdlib.generation.backends.make_backend` hands out for vLLM: ``run`` goes to
+    """What :func:`make_backend` hands out for vLLM: ``run`` goes to
     the pooled engine; leaving ``with`` normally keeps it warm, an exception shuts it down (its
     state is unknown); a backend that is not pooled (reuse off) is closed as before."""
 
@@ -242,3 +241,12 @@ class _Lease:
 
 def lease(model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0) -> _Lease:
     return _Lease(acquire(model_path, model, backend, seed))
+
+
+def make_backend(model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0) -> Backend:
+    """A backend for one generation step. vLLM engines come from the per-process pool
+    (this module): closing the returned lease keeps the engine warm for
+    the next model of the same architecture; an exception inside ``with`` shuts it down."""
+    if backend.name == "vllm":
+        return lease(model_path, model, backend, seed)
+    return BACKENDS[backend.name](model_path, model, backend, seed)

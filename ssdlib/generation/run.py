@@ -21,8 +21,9 @@ import pandas as pd
 
 from ssdlib import progress
 from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg, PromptCfg
-from ssdlib.generation.backends import Output, Request, make_backend
+from ssdlib.generation.backends import Output, Request
 from ssdlib.generation.decode import distinct
+from ssdlib.generation.engine_pool import make_backend
 from ssdlib.generation.lock import writer_lock
 from ssdlib.generation.shards import Shard, ShardDone, current, writer_label
 from ssdlib.generation.store import GenerationStore

@@ -3,7 +3,6 @@ bootstrap and say in one sentence what the mechanism did (nats). Scores come fro
 :mod:`ssdlib.lockfork.scoring`.
 """
 
-
 from __future__ import annotations
 
 import math
@@ -12,7 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-
 
 from ssdlib.lockfork.scoring import SCORE_KEY, SCORING_PARAM_KEYS
 
@@ -41,8 +39,13 @@ DEFAULT_PARAMS: dict = {
 CLASSIFY_ON: tuple[str, ...] = ("mean", "base")
 
 
-def classification_entropy(base_scores: pd.DataFrame, others: Sequence[pd.DataFrame] = (), *,
-                           entropy_col: str = "entropy_topk", on: str = "mean") -> pd.Series:
+def classification_entropy(
+    base_scores: pd.DataFrame,
+    others: Sequence[pd.DataFrame] = (),
+    *,
+    entropy_col: str = "entropy_topk",
+    on: str = "mean",
+) -> pd.Series:
     """The entropy (nats) positions are classed by, aligned with ``base_scores``.
 
     ``on="mean"``: the mean over the base model AND every model in ``others`` (same positions).
@@ -63,17 +66,25 @@ def classification_entropy(base_scores: pd.DataFrame, others: Sequence[pd.DataFr
         ent = o.set_index(list(SCORE_KEY))[entropy_col].astype(float)
         missing = int((~key.isin(ent.index)).sum())
         if missing:
-            raise ValueError(f"{missing} base positions are not scored by another model: "
-                             "score the same responses with the same max_positions")
+            raise ValueError(
+                f"{missing} base positions are not scored by another model: "
+                "score the same responses with the same max_positions"
+            )
         cols.append(ent.reindex(key).to_numpy())
     return pd.Series(np.mean(cols, axis=0), index=base_scores.index, name=entropy_col)
 
 
-def classify_positions(base_scores: pd.DataFrame, *, entropy_col: str = "entropy_topk",
-                       lock_quantile: float = 0.5, fork_quantile: float = 0.9,
-                       lock_threshold: float | None = None,
-                       fork_threshold: float | None = None,
-                       others: Sequence[pd.DataFrame] = (), on: str = "base") -> pd.Series:
+def classify_positions(
+    base_scores: pd.DataFrame,
+    *,
+    entropy_col: str = "entropy_topk",
+    lock_quantile: float = 0.5,
+    fork_quantile: float = 0.9,
+    lock_threshold: float | None = None,
+    fork_threshold: float | None = None,
+    others: Sequence[pd.DataFrame] = (),
+    on: str = "base",
+) -> pd.Series:
     """Label each position "lock" / "middle" / "fork" by entropy (nats).
 
     The entropy is :func:`classification_entropy` (``on="base"``: the base model's; ``on="mean"``:
@@ -83,34 +94,62 @@ def classify_positions(base_scores: pd.DataFrame, *, entropy_col: str = "entropy
     (categorical, ordered lock < middle < fork); the thresholds used are in
     ``labels.attrs["lock_threshold"]`` / ``["fork_threshold"]``, the criterion in ``["classify_on"]``.
     """
-    h = classification_entropy(base_scores, others, entropy_col=entropy_col, on=on).to_numpy(dtype=float)
+    h = classification_entropy(base_scores, others, entropy_col=entropy_col, on=on).to_numpy(
+        dtype=float
+    )
     if np.isnan(h).any():
         raise ValueError(f"{entropy_col} has NaN (entropy_full needs the transformers backend)")
     if not 0 <= lock_quantile <= fork_quantile <= 1:
         raise ValueError("need 0 <= lock_quantile <= fork_quantile <= 1")
-    lo = float(lock_threshold) if lock_threshold is not None else float(np.quantile(h, lock_quantile))
-    hi = float(fork_threshold) if fork_threshold is not None else float(np.quantile(h, fork_quantile))
+    lo = (
+        float(lock_threshold)
+        if lock_threshold is not None
+        else float(np.quantile(h, lock_quantile))
+    )
+    hi = (
+        float(fork_threshold)
+        if fork_threshold is not None
+        else float(np.quantile(h, fork_quantile))
+    )
     if lo >= hi:
-        raise ValueError(f"lock threshold {lo:.4g} nats must be below fork threshold {hi:.4g} "
-                         "(too many ties at one entropy? set absolute thresholds)")
+        raise ValueError(
+            f"lock threshold {lo:.4g} nats must be below fork threshold {hi:.4g} "
+            "(too many ties at one entropy? set absolute thresholds)"
+        )
     lab = np.where(h <= lo, "lock", np.where(h >= hi, "fork", "middle"))
-    out = pd.Series(pd.Categorical(lab, categories=list(CLASSES), ordered=True),
-                    index=base_scores.index, name="class")
-    out.attrs.update({"lock_threshold": lo, "fork_threshold": hi, "entropy_col": entropy_col,
-                      "classify_on": on if others else "base"})
+    out = pd.Series(
+        pd.Categorical(lab, categories=list(CLASSES), ordered=True),
+        index=base_scores.index,
+        name="class",
+    )
+    out.attrs.update(
+        {
+            "lock_threshold": lo,
+            "fork_threshold": hi,
+            "entropy_col": entropy_col,
+            "classify_on": on if others else "base",
+        }
+    )
     return out
 
 
-def pair_scores(base_scores: pd.DataFrame, ssd_scores: pd.DataFrame,
-                labels: pd.Series | None = None) -> pd.DataFrame:
+def pair_scores(
+    base_scores: pd.DataFrame, ssd_scores: pd.DataFrame, labels: pd.Series | None = None
+) -> pd.DataFrame:
     """Join base and SSD scores position by position (``base_*`` / ``ssd_*`` columns).
 
     Both frames must score the same tokens: a position whose ``token_id`` differs means the
     two runs did not tokenise the same responses, and raises. ``labels`` (aligned with
     ``base_scores``) adds a ``class`` column.
     """
-    keep = ["token_logprob", "token_rank", "entropy_topk", "entropy_tail_lb",
-            "mass_outside_topk", "entropy_full"]
+    keep = [
+        "token_logprob",
+        "token_rank",
+        "entropy_topk",
+        "entropy_tail_lb",
+        "mass_outside_topk",
+        "entropy_full",
+    ]
     b = base_scores[list(SCORE_KEY) + ["token_id"] + keep].copy()
     if labels is not None:
         b["class"] = labels.reindex(base_scores.index).to_numpy()
@@ -121,8 +160,10 @@ def pair_scores(base_scores: pd.DataFrame, ssd_scores: pd.DataFrame,
     s = s.rename(columns={c: f"ssd_{c}" for c in keep} | {"token_id": "ssd_token_id"})
     m = b.merge(s, on=list(SCORE_KEY), how="inner", validate="one_to_one")
     if len(m) != len(b) or len(m) != len(s):
-        raise ValueError(f"base has {len(b)} positions, SSD {len(s)}, shared {len(m)}: "
-                         "score the same responses with the same max_positions")
+        raise ValueError(
+            f"base has {len(b)} positions, SSD {len(s)}, shared {len(m)}: "
+            "score the same responses with the same max_positions"
+        )
     if (m["token_id"] != m["ssd_token_id"]).any():
         raise ValueError("token ids differ between base and SSD scores: tokenisation mismatch")
     return m.drop(columns="ssd_token_id")
@@ -148,8 +189,9 @@ def _ratio_ci(w: np.ndarray, sums: np.ndarray, counts: np.ndarray, ci: float):
     return float(lo), float(hi)
 
 
-def cluster_bootstrap_ci(values, clusters, *, n_boot: int = 2000, ci: float = 0.95,
-                         seed: int = 0) -> tuple[float, float, float]:
+def cluster_bootstrap_ci(
+    values, clusters, *, n_boot: int = 2000, ci: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
     """Mean of ``values`` with a percentile bootstrap CI that resamples CLUSTERS (responses).
 
     Positions within one response are dependent (same problem, same approach), so resampling
@@ -167,9 +209,17 @@ def cluster_bootstrap_ci(values, clusters, *, n_boot: int = 2000, ci: float = 0.
 
 # --------------------------------------------------------------------------- comparison
 
-def compare_models(base_scores: pd.DataFrame, ssd_scores: pd.DataFrame, labels: pd.Series, *,
-                   entropy_col: str = "entropy_topk", n_boot: int = 2000, ci: float = 0.95,
-                   seed: int = 0) -> pd.DataFrame:
+
+def compare_models(
+    base_scores: pd.DataFrame,
+    ssd_scores: pd.DataFrame,
+    labels: pd.Series,
+    *,
+    entropy_col: str = "entropy_topk",
+    n_boot: int = 2000,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Base vs SSD per class ("lock", "middle", "fork", "all"): one row per class.
 
     Columns: n_positions, n_responses; for the chosen entropy (nats) base/ssd mean and median,
@@ -188,8 +238,11 @@ def compare_models(base_scores: pd.DataFrame, ssd_scores: pd.DataFrame, labels: 
     for cls in list(CLASSES) + ["all"]:
         sel = np.ones(len(m), bool) if cls == "all" else (m["class"] == cls).to_numpy()
         sub = m[sel]
-        row = {"class": cls, "n_positions": int(sel.sum()),
-               "n_responses": int(sub["response_idx"].nunique())}
+        row = {
+            "class": cls,
+            "n_positions": int(sel.sum()),
+            "n_responses": int(sub["response_idx"].nunique()),
+        }
         counts = np.bincount(codes[sel], minlength=len(uniq)).astype(float)
         for name in ("entropy", "mass_outside_topk", "token_logprob", "top1_match"):
             b, s = sub[f"base_{name}"].to_numpy(float), sub[f"ssd_{name}"].to_numpy(float)
@@ -244,8 +297,10 @@ def mechanism_verdict(comparison: pd.DataFrame, *, equivalence_margin: float = 0
     fork = word("fork", "sharpened", "flattened", "preserved")
     tail = ""
     if r.loc["lock", "n_positions"] > 0:
-        tail = (f"; tail mass outside top-k at locks {r.loc['lock', 'base_mass_outside_topk']:.3g}"
-                f" -> {r.loc['lock', 'ssd_mass_outside_topk']:.3g}")
+        tail = (
+            f"; tail mass outside top-k at locks {r.loc['lock', 'base_mass_outside_topk']:.3g}"
+            f" -> {r.loc['lock', 'ssd_mass_outside_topk']:.3g}"
+        )
     return f"{lock}, {fork}{tail}"
 
 
@@ -253,7 +308,9 @@ def mechanism_verdict(comparison: pd.DataFrame, *, equivalence_margin: float = 0
 class LockForkSummary:
     """Everything the notebook shows for the lock/fork test."""
 
-    table: pd.DataFrame  # tidy: class, metric, base, ssd, delta, delta_lo, delta_hi, n_positions, n_responses
+    table: (
+        pd.DataFrame
+    )  # tidy: class, metric, base, ssd, delta, delta_lo, delta_hi, n_positions, n_responses
     comparison: pd.DataFrame  # wide, one row per class (compare_models)
     labels: pd.Series  # per base position: lock / middle / fork
     thresholds: dict = field(default_factory=dict)  # lock_threshold, fork_threshold (nats)
@@ -276,30 +333,58 @@ def _tidy(comp: pd.DataFrame) -> pd.DataFrame:
     tidy = []
     for _, r in comp.iterrows():
         for name in ("entropy", "mass_outside_topk", "token_logprob", "top1_match"):
-            tidy.append({"class": r["class"], "metric": name, "base": r[f"base_{name}"],
-                         "ssd": r[f"ssd_{name}"], "delta": r[f"delta_{name}"],
-                         "delta_lo": r[f"delta_{name}_lo"], "delta_hi": r[f"delta_{name}_hi"],
-                         "n_positions": r["n_positions"], "n_responses": r["n_responses"]})
+            tidy.append(
+                {
+                    "class": r["class"],
+                    "metric": name,
+                    "base": r[f"base_{name}"],
+                    "ssd": r[f"ssd_{name}"],
+                    "delta": r[f"delta_{name}"],
+                    "delta_lo": r[f"delta_{name}_lo"],
+                    "delta_hi": r[f"delta_{name}_hi"],
+                    "n_positions": r["n_positions"],
+                    "n_responses": r["n_responses"],
+                }
+            )
     return pd.DataFrame(tidy)
 
 
 def _labels(base_scores, others, p) -> pd.Series:
-    return classify_positions(base_scores, entropy_col=p["entropy_col"],
-                              lock_quantile=p["lock_quantile"], fork_quantile=p["fork_quantile"],
-                              lock_threshold=p["lock_threshold"], fork_threshold=p["fork_threshold"],
-                              others=others, on=p["classify_on"])
+    return classify_positions(
+        base_scores,
+        entropy_col=p["entropy_col"],
+        lock_quantile=p["lock_quantile"],
+        fork_quantile=p["fork_quantile"],
+        lock_threshold=p["lock_threshold"],
+        fork_threshold=p["fork_threshold"],
+        others=others,
+        on=p["classify_on"],
+    )
 
 
 def _summary(base_scores, other_scores, labels, p) -> LockForkSummary:
-    comp = compare_models(base_scores, other_scores, labels, entropy_col=p["entropy_col"],
-                          n_boot=p["n_boot"], ci=p["ci"], seed=p["seed"])
+    comp = compare_models(
+        base_scores,
+        other_scores,
+        labels,
+        entropy_col=p["entropy_col"],
+        n_boot=p["n_boot"],
+        ci=p["ci"],
+        seed=p["seed"],
+    )
     thresholds = {k: labels.attrs[k] for k in ("lock_threshold", "fork_threshold")}
-    return LockForkSummary(table=_tidy(comp), comparison=comp, labels=labels, thresholds=thresholds,
-                           verdict=mechanism_verdict(comp, equivalence_margin=p["equivalence_margin"]))
+    return LockForkSummary(
+        table=_tidy(comp),
+        comparison=comp,
+        labels=labels,
+        thresholds=thresholds,
+        verdict=mechanism_verdict(comp, equivalence_margin=p["equivalence_margin"]),
+    )
 
 
-def lock_fork_summary(base_scores: pd.DataFrame, ssd_scores: pd.DataFrame,
-                      params: Mapping | None = None) -> LockForkSummary:
+def lock_fork_summary(
+    base_scores: pd.DataFrame, ssd_scores: pd.DataFrame, params: Mapping | None = None
+) -> LockForkSummary:
     """Classify (``classify_on``: mean of both models by default), compare base vs SSD, word the verdict.
 
     ``params`` (a mapping, or the pydantic ``lockfork`` block of params/<profile>/06_eval.yaml)
@@ -334,9 +419,14 @@ def _word(d_lo: float, d_hi: float, margin: float) -> str:
     return "inconclusive"
 
 
-def lock_fork_compare(base_scores: pd.DataFrame, models: Mapping[str, pd.DataFrame],
-                      params: Mapping | None = None, *, treatment: str | None = None,
-                      reference: str | None = None) -> LockForkComparison:
+def lock_fork_compare(
+    base_scores: pd.DataFrame,
+    models: Mapping[str, pd.DataFrame],
+    params: Mapping | None = None,
+    *,
+    treatment: str | None = None,
+    reference: str | None = None,
+) -> LockForkComparison:
     """Base vs each of ``models`` (e.g. ``{"SSD": ..., "control": ...}``) on shared classes.
 
     Classes come from the mean entropy of the base model and EVERY model compared
@@ -353,26 +443,47 @@ def lock_fork_compare(base_scores: pd.DataFrame, models: Mapping[str, pd.DataFra
     rows = []
     for name, s in summaries.items():
         for r in s.comparison.to_dict("records"):
-            rows.append({"model": name, "class": r["class"], "n_positions": r["n_positions"],
-                         "n_responses": r["n_responses"], "base_entropy": r["base_entropy"],
-                         "model_entropy": r["ssd_entropy"], "delta_entropy": r["delta_entropy"],
-                         "delta_entropy_lo": r["delta_entropy_lo"], "delta_entropy_hi": r["delta_entropy_hi"],
-                         "delta_mass_outside_topk": r["delta_mass_outside_topk"],
-                         "reading": _word(r["delta_entropy_lo"], r["delta_entropy_hi"],
-                                          p["equivalence_margin"])})
-    out = LockForkComparison(summaries=summaries, side_by_side=pd.DataFrame(rows), labels=labels,
-                             thresholds={k: labels.attrs[k] for k in ("lock_threshold", "fork_threshold")})
+            rows.append(
+                {
+                    "model": name,
+                    "class": r["class"],
+                    "n_positions": r["n_positions"],
+                    "n_responses": r["n_responses"],
+                    "base_entropy": r["base_entropy"],
+                    "model_entropy": r["ssd_entropy"],
+                    "delta_entropy": r["delta_entropy"],
+                    "delta_entropy_lo": r["delta_entropy_lo"],
+                    "delta_entropy_hi": r["delta_entropy_hi"],
+                    "delta_mass_outside_topk": r["delta_mass_outside_topk"],
+                    "reading": _word(
+                        r["delta_entropy_lo"], r["delta_entropy_hi"], p["equivalence_margin"]
+                    ),
+                }
+            )
+    out = LockForkComparison(
+        summaries=summaries,
+        side_by_side=pd.DataFrame(rows),
+        labels=labels,
+        thresholds={k: labels.attrs[k] for k in ("lock_threshold", "fork_threshold")},
+    )
     if treatment is not None and reference is not None:
-        c = compare_models(models[reference], models[treatment], labels, entropy_col=p["entropy_col"],
-                           n_boot=p["n_boot"], ci=p["ci"], seed=p["seed"])
+        c = compare_models(
+            models[reference],
+            models[treatment],
+            labels,
+            entropy_col=p["entropy_col"],
+            n_boot=p["n_boot"],
+            ci=p["ci"],
+            seed=p["seed"],
+        )
         out.contrast = c
         parts = []
         for r in c[c["class"].isin(["lock", "fork"])].to_dict("records"):
-            parts.append(f"{r['class']}s {treatment} - {reference} "
-                         f"{_fmt(r['delta_entropy'], r['delta_entropy_lo'], r['delta_entropy_hi'], p['ci'])}"
-                         f" ({_word(r['delta_entropy_lo'], r['delta_entropy_hi'], p['equivalence_margin'])}"
-                         f" than {reference})")
+            parts.append(
+                f"{r['class']}s {treatment} - {reference} "
+                f"{_fmt(r['delta_entropy'], r['delta_entropy_lo'], r['delta_entropy_hi'], p['ci'])}"
+                f" ({_word(r['delta_entropy_lo'], r['delta_entropy_hi'], p['equivalence_margin'])}"
+                f" than {reference})"
+            )
         out.contrast_verdict = "; ".join(parts)
     return out
-
-

@@ -28,17 +28,22 @@ PASS_RATE_EDGES: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 BIN_COLUMN = "base_pass_bin"
 
 
-def base_pass_rates(graded03: pd.DataFrame, model_id: str, *,
-                    exclude_config_ids: Sequence[str] = ()) -> pd.DataFrame:
+def base_pass_rates(
+    graded03: pd.DataFrame, model_id: str, *, exclude_config_ids: Sequence[str] = ()
+) -> pd.DataFrame:
     """Per prompt: the base model's 03 samples (``n_samples``), correct ones, and ``pass_rate``.
 
     Pools every 03 decode of ``model_id`` except ``exclude_config_ids``; ungraded rows (NaN
     ``correct``) are left out. Raises when nothing is left.
     """
-    sel = graded03[(graded03["model_id"] == model_id) & ~graded03["config_id"].isin(list(exclude_config_ids))]
+    sel = graded03[
+        (graded03["model_id"] == model_id) & ~graded03["config_id"].isin(list(exclude_config_ids))
+    ]
     sel = sel[sel["correct"].notna()]
     if sel.empty:
-        raise ValueError(f"03_graded has no graded samples of {model_id} outside {list(exclude_config_ids)}")
+        raise ValueError(
+            f"03_graded has no graded samples of {model_id} outside {list(exclude_config_ids)}"
+        )
     g = sel.assign(correct=sel["correct"].astype(float)).groupby("prompt_id")["correct"]
     out = pd.DataFrame({"n_samples": g.size(), "n_correct": g.sum().astype(int)})
     out["pass_rate"] = out["n_correct"] / out["n_samples"]
@@ -61,7 +66,9 @@ def pass_rate_bins(rates: pd.DataFrame, edges: Sequence[float] = PASS_RATE_EDGES
     labels = bin_labels(edges)
     r = rates.set_index("prompt_id")["pass_rate"].to_numpy(float)
     idx = np.where(r <= edges[0], 0, np.searchsorted(np.asarray(edges), r, side="left"))
-    cat = pd.Categorical.from_codes(np.clip(idx, 0, len(labels) - 1), categories=labels, ordered=True)
+    cat = pd.Categorical.from_codes(
+        np.clip(idx, 0, len(labels) - 1), categories=labels, ordered=True
+    )
     return pd.Series(cat, index=rates["prompt_id"].to_numpy(), name=BIN_COLUMN)
 
 
@@ -89,7 +96,9 @@ def accuracy_by_bin(samples: pd.DataFrame, bins: pd.Series, order: Sequence[str]
     return out.sort_values(["_m", "_b"]).drop(columns=["_m", "_b"]).reset_index(drop=True)
 
 
-def native_difficulty_within(samples: pd.DataFrame, source: str, order: Sequence[str]) -> pd.DataFrame:
+def native_difficulty_within(
+    samples: pd.DataFrame, source: str, order: Sequence[str]
+) -> pd.DataFrame:
     """Accuracy per (model, native ``difficulty``) within ONE source (e.g. Omni-MATH's 0-10):
     native scales differ between sources, so they are never put on one axis. Empty when the
     source is absent or has no native difficulty."""
@@ -101,8 +110,9 @@ def native_difficulty_within(samples: pd.DataFrame, source: str, order: Sequence
     return out.sort_values(["_m", "difficulty"]).drop(columns="_m").reset_index(drop=True)
 
 
-def pass_at_k_by_bin(samples: pd.DataFrame, bins: pd.Series, *, k_max: int,
-                     hardest: Sequence[str] | None = None) -> pd.DataFrame:
+def pass_at_k_by_bin(
+    samples: pd.DataFrame, bins: pd.Series, *, k_max: int, hardest: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Unbiased pass@k, k = 1..k_max, per model: over ``all`` prompts and over the ``hardest`` bins.
 
     ``hardest`` defaults to the hardest bin that holds prompts. Tidy: ``model, subset, k,

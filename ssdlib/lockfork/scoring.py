@@ -4,7 +4,6 @@ One shared set of responses is scored once per model (:func:`score_positions`); 
 the scores lives in :mod:`ssdlib.lockfork.analysis`. See the package docstring for the method.
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -29,8 +28,15 @@ SCORE_COLUMNS: tuple[str, ...] = SCORE_KEY + (
 )
 
 # Keys of the params block that drive scoring (score_positions / sample choice), not the analysis.
-SCORING_PARAM_KEYS: tuple[str, ...] = ("n_responses", "top_k", "max_positions", "backend", "dtype",
-                                       "batch_size", "chunk_tokens")
+SCORING_PARAM_KEYS: tuple[str, ...] = (
+    "n_responses",
+    "top_k",
+    "max_positions",
+    "backend",
+    "dtype",
+    "batch_size",
+    "chunk_tokens",
+)
 
 
 # --------------------------------------------------------------------------- entropy
@@ -79,8 +85,13 @@ def topk_entropy_lower_bound(topk_logprobs) -> np.ndarray:
 # --------------------------------------------------------------------------- tokenisation
 
 
-def render_prompts(tokenizer, prompts: Sequence[str], *, chat: bool = True,
-                   chat_template_kwargs: Mapping | None = None) -> list[str]:
+def render_prompts(
+    tokenizer,
+    prompts: Sequence[str],
+    *,
+    chat: bool = True,
+    chat_template_kwargs: Mapping | None = None,
+) -> list[str]:
     """The prompt text the model saw: the user turns rendered by :func:`ssdlib.prompts.render_turns`
     (``chat=True``) or the prompts as given (``chat=False``, already rendered by generation)."""
     if not chat:
@@ -88,9 +99,15 @@ def render_prompts(tokenizer, prompts: Sequence[str], *, chat: bool = True,
     return render_turns(tokenizer, prompts, chat_template_kwargs=chat_template_kwargs)
 
 
-def tokenize_pairs(tokenizer, prompts: Sequence[str], responses: Sequence[str], *,
-                   chat: bool = True, chat_template_kwargs: Mapping | None = None,
-                   max_positions: int | None = None) -> list[tuple[list[int], list[int]]]:
+def tokenize_pairs(
+    tokenizer,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    *,
+    chat: bool = True,
+    chat_template_kwargs: Mapping | None = None,
+    max_positions: int | None = None,
+) -> list[tuple[list[int], list[int]]]:
     """``(prompt_ids, response_ids)`` per pair, tokenised ONCE here for both backends.
 
     Prompt and response are tokenised separately (no special tokens added: the rendered
@@ -175,14 +192,17 @@ def _hidden_chunked(model, ids, chunk_tokens: int):
 
     out, cache = [], None
     for s in range(0, ids.shape[1], chunk_tokens):
-        o = model.base_model(input_ids=ids[:, s:s + chunk_tokens], past_key_values=cache, use_cache=True)
+        o = model.base_model(
+            input_ids=ids[:, s : s + chunk_tokens], past_key_values=cache, use_cache=True
+        )
         cache = o.past_key_values
         out.append(o.last_hidden_state)
     return torch.cat(out, dim=1)
 
 
-def _score_transformers(model_path, pairs, *, top_k, batch_size, dtype, device, logit_chunk,
-                        chunk_tokens=None):
+def _score_transformers(
+    model_path, pairs, *, top_k, batch_size, dtype, device, logit_chunk, chunk_tokens=None
+):
     """Teacher forcing with transformers: one forward per batch, exact full softmax.
 
     The LM head is applied to the final hidden states in chunks of ``logit_chunk`` positions,
@@ -218,8 +238,8 @@ def _score_transformers(model_path, pairs, *, top_k, batch_size, dtype, device, 
             ids = torch.full((len(seqs), width), pad, dtype=torch.long)
             mask = torch.zeros((len(seqs), width), dtype=torch.long)
             for j, s in enumerate(seqs):
-                ids[j, :len(s)] = torch.tensor(s)
-                mask[j, :len(s)] = 1
+                ids[j, : len(s)] = torch.tensor(s)
+                mask[j, : len(s)] = 1
             ids, mask = ids.to(device), mask.to(device)
             if chunk_tokens is not None and width > chunk_tokens and len(seqs) == 1:
                 hidden = _hidden_chunked(model, ids, chunk_tokens)
@@ -234,8 +254,10 @@ def _score_transformers(model_path, pairs, *, top_k, batch_size, dtype, device, 
                 ref = model(input_ids=ids[:1, :n], logits_to_keep=1).logits[0, -1].float()
                 mine = head(hidden[:1, n - 1]).float()[0]
                 if not torch.allclose(ref, mine, atol=1e-3 * max(1.0, ref.abs().max().item())):
-                    raise RuntimeError("LM head on base_model hidden states does not match the "
-                                       "model's logits; this architecture needs its own path")
+                    raise RuntimeError(
+                        "LM head on base_model hidden states does not match the "
+                        "model's logits; this architecture needs its own path"
+                    )
                 checked = True
             for j, i in enumerate(idxs):
                 p_len, r_ids = len(pairs[i][0]), pairs[i][1]
@@ -244,9 +266,9 @@ def _score_transformers(model_path, pairs, *, top_k, batch_size, dtype, device, 
                 tgt = torch.tensor(r_ids, device=device)
                 acc = {"lp": [], "rank": [], "tid": [], "tlp": [], "ent": []}
                 for c in range(0, len(r_ids), logit_chunk):
-                    h = hidden[j, p_len - 1 + c:p_len - 1 + min(c + logit_chunk, len(r_ids))]
+                    h = hidden[j, p_len - 1 + c : p_len - 1 + min(c + logit_chunk, len(r_ids))]
                     logp = torch.log_softmax(head(h).float(), dim=-1)
-                    t = tgt[c:c + logit_chunk]
+                    t = tgt[c : c + logit_chunk]
                     tok_lp = logp.gather(-1, t[:, None])[:, 0]
                     acc["lp"].append(tok_lp)
                     # vLLM's definition (ties count against the token), so backends agree.
@@ -292,10 +314,12 @@ def _score_vllm(model_path, pairs, *, top_k, dtype, engine_kwargs, chunk_tokens=
     if dtype not in (None, "auto"):
         kw["dtype"] = dtype
     llm = LLM(model=str(model_path), **kw)
-    sp = SamplingParams(max_tokens=1, temperature=1.0, prompt_logprobs=top_k,
-                        flat_logprobs=True, detokenize=False)
-    outs = llm.generate([TokensPrompt(prompt_token_ids=pairs[i][0] + pairs[i][1]) for i in todo],
-                        sp, use_tqdm=False)
+    sp = SamplingParams(
+        max_tokens=1, temperature=1.0, prompt_logprobs=top_k, flat_logprobs=True, detokenize=False
+    )
+    outs = llm.generate(
+        [TokensPrompt(prompt_token_ids=pairs[i][0] + pairs[i][1]) for i in todo], sp, use_tqdm=False
+    )
     parts = []
     for i, out in zip(todo, outs):
         p_ids, r_ids = pairs[i]
@@ -309,8 +333,8 @@ def _score_vllm(model_path, pairs, *, top_k, dtype, engine_kwargs, chunk_tokens=
             if plp.token_ids[s] != r_ids[p] or e - s != top_k + 1:
                 raise RuntimeError(f"unexpected prompt_logprobs layout at position {pos}")
             tok_lp[p], rank[p] = plp.logprobs[s], plp.ranks[s]
-            top_ids[p] = plp.token_ids[s + 1:e]
-            top_lp[p] = plp.logprobs[s + 1:e]
+            top_ids[p] = plp.token_ids[s + 1 : e]
+            top_lp[p] = plp.logprobs[s + 1 : e]
         parts.append(_rows(i, r_ids, tok_lp, rank, top_ids, top_lp, np.full(n, np.nan)))
     del llm
     return parts
@@ -325,13 +349,23 @@ def _has_cuda() -> bool:
         return False
 
 
-def score_positions(model_path, prompts: Sequence[str], responses: Sequence[str], *,
-                    top_k: int = 20, backend: str = "transformers", batch_size: int = 4,
-                    max_positions: int | None = None, chat: bool = True,
-                    chat_template_kwargs: Mapping | None = None, dtype: str | None = "float32",
-                    device: str | None = None, logit_chunk: int = 1024,
-                    chunk_tokens: int | None = None,
-                    engine_kwargs: Mapping | None = None) -> pd.DataFrame:
+def score_positions(
+    model_path,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    *,
+    top_k: int = 20,
+    backend: str = "transformers",
+    batch_size: int = 4,
+    max_positions: int | None = None,
+    chat: bool = True,
+    chat_template_kwargs: Mapping | None = None,
+    dtype: str | None = "float32",
+    device: str | None = None,
+    logit_chunk: int = 1024,
+    chunk_tokens: int | None = None,
+    engine_kwargs: Mapping | None = None,
+) -> pd.DataFrame:
     """Teacher-force ``responses`` after ``prompts`` under one model; one row per response position.
 
     Columns: :data:`SCORE_COLUMNS`. ``response_idx`` is the index into ``responses``;
@@ -343,8 +377,9 @@ def score_positions(model_path, prompts: Sequence[str], responses: Sequence[str]
     (``chat_template_kwargs`` passed through, e.g. ``{"enable_thinking": True}``); ``chat=False``:
     prompts are already rendered text. For responses from :mod:`ssdlib.generation`, pass the
     prompts rendered by :func:`ssdlib.prompts.render_chat` with ``chat=False``: the exact text
-    generation saw (its ``prompt_hash`` can be checked against the stored samples). Tokenisation is done here once with the HF tokenizer
-    (:func:`tokenize_pairs`) and the ids go to either backend, so both see identical tokens.
+    generation saw (its ``prompt_hash`` can be checked against the stored samples). Tokenisation
+    is done here once with the HF tokenizer (:func:`tokenize_pairs`) and the ids go to either
+    backend, so both see identical tokens.
 
     ``dtype`` ("float32" default, "bfloat16", "auto"): score base and SSD with the SAME backend
     and dtype. float32 is the default because bf16 rounding alone moved per-position entropy by
@@ -365,15 +400,34 @@ def score_positions(model_path, prompts: Sequence[str], responses: Sequence[str]
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(model_path))
-    pairs = tokenize_pairs(tok, prompts, responses, chat=chat,
-                           chat_template_kwargs=chat_template_kwargs, max_positions=max_positions)
+    pairs = tokenize_pairs(
+        tok,
+        prompts,
+        responses,
+        chat=chat,
+        chat_template_kwargs=chat_template_kwargs,
+        max_positions=max_positions,
+    )
     if backend == "transformers":
-        parts = _score_transformers(model_path, pairs, top_k=top_k, batch_size=batch_size,
-                                    dtype=dtype, device=device, logit_chunk=logit_chunk,
-                                    chunk_tokens=chunk_tokens)
+        parts = _score_transformers(
+            model_path,
+            pairs,
+            top_k=top_k,
+            batch_size=batch_size,
+            dtype=dtype,
+            device=device,
+            logit_chunk=logit_chunk,
+            chunk_tokens=chunk_tokens,
+        )
     elif backend == "vllm":
-        parts = _score_vllm(model_path, pairs, top_k=top_k, dtype=dtype,
-                            engine_kwargs=engine_kwargs, chunk_tokens=chunk_tokens)
+        parts = _score_vllm(
+            model_path,
+            pairs,
+            top_k=top_k,
+            dtype=dtype,
+            engine_kwargs=engine_kwargs,
+            chunk_tokens=chunk_tokens,
+        )
     else:
         raise ValueError(f"unknown backend {backend!r} (transformers | vllm)")
     df = _frame(parts)
