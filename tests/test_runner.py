@@ -114,6 +114,6 @@ def test_config_error_exits_2_before_any_kernel(tmp_path):
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == [
         "error: command line -p: val300.budgets.synthetic: val300 takes 99 rows but val has only "
-        f"{config.load_params('01_data', 'smoke').val.budgets['synthetic']} from this source"
+        f"{config.load_params('01_data', 'smoke').val.budgets['synthetic']} from this source 'synthetic'"
     ]
     assert not (tmp_path / "smoke" / "manifests").exists()
