@@ -11,6 +11,8 @@ if [ -f "$stamp" ]; then exit 0; fi
 
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ssd-math needs Python >= 3.11")'
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+# No wheel cache: it would double the ~5 GB the venv takes, and nothing here reuses it.
+export PIP_NO_CACHE_DIR=1
 PIP=("$VENV/bin/python" -m pip)
 "${PIP[@]}" install -q --upgrade pip
 
