@@ -99,8 +99,11 @@ def op_check(backend: str, T: int = 1024, H: int = 4, D: int = 128, seed: int = 
     }
 
 
-def model_check(backend: str, compile_layers: bool) -> dict:
-    """``run_gradcheck`` with fla's backward routed as ``backend`` (see op_check)."""
+def model_check(
+    backend: str, compile_layers: bool, fused: bool = False, conv: bool = False
+) -> dict:
+    """``run_gradcheck`` with fla's backward routed as ``backend`` (see op_check); ``fused``: the GDN
+    mixer on fla's fused kernels, ``conv``: only its conv1d on fla's (``ssdlib.train.fused_gdn``)."""
     import ssdlib.train.fla_hopper_fix as fix
     from ssdlib.train.gradcheck import run_gradcheck
 
@@ -110,15 +113,19 @@ def model_check(backend: str, compile_layers: bool) -> dict:
         fix.install()
     try:
         rep = run_gradcheck(
-            compile_layers=compile_layers, inject="scale_dg" if backend == "wrong-dg" else None
-        )
+            compile_layers=compile_layers, inject="scale_dg" if backend == "wrong-dg" else None,
+            fused_gdn=fused, fla_conv1d=conv,
+        )  # fmt: skip
     except RuntimeError as e:
         return {
             "backend": backend,
             "compile": compile_layers,
+            "fused": fused,
+            "conv": conv,
             "refused": str(e).splitlines()[-1][:160],
         }
-    return {"backend": backend, "compile": compile_layers, "errors": rep.errors, "passed": rep.passed,
+    return {"backend": backend, "compile": compile_layers, "fused": fused, "conv": conv,
+            "errors": rep.errors, "passed": rep.passed,
             "tolerance": rep.tolerance, "loss": rep.loss, "failed_groups": rep.failed_groups}  # fmt: skip
 
 
@@ -147,6 +154,11 @@ def main() -> int:
     p.add_argument("--out", default="gradcheck.json")
     p.add_argument("--skip-compile", action="store_true")
     p.add_argument("--skip-op", action="store_true", help="model level only")
+    p.add_argument(
+        "--models", nargs="*", default=None,
+        help="model-level rows to run, e.g. fixed fixed+compile+fused wrong-dg+fused fixed+conv torch "
+        "(backend + compile / fused / conv); default: every row",
+    )  # fmt: skip
     args = p.parse_args()
     import torch
     import triton
@@ -169,12 +181,21 @@ def main() -> int:
     for b in [] if args.skip_op else must:
         ops.append(op_check(b))
         print(f"OP t={time.time() - t0:.0f}s", json.dumps(ops[-1]), flush=True)
-    plan = [("fixed", False), ("wrong-dg", False)]
-    plan += [] if args.skip_compile else [("fixed", True)]
-    plan += [("torch", False), ("stock-bypassed", False), ("stock", False)]
+    names = ["fixed", "wrong-dg", "fixed+compile", "fixed+conv", "fixed+compile+fused", "wrong-dg+fused",
+             "torch", "stock-bypassed", "stock"]  # fmt: skip
+    if args.skip_compile:
+        names = [n for n in names if "compile" not in n]
+    names = args.models if args.models is not None else names
     models = []
-    for b, c in plan:
-        models.append(torch_model_check_child() if b == "torch" else model_check(b, c))
+    for name in names:
+        b, *flags = name.split("+")
+        unknown = set(flags) - {"compile", "fused", "conv"}
+        if unknown or b not in {*must, "torch"}:
+            raise SystemExit(f"unknown model row {name!r}")
+        if b == "torch":
+            models.append(torch_model_check_child())
+        else:
+            models.append(model_check(b, "compile" in flags, "fused" in flags, "conv" in flags))
         print(
             f"MODEL t={time.time() - t0:.0f}s wall={time.time():.0f}",
             json.dumps(models[-1]),
@@ -201,20 +222,23 @@ def main() -> int:
     groups = sorted({g for r in models if "errors" in r for g in r["errors"]})
     print("\nmodel level (tiny Qwen3.5, bf16 autocast + checkpointing; max rel err per group; tol "
           f"{models[0].get('tolerance', '?')}):")  # fmt: skip
-    cols = [f"{r['backend']}{'+compile' if r['compile'] else ''}" for r in models]
-    print(f"{'group':34s} " + " ".join(f"{c[:14]:>14s}" for c in cols))
+    cols = [
+        r["backend"] + "".join(f"+{f}" for f in ("compile", "fused", "conv") if r.get(f))
+        for r in models
+    ]
+    print(f"{'group':34s} " + " ".join(f"{c:>19s}" for c in cols))
     for gname in groups:
         print(
             f"{gname:34s} "
             + " ".join(
-                f"{r['errors'][gname]:14.1e}" if "errors" in r else f"{'refused':>14s}"
+                f"{r['errors'][gname]:19.1e}" if "errors" in r else f"{'refused':>19s}"
                 for r in models
             )
         )
     print(
         f"{'verdict':34s} "
         + " ".join(
-            f"{('PASS' if r['passed'] else 'FAIL') if 'errors' in r else 'refused':>14s}"
+            f"{('PASS' if r['passed'] else 'FAIL') if 'errors' in r else 'refused':>19s}"
             for r in models
         )
     )
@@ -225,7 +249,8 @@ def main() -> int:
         if want is not None and r.get("passed") is not want:
             ok = False
             print(
-                f"UNEXPECTED: {r['backend']} compile={r.get('compile')} passed={r.get('passed')} (wanted {want})"
+                f"UNEXPECTED: {r['backend']} compile={r.get('compile')} fused={r.get('fused')} "
+                f"conv={r.get('conv')} passed={r.get('passed')} (wanted {want})"
             )
     with open(args.out, "w") as fh:
         json.dump({"env": env, "op": ops, "model": models, "as_expected": ok}, fh, indent=1)

@@ -13,8 +13,9 @@ backward with its Triton guard bypassed: miscompiled on Hopper + Triton 3.4..3.7
 ``fla-fix`` (``ssdlib.train.fla_hopper_fix``: gradient-checked), ``compile`` / ``compile=blocks``
 (regional ``torch.compile`` of the MLP/norm/attention blocks, what ``compile_layers`` does),
 ``compile=layer`` (whole decoder layers: recompiles per length with fla, kept for comparison),
-``keep=N`` (N layers not checkpointed), ``no-fla``, ``bf16`` masters. By default each (variant,
-workload) runs in its own process (``run_isolated``; ``--child-timeout`` bounds each, and each
+``keep=N`` (N layers not checkpointed), ``keep-tokens=N`` (per row min(32, N // tokens) layers not
+checkpointed), ``conv=fla`` / ``gdn=fused`` (``ssdlib.train.fused_gdn``), ``no-fla``, ``bf16`` masters.
+By default each (variant, workload) runs in its own process (``run_isolated``; ``--child-timeout`` bounds each, and each
 child's stderr streams to ``<out>.stderr.log``).
 
 Reported per workload: tokens/s = tokens / time over the steps after the first (the first carries
@@ -170,8 +171,10 @@ def parse_variant(spec: str) -> dict:
     """``"fla-fix,compile,keep=4"`` -> settings. Tokens: fla-bypass (fla's own gated backward with its
     Triton guard bypassed: miscompiled on Triton < 3.7.1, TIMING ONLY), fla-fix (ssdlib.train.fla_hopper_fix),
     no-fla (transformers' torch GDN), compile / compile=blocks / compile=layer (regional torch.compile,
-    see ssdlib.train.speed.compile_targets), keep=N (N layers un-checkpointed),
-    bf16 (bf16 master weights; memory comparison only)."""
+    see ssdlib.train.speed.compile_targets), keep=N (N layers un-checkpointed), keep-tokens=N (layers
+    un-checkpointed per row: min(32, N // row tokens), ssdlib.train.speed.keep_activations_by_length),
+    conv=fla (GDN causal conv1d on fla's Triton kernel), gdn=fused (the GDN mixer on fla's fused
+    kernels, ssdlib.train.fused_gdn), bf16 (bf16 master weights; memory comparison only)."""
     v = dict(
         name=spec,
         fla_bypass=False,
@@ -179,6 +182,9 @@ def parse_variant(spec: str) -> dict:
         no_fla=False,
         compile=False,
         keep=0,
+        keep_tokens=0,
+        fla_conv1d=False,
+        fused_gdn=False,
         model_dtype="float32",
     )
     v["compile_scope"] = "blocks"
@@ -197,6 +203,14 @@ def parse_variant(spec: str) -> dict:
             v["compile"], v["compile_scope"] = True, tok[len("compile=") :]
         elif tok.startswith("keep="):
             v["keep"] = int(tok[5:])
+        elif tok.startswith("keep-tokens="):  # length-aware: min(32, N // row tokens) layers kept
+            v["keep_tokens"] = int(tok[len("keep-tokens=") :])
+        elif tok == "conv=fla":  # the GDN mixers' causal conv1d on fla's Triton kernel
+            v["fla_conv1d"] = True
+        elif (
+            tok == "gdn=fused"
+        ):  # the whole GDN mixer on fla's fused kernels (ssdlib.train.fused_gdn)
+            v["fused_gdn"] = True
         elif tok == "bf16":
             v["model_dtype"] = "bfloat16"
         else:
@@ -249,7 +263,7 @@ def run_workload(model, tok, args, v, lengths: list[int], label: str) -> dict:
     settings = SFTSettings(
         max_length=max(lengths), max_steps=len(lengths), per_device_batch_size=1, learning_rate=5e-6, min_lr=1e-6,
         bf16=cuda, gradient_checkpointing=True, attn_implementation="sdpa", logging_steps=1,
-        keep_activation_layers=v["keep"], fla_hopper_fix=v["fla_fix"],
+        keep_activation_layers=v["keep"], keep_activation_tokens=v["keep_tokens"], fla_hopper_fix=v["fla_fix"],
         compile_layers=False,  # compiled once per process in run_variants
         extra_args={"save_strategy": "no"},  # no 50 GB checkpoint for a benchmark
     )  # fmt: skip
@@ -424,6 +438,17 @@ def run_variants(args) -> list[dict]:
             fix.bypass_fla_triton_guard(v["fla_bypass"])
             if v["fla_fix"]:
                 fix.install()
+        if (
+            v["fla_conv1d"] or v["fused_gdn"]
+        ):  # one process per variant (run_isolated): no undo needed
+            from ssdlib.train import fused_gdn
+
+            if args.cpu_dry_run:  # fla's kernels need a GPU: check the wiring with torch stand-ins
+                fused_gdn._KERNELS.update(fused_gdn.torch_stand_ins())
+            if v["fla_conv1d"]:
+                fused_gdn.route_conv1d_to_fla(model)
+            if v["fused_gdn"]:
+                fused_gdn.fuse_gdn_mixers(model)
         if v["compile"] and not getattr(model, "_bench_compiled", False):
             from ssdlib.train.speed import compile_decoder_layers
 

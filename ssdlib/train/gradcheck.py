@@ -167,6 +167,15 @@ def patched_gdn_rule(model, wrap):
     gdn = [m for m in model.modules() if type(m).__name__.endswith("GatedDeltaNet")]
     if not gdn:
         raise ValueError("model has no Gated DeltaNet layers")
+    if any(getattr(m, "_ssd_fused_gdn", False) for m in gdn):
+        # ssdlib.train.fused_gdn's mixer calls its own rule (g = the raw gate input, gated in kernel).
+        if not all(getattr(m, "_ssd_fused_gdn", False) for m in gdn):
+            raise RuntimeError("some Gated DeltaNet mixers are fused and some are not")
+        from ssdlib.train.fused_gdn import kernel, use_kernels
+
+        with use_kernels(rule=wrap(kernel("rule"))):
+            yield
+        return
     undo = []
     for m in gdn:
         if hasattr(m, "chunk_gated_delta_rule"):
@@ -198,10 +207,14 @@ def compute_gradients(
     checkpointing: bool = False,
     compile_layers: bool = False,
     inject: str | None = None,
+    fla_conv1d: bool = False,
+    fused_gdn: bool = False,
 ) -> tuple[float, dict]:
     """Loss and ``{param name: grad (float64, CPU)}`` of one forward/backward of ``model`` on ``(ids, labels)``.
 
-    ``model`` is moved/cast in place. ``inject="scale_dg"`` scales the GDN gate gradient by 0.9.
+    ``model`` is moved/cast in place. ``inject="scale_dg"`` scales the GDN gate gradient by 0.9 (with
+    ``fused_gdn``: the gradient of the raw gate input ``a``, whose gate is computed in fla's kernel).
+    ``fla_conv1d`` / ``fused_gdn``: ``ssdlib.train.fused_gdn``'s routes (the kernels it calls then).
     """
     import torch
 
@@ -210,6 +223,14 @@ def compute_gradients(
     model.config.use_cache = False
     if checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if fla_conv1d:
+        from ssdlib.train.fused_gdn import route_conv1d_to_fla
+
+        route_conv1d_to_fla(model)
+    if fused_gdn:
+        from ssdlib.train.fused_gdn import fuse_gdn_mixers
+
+        fuse_gdn_mixers(model)
     if compile_layers:
         from ssdlib.train.speed import compile_decoder_layers
 
@@ -222,9 +243,15 @@ def compute_gradients(
     amp = torch.autocast(
         device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=autocast_bf16
     )
-    with ctx, amp:
-        loss = model(input_ids=ids, labels=labels).loss
-    loss.backward()
+    try:
+        with ctx, amp:
+            loss = model(input_ids=ids, labels=labels).loss
+        loss.backward()
+    finally:
+        if fla_conv1d:  # module-wide: later models in this process get transformers' conv back
+            from ssdlib.train.fused_gdn import restore_conv1d
+
+            restore_conv1d(model)
     loss = loss.detach()
     grads = {
         n: p.grad.detach().to("cpu", torch.float64)
@@ -297,6 +324,8 @@ def run_gradcheck(
     checkpointing: bool | None = None,
     compile_layers: bool = False,
     inject: str | None = None,
+    fla_conv1d: bool = False,
+    fused_gdn: bool = False,
     tolerance: float | None = None,
     seed: int = 0,
     overrides: dict | None = None,
@@ -321,7 +350,7 @@ def run_gradcheck(
     kernels = "fla" if fla_importable() else "torch"
     loss, grads = compute_gradients(
         model, ids, labels, device=device, autocast_bf16=autocast_bf16, checkpointing=checkpointing,
-        compile_layers=compile_layers, inject=inject,
+        compile_layers=compile_layers, inject=inject, fla_conv1d=fla_conv1d, fused_gdn=fused_gdn,
     )  # fmt: skip
     if kernels == "fla":
         ref_loss, ref = _reference_in_child(state, overrides, ids, labels, device)
@@ -332,7 +361,8 @@ def run_gradcheck(
     errors = compare(grads, ref)
     failed = [g for g, e in errors.items() if not e <= tolerance]
     path = dict(device=device, kernels=kernels, autocast_bf16=autocast_bf16, checkpointing=checkpointing,
-                compile_layers=compile_layers, inject=inject, seq_len=seq_len)  # fmt: skip
+                compile_layers=compile_layers, inject=inject, seq_len=seq_len, fla_conv1d=fla_conv1d,
+                fused_gdn=fused_gdn)  # fmt: skip
     return GradCheckReport(path, tolerance, errors, not failed, (loss, ref_loss), failed)
 
 

@@ -192,7 +192,10 @@ class SFTSettings:
     dataloader_num_workers: int = 0
     compile_layers: bool = False
     keep_activation_layers: int = 0
+    keep_activation_tokens: int = 0
     fla_hopper_fix: bool = False
+    fla_conv1d: bool = False
+    fused_gdn: bool = False
     extra_args: dict[str, Any] | None = None
 
     def sft_config_kwargs(self, output_dir: Path, cuda: bool) -> dict[str, Any]:
@@ -243,18 +246,36 @@ class SFTSettings:
 
 def _apply_speed_settings(model, s: SFTSettings) -> list:
     """Apply the opt-in speed settings (``ssdlib.train.speed``) to ``model``; return callbacks they need."""
-    if s.fla_hopper_fix:
-        from ssdlib.train.gradcheck import fla_importable
+    from ssdlib.train.gradcheck import fla_importable
 
+    if s.fla_hopper_fix:
         if not fla_importable():
             raise ValueError("fla_hopper_fix=True but flash-linear-attention is not importable")
         from ssdlib.train.fla_hopper_fix import install
 
         install()
+    if (s.fla_conv1d or s.fused_gdn) and not fla_importable():
+        raise ValueError(
+            "fla_conv1d / fused_gdn need flash-linear-attention, which is not importable"
+        )
+    if s.fla_conv1d:
+        from ssdlib.train.fused_gdn import route_conv1d_to_fla
+
+        route_conv1d_to_fla(model)
+    if s.fused_gdn:
+        from ssdlib.train.fused_gdn import fuse_gdn_mixers
+
+        fuse_gdn_mixers(model)
     if s.compile_layers:
         from ssdlib.train.speed import compile_decoder_layers
 
         compile_decoder_layers(model)
+    if s.keep_activation_layers and s.keep_activation_tokens:
+        raise ValueError("set keep_activation_layers or keep_activation_tokens, not both")
+    if s.keep_activation_tokens:
+        from ssdlib.train.speed import keep_activations_by_length_callback
+
+        return [keep_activations_by_length_callback(s.keep_activation_tokens)]
     if s.keep_activation_layers:
         from ssdlib.train.speed import keep_activations_callback
 
@@ -375,7 +396,10 @@ def train_sft(
     dataloader_num_workers: int = 0,
     compile_layers: bool = False,
     keep_activation_layers: int = 0,
+    keep_activation_tokens: int = 0,
     fla_hopper_fix: bool = False,
+    fla_conv1d: bool = False,
+    fused_gdn: bool = False,
     extra_args: dict[str, Any] | None = None,
     tokenizer=None,
     callbacks: list | None = None,
@@ -414,8 +438,15 @@ def train_sft(
             (fuses their element-wise work; see ``ssdlib.train.speed``). Off by default.
         keep_activation_layers: with gradient checkpointing, leave this many (last) decoder layers
             un-checkpointed: faster, ~0.1 MB/token/layer more memory at Qwen3.5-4B's width.
+        keep_activation_tokens: instead, a budget in token-layers: each row leaves
+            ``min(layers, budget // row tokens)`` last layers un-checkpointed (more on short rows;
+            ``ssdlib.train.speed.keep_activations_by_length``). 0: off.
         fla_hopper_fix: route fla's gated delta rule backward through ``ssdlib.train.fla_hopper_fix``
             (correct on Hopper with Triton 3.4-3.7.0, where fla's own kernel is miscompiled).
+        fla_conv1d: the Gated DeltaNet mixers' causal conv1d on fla's Triton kernel
+            (``ssdlib.train.fused_gdn``); needs fla.
+        fused_gdn: the whole Gated DeltaNet mixer on fla's fused kernels (conv, in-kernel gate and
+            beta sigmoid, grouped q/k heads; ``ssdlib.train.fused_gdn``); needs fla.
         extra_args: more ``trl.SFTConfig`` fields (override the above).
         tokenizer: processing class; default: loaded from ``model_path``.
         callbacks: more ``transformers.TrainerCallback`` objects.

@@ -17,6 +17,11 @@ path in one run (numbers in BENCHMARKS.md).
 - ``KeepActivations``: leave the last ``n`` decoder layers un-checkpointed (their activations are
   kept, their forward is not recomputed). Measured on one H200 with the blocks compiled: 4 such
   layers of Qwen3.5-4B add 12.6 GiB at 32k (~0.1 MB per token per layer); 4 fit at 48k (98 GiB).
+- ``keep_activations_by_length``: the same, but the number of un-checkpointed layers follows each
+  row's length: ``min(n_layers, budget // tokens)`` for a budget in token-layers, set again before
+  every forward. A fixed ``keep`` must fit the longest row (48k), so it leaves memory idle on the
+  shorter rows that dominate an SSD set; a token budget keeps more layers there and the same
+  activation memory (to first order: activations grow linearly with tokens) on every row.
 """
 
 from __future__ import annotations
@@ -103,3 +108,59 @@ def keep_activations_callback(n_layers: int):
                 keep_activations(model, n_layers)
 
     return KeepActivations()
+
+
+def n_kept_layers(tokens: int, budget_token_layers: int, n_layers: int) -> int:
+    """Layers left un-checkpointed for a row of ``tokens`` tokens: ``min(n_layers, budget // tokens)``."""
+    if tokens <= 0:
+        raise ValueError(f"tokens={tokens}: a row has at least one token")
+    if budget_token_layers < 0:
+        raise ValueError(f"budget_token_layers={budget_token_layers} < 0")
+    return min(n_layers, budget_token_layers // tokens)
+
+
+def keep_activations_by_length(model, budget_token_layers: int):
+    """Before every forward of ``model`` (in training, with checkpointing on), leave the last
+    ``n_kept_layers(B * T, budget, n)`` decoder layers un-checkpointed; returns the hook handle.
+
+    ``budget_token_layers``: activation budget in token-layers (tokens of the row times layers kept);
+    Qwen3.5-4B keeps ~0.1 MB per token per layer (bench/train_gpu.md), so 458,752 (= 14 x 32k) is
+    ~45 GiB: 14 layers at 32k, 9 at 48k, all 32 below 14.3k tokens. The checkpoint flag is read
+    when a layer is called, so a recompute in the backward is unaffected by the next row's setting.
+    """
+    layers = decoder_layers(model)
+    for layer in layers:  # which layers were checkpointed before this hook took over
+        layer._ssd_ckpt = bool(getattr(layer, "gradient_checkpointing", False))
+
+    def pre_hook(module, args, kwargs):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        if ids is None:
+            ids = kwargs.get("inputs_embeds")
+        if ids is None or not module.training:
+            return
+        tokens = ids.shape[0] * ids.shape[1]
+        keep = n_kept_layers(tokens, budget_token_layers, len(layers))
+        for i, layer in enumerate(layers):
+            layer.gradient_checkpointing = layer._ssd_ckpt and i < len(layers) - keep
+
+    return model.register_forward_pre_hook(pre_hook, with_kwargs=True)
+
+
+def keep_activations_by_length_callback(budget_token_layers: int):
+    """A ``TrainerCallback`` installing ``keep_activations_by_length`` once the Trainer has enabled
+    checkpointing (on the model the Trainer trains)."""
+    from transformers import TrainerCallback
+
+    class KeepActivationsByLength(TrainerCallback):
+        handle = None
+
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            if model is not None and args.gradient_checkpointing and self.handle is None:
+                self.handle = keep_activations_by_length(model, budget_token_layers)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.handle is not None:
+                self.handle.remove()
+                self.handle = None
+
+    return KeepActivationsByLength()
