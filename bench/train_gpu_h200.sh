@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The #14 GPU measurements, one device call per stage (bench/train_gpu.md, "Third session").
+# Run on the device machine from the repo root, carrying .cache/train_wheels, .cache/bench_tok and
+# .cache/gpu_cache (Triton + inductor caches of the previous call: a cold first step costs ~150 s).
+#   bash bench/train_gpu_h200.sh 32k              # today, after, and the new variants at 32k, side by side
+#   bash bench/train_gpu_h200.sh mix "<variant>"  # length mix, 2 passes: today, after, <variant>
+#   bash bench/train_gpu_h200.sh sizes "<variant>" # 8k and 48k of <variant>
+#   bash bench/train_gpu_h200.sh gradcheck        # model-level gradient check of the new paths
+# Everything lands in $OUT; copy $OUT/{tri,ind}.tgz back into .cache/gpu_cache/ for the next call.
+set -uo pipefail
+stage=${1:?stage: 32k | mix VARIANT | sizes VARIANT | gradcheck}
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .cache/train_wheels/*.whl || exit 1
+export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=/tmp/ind TRITON_CACHE_DIR=/tmp/tri
+for f in .cache/gpu_cache/*.tgz; do [ -f "$f" ] && tar xzf "$f" -C /tmp; done
+TODAY=fla-bypass
+AFTER=fla-fix,compile=blocks,keep=4
+B="python3 bench/train_gpu.py --tokenizer .cache/bench_tok"
+case $stage in
+32k)
+  $B --steps 4 --seq-lens 32768 --child-timeout 150 --out "$OUT/train_gpu_32k.jsonl" --variants $TODAY $AFTER \
+    $AFTER,conv=fla $AFTER,gdn=fused fla-fix,compile=blocks,gdn=fused,keep-tokens=458752
+  ;;
+mix)
+  best=${2:?the best new variant of the 32k stage}
+  $B --seq-lens --mix 6 --mix-passes 2 --child-timeout 170 --out "$OUT/train_gpu_mix.jsonl" \
+    --variants $TODAY $AFTER "$best"
+  ;;
+sizes)
+  best=${2:?the best new variant of the 32k stage}
+  $B --steps 3 --seq-lens 8192 49152 --child-timeout 150 --out "$OUT/train_gpu_8k_48k.jsonl" --variants "$best"
+  ;;
+gradcheck)
+  python3 bench/gradcheck_gpu.py --skip-op --out "$OUT/gradcheck.json" \
+    --models fixed+compile+fused wrong-dg+fused fixed+compile+conv fixed+compile
+  ;;
+*) echo "unknown stage $stage" >&2; exit 2 ;;
+esac
+rc=$?
+(cd /tmp && tar czf "$OUT/tri.tgz" tri && tar czf "$OUT/ind.tgz" ind)
+exit $rc
