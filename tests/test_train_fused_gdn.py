@@ -182,3 +182,30 @@ def test_fused_mixer_on_fla_kernels_in_the_triton_interpreter(tmp_path):
     ok, bad = rows["fla+fix+fused"], rows["wrong-dg+fused"]
     assert ok["passed"] and ok["path"]["kernels"] == "fla" and ok["path"]["fused_gdn"]
     assert not bad["passed"] and "linear_attn.in_proj_a.weight" in bad["failed_groups"]
+
+
+def test_speed_settings_plumbing_and_clear_errors():
+    from ssdlib.train.sft import SFTSettings, _apply_speed_settings
+
+    s = SFTSettings(max_length=8, max_steps=1)
+    assert (s.fla_conv1d, s.fused_gdn, s.keep_activation_tokens) == (
+        False,
+        False,
+        0,
+    )  # today's path
+    assert not gc.fla_importable()  # the CPU environment: fla's kernels need a GPU
+    for flag in ("fla_conv1d", "fused_gdn"):
+        with pytest.raises(ValueError, match="need flash-linear-attention"):
+            _apply_speed_settings(
+                gc.build_tiny_model(), SFTSettings(max_length=8, max_steps=1, **{flag: True})
+            )
+    with pytest.raises(ValueError, match="not both"):
+        _apply_speed_settings(
+            gc.build_tiny_model(),
+            SFTSettings(
+                max_length=8, max_steps=1, keep_activation_layers=2, keep_activation_tokens=64
+            ),
+        )
+    by_length = SFTSettings(max_length=8, max_steps=1, keep_activation_tokens=64)
+    cbs = _apply_speed_settings(gc.build_tiny_model(), by_length)
+    assert [type(c).__name__ for c in cbs] == ["KeepActivationsByLength"]
