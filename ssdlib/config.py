@@ -131,6 +131,12 @@ class BackendCfg(Strict):
     enable_prefix_caching: bool = True
     max_num_seqs: int | None = Field(None, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    cpu_threads: Literal["all", "vllm"] = Field(
+        "all",
+        description="vllm on CPU, one engine: 'all' computes on every core this process may use; "
+        "'vllm' keeps vLLM's own binding, which reserves one core for its scheduler (on 2 cores "
+        "the model then runs on one; bench/cpu_threads.py). $VLLM_CPU_OMP_THREADS_BIND wins",
+    )
     batch_size: int = Field(8, ge=1, description="transformers backend: sequences per forward")
 
 

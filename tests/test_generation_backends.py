@@ -4,6 +4,7 @@ determinism, data parallelism, and (slow) vLLM end to end through ``generate_sam
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -314,3 +315,24 @@ def test_vllm_end_to_end(embedded_model, tmp_path, monkeypatch):
         gen_run, "make_backend", lambda *a, **k: pytest.fail("engine started again")
     )
     assert generate_samples(probs, {"general": decode}, **kwargs).equals(df)
+
+
+def test_one_cpu_engine_computes_on_every_core_unless_told_otherwise():
+    from ssdlib.generation.backends import cpu_thread_env
+
+    cpus = sorted(os.sched_getaffinity(0))
+    env = cpu_thread_env(SMOKE.backend, environ={})
+    # vLLM's own default reserves a core: the engine must be told the full list and no reserve.
+    assert env == {
+        "VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, cpus)),
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+    }
+    # A binding the user set wins; several engines on one machine keep vLLM's binding.
+    assert cpu_thread_env(SMOKE.backend, environ={"VLLM_CPU_OMP_THREADS_BIND": "0"}) == {}
+    for update in (
+        {"cpu_threads": "vllm"},
+        {"data_parallel_size": 2},
+        {"launcher": "ray"},
+        {"tensor_parallel_size": 2},
+    ):
+        assert cpu_thread_env(SMOKE.backend.model_copy(update=update), environ={}) == {}

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg
@@ -77,6 +78,30 @@ class Backend:
         self.close()
 
 
+def cpu_thread_env(backend: BackendCfg, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """vLLM-CPU thread binding for ``backend`` (environment variables to set before the engine
+    starts; empty = leave vLLM's own choice).
+
+    vLLM binds its OpenMP threads itself and, on x86, keeps one core per rank free for the
+    scheduler process: on a 2-core machine the model runs on one core while the other mostly
+    idles. With ``cpu_threads: all`` a single engine computes on every core this process may use
+    instead (1.4-1.7x tokens/s on 2 cores, bench/cpu_threads.py). Several engines on one machine
+    (data parallel, Ray, tensor parallel) keep vLLM's binding: they would fight over the same
+    cores. A binding the user set in the environment is kept.
+    """
+    if backend.cpu_threads != "all" or "VLLM_CPU_OMP_THREADS_BIND" in environ:
+        return {}
+    if backend.launcher != "local" or backend.data_parallel_size > 1:
+        return {}
+    if backend.tensor_parallel_size > 1:
+        return {}
+    cpus = sorted(os.sched_getaffinity(0))
+    return {
+        "VLLM_CPU_OMP_THREADS_BIND": ",".join(str(c) for c in cpus),
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+    }
+
+
 class VLLMBackend(Backend):
     """vLLM offline engine; all requests are queued before the first step (no batch barriers)."""
 
@@ -96,6 +121,8 @@ class VLLMBackend(Backend):
 
         self.device = resolve_device(backend)
         self.extension = extension
+        if self.device == "cpu":
+            os.environ.update(cpu_thread_env(backend))
         kwargs = dict(
             model=model_path,
             tokenizer=model_path,
