@@ -9,12 +9,6 @@ kernels themselves are checked by ``bench/gradcheck_gpu.py`` on the GPU.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -158,30 +152,6 @@ def test_keep_activations_by_length_follows_each_row_and_keeps_gradients():
     _loss_and_grads(model, ids, labels)  # back to 64: checkpointing comes back on
     assert [lay.gradient_checkpointing for lay in layers] == [True, True, False, False]
     handle.remove()
-
-
-REPO = Path(__file__).resolve().parents[1]
-WHEELS = REPO / ".cache" / "train_wheels"
-
-
-@pytest.mark.slow  # ~1 min on one core: fla's kernels in Triton's interpreter
-@pytest.mark.skipif(
-    not list(WHEELS.glob("flash_linear_attention-*.whl")),
-    reason="fla wheels not in .cache/train_wheels (download: bench/train_gpu.md)",
-)
-def test_fused_mixer_on_fla_kernels_in_the_triton_interpreter(tmp_path):
-    """fla's real kernel source (not the stand-ins) in the fused mixer: passes the float32 check,
-    and the wrong gate kernel fails it."""
-    out = tmp_path / "interp.json"
-    cmd = [sys.executable, "bench/gradcheck_interp.py", "--wheels", str(WHEELS), "--out", str(out),
-           "--rows", "fla+fix+fused", "wrong-dg+fused"]  # fmt: skip
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
-    rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
-    ok, bad = rows["fla+fix+fused"], rows["wrong-dg+fused"]
-    assert ok["passed"] and ok["path"]["kernels"] == "fla" and ok["path"]["fused_gdn"]
-    assert not bad["passed"] and "linear_attn.in_proj_a.weight" in bad["failed_groups"]
 
 
 def test_speed_settings_plumbing_and_clear_errors():
