@@ -13,7 +13,14 @@ if [ -f "$stamp" ]; then exit 0; fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 # No wheel cache: it would double the ~5 GB the venv takes, and nothing here reuses it.
 export PIP_NO_CACHE_DIR=1
-PIP=("$VENV/bin/python" -m pip)
+PIP=(pip_quiet)
+# pip warns once per package about configured local indexes that lack it ("Location ... is
+# ignored"): hundreds of lines that bury the few a newcomer needs. Only those lines are dropped;
+# the exit status is pip's (pipefail).
+pip_quiet() {
+  "$VENV/bin/python" -m pip "$@" 2>&1 |
+    { grep -v -E "^WARNING: Location '[^']*' is ignored: it is neither a file nor a directory\.$" || true; }
+}
 "${PIP[@]}" install -q --upgrade pip
 
 # torch first, pinned to the CPU build: an unpinned torch pulls GBs of CUDA packages.
