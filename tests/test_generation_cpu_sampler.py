@@ -55,15 +55,19 @@ def test_sliced_mask_equals_vllms_for_mixed_rows(dtype):
 
 
 def test_tie_reaching_past_the_slice_is_left_to_vllm():
-    logits = torch.zeros(2, VOCAB)
+    logits = torch.zeros(3, VOCAB)
     logits[0, :3] = 5.0
     logits[0, 3:40] = 1.0  # the 4th..40th largest tie: top_k=5 keeps all 37 of them
     logits[1] = torch.linspace(0, 1, VOCAB)
-    k = torch.tensor([5, 5])
-    p = torch.tensor([0.999, 0.9])
+    # Same ties; on the 5-wide slice top-p would drop both 1.0s (1% of the slice's mass), while
+    # over all 37 ties (18% of the mass) vLLM keeps about 17 of them.
+    logits[2] = logits[0]
+    k = torch.tensor([5, 5, 5])
+    p = torch.tensor([0.999, 0.9, 0.9])
     want, got = both(logits, k, p)
     assert_same(want, got)
     assert (~torch.isinf(got[0])).sum() > 5  # the ties were kept, as vLLM keeps them
+    assert (~torch.isinf(got[2])).sum() > 5
 
 
 def test_no_top_p_or_no_top_k_is_vllms_path():

@@ -30,32 +30,38 @@ def top_k_top_p_sliced(
 ) -> torch.Tensor:
     """``reference(logits, k, p)`` (vLLM's ``apply_top_k_top_p``), computed on the top-k slice of
     each row that has a top-k. ``logits``: [rows, vocab]; ``k``: [rows] (vocab = no top-k);
-    ``p``: [rows] (1.0 = no top-p). Masked logits become -inf; updates ``logits`` in place."""
+    ``p``: [rows] (1.0 = no top-p). Masked logits become -inf; updates ``logits`` in place.
+
+    The mask is found on the slice, then applied to the full rows as one threshold (keep logits
+    >= the smallest kept value), which is exact unless a tie sits at that value or at the k-th
+    value outside the slice: such rows are left to ``reference``.
+    """
     if k is None or p is None or logits.shape[0] == 0:
         return reference(logits, k, p)
     vocab = logits.shape[1]
     k = k.to(torch.long)
-    rows = (k < vocab).nonzero().squeeze(1)
-    if rows.numel() == 0:
+    has_k = k < vocab
+    if not bool(has_k.any()):
         return reference(logits, k, p)
-    sub, ks, ps = logits[rows], k[rows], p[rows]
-    kmax = int(ks.max())
-    vals, idx = sub.topk(kmax, dim=1)  # descending
+    ks = torch.where(has_k, k, 1)
+    vals, _ = logits.topk(int(ks[has_k].max()), dim=1)  # descending
     kth = vals.gather(1, (ks - 1).unsqueeze(1))
-    # vLLM keeps every logit >= the k-th largest, ties included: a row whose ties reach past the
-    # slice is left to vLLM's function.
-    exact = (sub >= kth).sum(1) <= kmax
-    slow = torch.cat([(k >= vocab).nonzero().squeeze(1), rows[~exact]])
-
-    asc = vals[exact].flip(1)  # vLLM works on the ascending order
-    asc_idx = idx[exact].flip(1)
-    asc.masked_fill_(asc < kth[exact], -float("inf"))
+    # vLLM's steps, on the ascending slice: top-k (ties at the k-th value kept), then top-p.
+    asc = vals.flip(1)
+    asc = asc.masked_fill(asc < kth, -float("inf"))
     cum = torch.cumsum(asc.softmax(dim=-1), dim=-1)
-    drop = cum <= 1 - ps[exact].unsqueeze(1)
+    drop = cum <= 1 - p.unsqueeze(1)
     drop[:, -1] = False  # at least one token
-    asc.masked_fill_(drop, -float("inf"))
-    out = torch.full_like(sub[exact], -float("inf")).scatter_(1, asc_idx, asc)
-    logits[rows[exact]] = out
+    kept = ~drop & ~torch.isinf(asc)
+    cut = torch.where(kept, asc, float("inf")).min(dim=1, keepdim=True).values
+    exact = (
+        has_k
+        & ((logits >= kth).sum(1) <= vals.shape[1])  # no tie at the k-th value past the slice
+        & ((logits >= cut).sum(1) == kept.sum(1))  # no dropped tie at the cut
+    )
+    slow = (~exact).nonzero().squeeze(1)
+    keep_all = torch.full_like(cut, -float("inf"))
+    logits.masked_fill_(logits < torch.where(exact.unsqueeze(1), cut, keep_all), -float("inf"))
     if slow.numel():
         logits[slow] = reference(logits[slow], k[slow], p[slow])
     return logits
