@@ -44,7 +44,11 @@ def top_k_top_p_sliced(
     if not bool(has_k.any()):
         return reference(logits, k, p)
     ks = torch.where(has_k, k, 1)
-    vals, _ = logits.topk(int(ks[has_k].max()), dim=1)  # descending
+    kmax = int(ks[has_k].max())
+    # One more than the widest top-k: its last value tells whether a tie at the k-th value
+    # reaches past the slice (a full-row count would cost more than the whole sort saves).
+    ext, _ = logits.topk(kmax + 1, dim=1)  # descending
+    vals = ext[:, :kmax]
     kth = vals.gather(1, (ks - 1).unsqueeze(1))
     # vLLM's steps, on the ascending slice: top-k (ties at the k-th value kept), then top-p.
     asc = vals.flip(1)
@@ -54,10 +58,11 @@ def top_k_top_p_sliced(
     drop[:, -1] = False  # at least one token
     kept = ~drop & ~torch.isinf(asc)
     cut = torch.where(kept, asc, float("inf")).min(dim=1, keepdim=True).values
+    # cut >= kth > every value outside the slice, so ties at the cut all lie in the slice.
     exact = (
         has_k
-        & ((logits >= kth).sum(1) <= vals.shape[1])  # no tie at the k-th value past the slice
-        & ((logits >= cut).sum(1) == kept.sum(1))  # no dropped tie at the cut
+        & (ext[:, kmax : kmax + 1] < kth).squeeze(1)  # no tie at the k-th value past the slice
+        & ((vals >= cut).sum(1) == kept.sum(1))  # no dropped tie at the cut
     )
     slow = (~exact).nonzero().squeeze(1)
     keep_all = torch.full_like(cut, -float("inf"))
