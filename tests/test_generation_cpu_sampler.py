@@ -50,6 +50,8 @@ def test_sliced_mask_equals_vllms_for_mixed_rows(dtype):
     p[1] = 1e-8  # keeps only the largest (vLLM always keeps one)
     want, got = both(logits, k, p)
     assert_same(want, got)
+    neither = (k == VOCAB) & (p == 1.0)
+    assert neither.any() and not torch.isinf(got[neither]).any()
     kept = (~torch.isinf(got)).sum(1)
     assert (kept[k < VOCAB] <= k[k < VOCAB] + 8).all() and (kept >= 1).all()
 

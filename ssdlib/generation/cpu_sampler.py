@@ -64,7 +64,10 @@ def top_k_top_p_sliced(
         & (ext[:, kmax : kmax + 1] < kth).squeeze(1)  # no tie at the k-th value past the slice
         & ((vals >= cut).sum(1) == kept.sum(1))  # no dropped tie at the cut
     )
-    slow = (~exact).nonzero().squeeze(1)
+    # Rows with neither (k = vocab, p = 1) keep every token: vLLM's function would sort them to mask
+    # only tokens whose float32 probability is exactly 0, which no sampler can draw anyway.
+    untouched = ~has_k & (p >= 1)
+    slow = (~exact & ~untouched).nonzero().squeeze(1)
     keep_all = torch.full_like(cut, -float("inf"))
     logits.masked_fill_(logits < torch.where(exact.unsqueeze(1), cut, keep_all), -float("inf"))
     if slow.numel():
