@@ -329,6 +329,8 @@ def test_one_cpu_engine_computes_on_every_core_unless_told_otherwise():
     }
     # A binding the user set wins; several engines on one machine keep vLLM's binding.
     assert cpu_thread_env(SMOKE.backend, environ={"VLLM_CPU_OMP_THREADS_BIND": "0"}) == {}
+    assert cpu_thread_env(SMOKE.backend, environ={"SSD_SHARD": "0/2"}) == {}
+    assert cpu_thread_env(SMOKE.backend, environ={"SSD_SHARD": ""}) == env
     for update in (
         {"cpu_threads": "vllm"},
         {"data_parallel_size": 2},

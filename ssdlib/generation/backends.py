@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ssdlib.config import BackendCfg, DecodeCfg, ModelCfg
+from ssdlib.generation.shards import SHARD_ENV
 from ssdlib.generation.think import ResponseDecoder, require_think_marker
 
 
@@ -86,12 +87,14 @@ def cpu_thread_env(backend: BackendCfg, environ: Mapping[str, str] = os.environ)
     scheduler process: on a 2-core machine the model runs on one core while the other mostly
     idles. With ``cpu_threads: all`` a single engine computes on every core this process may use
     instead (1.4-1.7x tokens/s on 2 cores, bench/cpu_threads.py). Several engines on one machine
-    (data parallel, Ray, tensor parallel) keep vLLM's binding: they would fight over the same
+    (data parallel, Ray, tensor parallel, ``--shard`` jobs) keep vLLM's binding: they would fight over the same
     cores. A binding the user set in the environment is kept.
     """
     if backend.cpu_threads != "all" or "VLLM_CPU_OMP_THREADS_BIND" in environ:
         return {}
     if backend.launcher != "local" or backend.data_parallel_size > 1:
+        return {}
+    if environ.get(SHARD_ENV):  # shard jobs may share a machine (a SLURM array, two terminals)
         return {}
     if backend.tensor_parallel_size > 1:
         return {}
