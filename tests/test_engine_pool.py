@@ -121,6 +121,48 @@ def greedy(engine, rendered) -> dict[str, tuple[str, int, str]]:
     return got
 
 
+def test_an_all_core_engine_is_restarted_not_swapped(base, tmp_path, monkeypatch):
+    """Under the all-core binding a swapped engine's greedy output drifted from a fresh engine's
+    (measured), so a new checkpoint gets a new engine; the same model still reuses the warm one."""
+    import ssdlib.generation.backends as backends
+
+    started = []
+
+    class Engine:  # stands in for VLLMBackend: records starts, fails on any weight swap
+        def __init__(self, path, model, backend, seed, extension=False):
+            self.path, self.all_cores, self.closed = path, backend.cpu_threads == "all", False
+            started.append(self)
+
+        def reload(self, path, seed):
+            raise AssertionError("an all-core engine must not be swapped")
+
+        def reseed(self, seed):
+            pass
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(backends, "VLLMBackend", Engine)
+    monkeypatch.setattr(backends, "resolve_device", lambda b: "cpu")
+    monkeypatch.delenv("SSD_REUSE_ENGINE", raising=False)
+    ckpt = small_files(base, tmp_path / "ckpt-3")
+    engine_pool.release()
+    try:
+        first = engine_pool.acquire(str(base), SMOKE.model, SMOKE.backend, 0)
+        assert engine_pool.acquire(str(base), SMOKE.model, SMOKE.backend, 0) is first
+        second = engine_pool.acquire(str(ckpt), SMOKE.model, SMOKE.backend, 0)
+        assert second is not first and first.closed and len(started) == 2
+        # Under vLLM's binding the same pair shares one engine (weights swapped).
+        vllm_binding = SMOKE.backend.model_copy(update={"cpu_threads": "vllm"})
+        engine_pool.release()
+        one = engine_pool.acquire(str(base), SMOKE.model, vllm_binding, 0)
+        with pytest.raises(AssertionError, match="must not be swapped"):
+            engine_pool.acquire(str(ckpt), SMOKE.model, vllm_binding, 0)  # reload was attempted
+        assert not one.all_cores
+    finally:
+        engine_pool.release()
+
+
 @pytest.mark.slow
 def test_reloaded_engine_decodes_like_a_fresh_engine(embedded_model, tmp_path):
     from transformers import AutoTokenizer
@@ -129,7 +171,10 @@ def test_reloaded_engine_decodes_like_a_fresh_engine(embedded_model, tmp_path):
 
     base_dir = Path(embedded_model)
     ckpt = perturbed_checkpoint(base_dir, tmp_path / "checkpoint-1")
-    backend = SMOKE.backend.model_copy(update={"gpu_memory_utilization": 0.1})
+    # Swaps happen under vLLM's own CPU binding only (an all-core engine is restarted instead).
+    backend = SMOKE.backend.model_copy(
+        update={"gpu_memory_utilization": 0.1, "cpu_threads": "vllm"}
+    )
     model = SMOKE.model.model_copy(update={"max_model_len": 512})
     tok = AutoTokenizer.from_pretrained(embedded_model)
     rendered = render_prompts(generate_problems(6, seed=3), tok, SMOKE.prompt, thinking=False)

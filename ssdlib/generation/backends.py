@@ -124,8 +124,10 @@ class VLLMBackend(Backend):
 
         self.device = resolve_device(backend)
         self.extension = extension
-        if self.device == "cpu":
-            os.environ.update(cpu_thread_env(backend))
+        # Set for the engine's start only (its processes inherit it), so a later engine in this
+        # process still decides for itself; ``all_cores`` tells the engine pool.
+        thread_env = cpu_thread_env(backend) if self.device == "cpu" else {}
+        self.all_cores = bool(thread_env)
         kwargs = dict(
             model=model_path,
             tokenizer=model_path,
@@ -143,7 +145,16 @@ class VLLMBackend(Backend):
             kwargs["max_num_seqs"] = backend.max_num_seqs
         if extension:
             kwargs["worker_extension_cls"] = EXTENSION
-        self.llm = LLM(**kwargs)
+        saved = {k: os.environ.get(k) for k in thread_env}
+        os.environ.update(thread_env)
+        try:
+            self.llm = LLM(**kwargs)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
         # vLLM skips special tokens when it detokenises: if this tokenizer marks </think> special,
         # the text would lose it, so responses are decoded from their token ids instead.
         tokenizer = self.llm.get_tokenizer()

@@ -173,6 +173,12 @@ def acquire(model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0
         if reuse_enabled(resolve_device(backend))
         else None
     )
+    # An engine computing on every core is not swapped: under that binding a reloaded engine's
+    # greedy output differed from a fresh engine's at a near-tie (1 of 6 prompts, 2 threads),
+    # while under vLLM's binding swaps are bit-exact (test_reloaded_engine_decodes_like_a_fresh_engine).
+    swap = _WARM is not None and os.path.realpath(_WARM.path) != os.path.realpath(model_path)
+    if swap and getattr(_WARM.engine, "all_cores", False):
+        release()
     if _WARM is not None and key is not None and _WARM.key == key:
         if os.path.realpath(_WARM.path) != os.path.realpath(model_path):
             try:
