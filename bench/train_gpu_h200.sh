@@ -17,8 +17,10 @@ AFTER=fla-fix,compile=blocks,keep=4
 B="python3 bench/train_gpu.py --tokenizer .cache/bench_tok"
 case $stage in
 32k)
-  $B --steps 4 --seq-lens 32768 --child-timeout 150 --out "$OUT/train_gpu_32k.jsonl" --variants $TODAY $AFTER \
-    $AFTER,conv=fla $AFTER,gdn=fused fla-fix,compile=blocks,gdn=fused,keep-tokens=458752
+  # conv=fla alone is left out: gdn=fused routes the same conv and more
+  $B --steps 4 --seq-lens 32768 --child-timeout 230 --out "$OUT/train_gpu_32k.jsonl" --variants $TODAY $AFTER \
+    $AFTER,gdn=fused fla-fix,compile=blocks,gdn=fused,keep-tokens=458752 \
+    fla-fix,compile=blocks,gdn=fused,keep-tokens=655360
   ;;
 mix)
   best=${2:?the best new variant of the 32k stage}
