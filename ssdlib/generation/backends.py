@@ -125,9 +125,8 @@ class VLLMBackend(Backend):
         self.device = resolve_device(backend)
         self.extension = extension
         # Set for the engine's start only (its processes inherit it), so a later engine in this
-        # process still decides for itself; ``all_cores`` tells the engine pool.
+        # process still decides for itself.
         thread_env = cpu_thread_env(backend) if self.device == "cpu" else {}
-        self.all_cores = bool(thread_env)
         kwargs = dict(
             model=model_path,
             tokenizer=model_path,

@@ -173,15 +173,6 @@ def acquire(model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0
         if reuse_enabled(resolve_device(backend))
         else None
     )
-    # An engine computing on every core is not swapped: under that binding a reloaded engine's
-    # greedy output differed from a fresh engine's at a near-tie (1 of 6 prompts, 2 threads),
-    # while under vLLM's binding swaps are bit-exact (test_reloaded_engine_decodes_like_a_fresh_engine).
-    # A step that cycles models (06) therefore gets one restart under vLLM's binding, then swaps.
-    start_with = backend
-    swap = _WARM is not None and os.path.realpath(_WARM.path) != os.path.realpath(model_path)
-    if swap and _WARM.key == key and getattr(_WARM.engine, "all_cores", False):
-        release()
-        start_with = backend.model_copy(update={"cpu_threads": "vllm"})
     if _WARM is not None and key is not None and _WARM.key == key:
         if os.path.realpath(_WARM.path) != os.path.realpath(model_path):
             try:
@@ -196,7 +187,7 @@ def acquire(model_path: str, model: ModelCfg, backend: BackendCfg, seed: int = 0
             STATS["reused"] += 1
         return _WARM.engine
     release()
-    engine = VLLMBackend(model_path, model, start_with, seed, extension=key is not None)
+    engine = VLLMBackend(model_path, model, backend, seed, extension=key is not None)
     STATS["started"] += 1
     engine.reseed(seed)  # same RNG state at the first request as after a reload
     if key is not None:
