@@ -21,12 +21,10 @@ wall second (median of the reps) and the ratio to ``auto``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
-import subprocess
-import sys
 import time
+
+from _arms import child_result, run_arms
 
 
 def child(args) -> None:
@@ -60,8 +58,7 @@ def child(args) -> None:
         t0 = time.perf_counter()
         outs = llm.generate(prompts, sp, use_tqdm=False)
         secs.append(time.perf_counter() - t0)
-    tokens = sum(len(c.token_ids) for o in outs for c in o.outputs)
-    print("RESULT " + json.dumps({"tokens": tokens, "seconds": secs}), flush=True)
+    child_result(sum(len(c.token_ids) for o in outs for c in o.outputs), secs)
 
 
 def arm_env(arm: str, ncpu: int) -> dict[str, str]:
@@ -98,31 +95,8 @@ def main() -> None:
         return child(args)
 
     ncpu = len(os.sched_getaffinity(0))
-    results: dict[str, list[float]] = {a: [] for a in args.arms}
-    tokens = {}
-    for r in range(args.rounds):
-        order = args.arms if r % 2 == 0 else list(reversed(args.arms))
-        for arm in order:
-            cmd = [sys.executable, __file__, "--child", *sys.argv[1:]]
-            out = subprocess.run(
-                cmd, env=arm_env(arm, ncpu), capture_output=True, text=True, check=False
-            )
-            line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
-            if out.returncode or not line:
-                print(out.stderr[-12000:], file=sys.stderr)
-                raise SystemExit(f"arm {arm} failed (exit {out.returncode})")
-            res = json.loads(line[-1][7:])
-            tokens[arm] = res["tokens"]
-            results[arm] += [res["tokens"] / s for s in res["seconds"]]
-            rates = " ".join(f"{res['tokens'] / s:7.1f}" for s in res["seconds"])
-            print(f"round {r} {arm:7s} {rates} tok/s", flush=True)
-    base = statistics.median(results[args.arms[0]])
     shape = f"{args.prompts} prompts x n={args.n} x {args.max_tokens} tokens"
-    print(f"\n{ncpu} CPUs; load avg {os.getloadavg()[0]:.1f}; {shape}")
-    print(f"| arm | tokens per call | median tok/s | x {args.arms[0]} |\n|:--|--:|--:|--:|")
-    for arm in args.arms:
-        med = statistics.median(results[arm])
-        print(f"| {arm} | {tokens[arm]} | {med:.1f} | {med / base:.2f} |")
+    run_arms(__file__, args.arms, args.rounds, shape, env_for=lambda arm: arm_env(arm, ncpu))
 
 
 if __name__ == "__main__":

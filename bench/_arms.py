@@ -1,0 +1,57 @@
+"""Shared runner for the CPU generation benches: one child process per arm, arms alternating.
+
+An arm's setting (thread binding, KV-cache size, ...) is fixed when the vLLM engine starts, so
+each arm runs in its own process; the order alternates between rounds so that a slow drift of
+the machine (these boxes are shared and noisy) does not favour whichever arm runs first. Ratios
+to the first arm are what these benches report; absolute tokens/s mean little here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable
+
+
+def child_result(tokens: int, seconds: list[float]) -> None:
+    """Print a child's measurement for :func:`run_arms` (generated tokens, wall seconds per rep)."""
+    print("RESULT " + json.dumps({"tokens": tokens, "seconds": seconds}), flush=True)
+
+
+def run_arms(
+    script: str,
+    arms: list[str],
+    rounds: int,
+    shape: str,
+    env_for: Callable[[str], dict[str, str]] = lambda arm: dict(os.environ),
+    child_args: Callable[[str], list[str]] = lambda arm: [],
+) -> dict[str, float]:
+    """Run ``script --child <argv> <child_args(arm)>`` once per arm per round, in ``env_for(arm)``;
+    print each rep's tokens/s and a Markdown table of the medians and ratios to ``arms[0]``."""
+    results: dict[str, list[float]] = {a: [] for a in arms}
+    tokens: dict[str, int] = {}
+    for r in range(rounds):
+        for arm in arms if r % 2 == 0 else list(reversed(arms)):
+            cmd = [sys.executable, script, "--child", *sys.argv[1:], *child_args(arm)]
+            out = subprocess.run(cmd, env=env_for(arm), capture_output=True, text=True, check=False)
+            line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+            if out.returncode or not line:
+                print(out.stderr[-12000:], file=sys.stderr)
+                raise SystemExit(f"arm {arm} failed (exit {out.returncode})")
+            res = json.loads(line[-1][7:])
+            tokens[arm] = res["tokens"]
+            results[arm] += [res["tokens"] / s for s in res["seconds"]]
+            rates = " ".join(f"{res['tokens'] / s:7.1f}" for s in res["seconds"])
+            print(f"round {r} {arm:24s} {rates} tok/s", flush=True)
+    base = statistics.median(results[arms[0]])
+    ncpu = len(os.sched_getaffinity(0))
+    print(f"\n{ncpu} CPUs; load avg {os.getloadavg()[0]:.1f}; {shape}")
+    print(f"| arm | tokens per call | median tok/s | x {arms[0]} |\n|:--|--:|--:|--:|")
+    medians = {}
+    for arm in arms:
+        medians[arm] = statistics.median(results[arm])
+        print(f"| {arm} | {tokens[arm]} | {medians[arm]:.1f} | {medians[arm] / base:.2f} |")
+    return medians
