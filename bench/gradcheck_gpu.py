@@ -100,10 +100,13 @@ def op_check(backend: str, T: int = 1024, H: int = 4, D: int = 128, seed: int = 
 
 
 def model_check(
-    backend: str, compile_layers: bool, fused: bool = False, conv: bool = False
-) -> dict:
+    backend: str, compile_layers: bool, fused: bool = False, conv: bool = False, seed: int = 0,
+    f32: bool = False, f32_tol: float = 1e-2,
+) -> dict:  # fmt: skip
     """``run_gradcheck`` with fla's backward routed as ``backend`` (see op_check); ``fused``: the GDN
-    mixer on fla's fused kernels, ``conv``: only its conv1d on fla's (``ssdlib.train.fused_gdn``)."""
+    mixer on fla's fused kernels, ``conv``: only its conv1d on fla's (``ssdlib.train.fused_gdn``);
+    ``f32``: no bf16 autocast (float32 on the GPU; Triton's float32 dots run in TF32, hence
+    ``f32_tol`` rather than the CPU's 1e-3): separates a wrong kernel from bf16 rounding."""
     import ssdlib.train.fla_hopper_fix as fix
     from ssdlib.train.gradcheck import run_gradcheck
 
@@ -114,7 +117,8 @@ def model_check(
     try:
         rep = run_gradcheck(
             compile_layers=compile_layers, inject="scale_dg" if backend == "wrong-dg" else None,
-            fused_gdn=fused, fla_conv1d=conv,
+            fused_gdn=fused, fla_conv1d=conv, seed=seed,
+            **({"autocast_bf16": False, "tolerance": f32_tol} if f32 else {}),
         )  # fmt: skip
     except RuntimeError as e:
         return {
@@ -122,20 +126,23 @@ def model_check(
             "compile": compile_layers,
             "fused": fused,
             "conv": conv,
+            "seed": seed,
+            "f32": f32,
             "refused": str(e).splitlines()[-1][:160],
         }
     return {"backend": backend, "compile": compile_layers, "fused": fused, "conv": conv,
-            "errors": rep.errors, "passed": rep.passed,
+            "seed": seed, "f32": f32, "errors": rep.errors, "passed": rep.passed,
             "tolerance": rep.tolerance, "loss": rep.loss, "failed_groups": rep.failed_groups}  # fmt: skip
 
 
-def torch_model_check_child() -> dict:
+def torch_model_check_child(seed: int = 0) -> dict:
     """The torch GDN path under bf16 autocast, in a child process that cannot import fla."""
     code = (
         "import sys, json; sys.modules['fla'] = None\n"
         "from ssdlib.train.gradcheck import run_gradcheck\n"
-        "r = run_gradcheck()\n"
-        "print('RESULT ' + json.dumps({'backend': 'torch', 'compile': False, 'errors': r.errors, "
+        f"r = run_gradcheck(seed={int(seed)})\n"
+        f"print('RESULT ' + json.dumps({{'backend': 'torch', 'compile': False, 'seed': {int(seed)}, "
+        "'errors': r.errors, "
         "'passed': r.passed, 'tolerance': r.tolerance, 'loss': r.loss, 'failed_groups': r.failed_groups}))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -157,7 +164,15 @@ def main() -> int:
     p.add_argument(
         "--models", nargs="*", default=None,
         help="model-level rows to run, e.g. fixed fixed+compile+fused wrong-dg+fused fixed+conv torch "
-        "(backend + compile / fused / conv); default: every row",
+        "(backend + compile / fused / conv / f32); default: every row",
+    )  # fmt: skip
+    p.add_argument(
+        "--seeds", type=int, nargs="+", default=[0],
+        help="run every model row once per seed (tiny model's weights and batch)",
+    )  # fmt: skip
+    p.add_argument(
+        "--f32-tol", type=float, default=1e-2,
+        help="tolerance of +f32 rows (no autocast; Triton's float32 dots use TF32)",
     )  # fmt: skip
     args = p.parse_args()
     import torch
@@ -189,18 +204,22 @@ def main() -> int:
     models = []
     for name in names:
         b, *flags = name.split("+")
-        unknown = set(flags) - {"compile", "fused", "conv"}
-        if unknown or b not in {*must, "torch"}:
+        unknown = set(flags) - {"compile", "fused", "conv", "f32"}
+        if unknown or b not in {*must, "torch"} or (b == "torch" and flags):
             raise SystemExit(f"unknown model row {name!r}")
-        if b == "torch":
-            models.append(torch_model_check_child())
-        else:
-            models.append(model_check(b, "compile" in flags, "fused" in flags, "conv" in flags))
-        print(
-            f"MODEL t={time.time() - t0:.0f}s wall={time.time():.0f}",
-            json.dumps(models[-1]),
-            flush=True,
-        )
+    for seed in args.seeds:
+        for name in names:
+            b, *flags = name.split("+")
+            if b == "torch":
+                models.append(torch_model_check_child(seed))
+            else:
+                models.append(model_check(b, "compile" in flags, "fused" in flags, "conv" in flags,
+                                          seed=seed, f32="f32" in flags, f32_tol=args.f32_tol))  # fmt: skip
+            print(
+                f"MODEL t={time.time() - t0:.0f}s wall={time.time():.0f}",
+                json.dumps(models[-1]),
+                flush=True,
+            )
 
     if ops:
         print(f"\nop level (bf16 inputs, T=1024, H=4, K=V=128; tol {OP_TOL:g}):")
@@ -223,7 +242,9 @@ def main() -> int:
     print("\nmodel level (tiny Qwen3.5, bf16 autocast + checkpointing; max rel err per group; tol "
           f"{models[0].get('tolerance', '?')}):")  # fmt: skip
     cols = [
-        r["backend"] + "".join(f"+{f}" for f in ("compile", "fused", "conv") if r.get(f))
+        r["backend"]
+        + "".join(f"+{f}" for f in ("compile", "fused", "conv", "f32") if r.get(f))
+        + (f" s{r['seed']}" if len(args.seeds) > 1 else "")
         for r in models
     ]
     print(f"{'group':34s} " + " ".join(f"{c:>19s}" for c in cols))
@@ -250,7 +271,7 @@ def main() -> int:
             ok = False
             print(
                 f"UNEXPECTED: {r['backend']} compile={r.get('compile')} fused={r.get('fused')} "
-                f"conv={r.get('conv')} passed={r.get('passed')} (wanted {want})"
+                f"conv={r.get('conv')} f32={r.get('f32')} seed={r.get('seed')} passed={r.get('passed')} (wanted {want})"
             )
     with open(args.out, "w") as fh:
         json.dump({"env": env, "op": ops, "model": models, "as_expected": ok}, fh, indent=1)

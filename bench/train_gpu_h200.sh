@@ -37,7 +37,8 @@ sizes)
     --out "$OUT/train_gpu_${SIZES_TAG:-8k_48k}.jsonl" --variants "$best"
   ;;
 gradcheck)
-  $TO python3 bench/gradcheck_gpu.py --skip-op --out "$OUT/gradcheck.json" \
+  # GRADCHECK_ARGS: e.g. "--seeds 0 1 2"; model rows take +f32 (no autocast), e.g. fixed+fused+f32
+  $TO python3 bench/gradcheck_gpu.py --skip-op --out "$OUT/gradcheck.json" ${GRADCHECK_ARGS:-} \
     --models ${GRADCHECK_MODELS:-fixed+compile+fused wrong-dg+fused fixed+compile+conv fixed+compile}
   ;;
 *) echo "unknown stage $stage" >&2; exit 2 ;;
