@@ -29,8 +29,9 @@ _started: dict[str, tuple[float, int]] = {}  # step key -> (unix s it began, don
 _last_done: dict[str, int] = {}
 
 
-def update(step: str, done: int, total: int, unit: str, label: str = "") -> None:
-    """Report that ``done`` of ``total`` ``unit`` of ``step`` are finished.
+def update(step: str, done: int, total: int, unit: str, label: str = "", postfix: str = "") -> None:
+    """Report that ``done`` of ``total`` ``unit`` of ``step`` are finished (``postfix``: a short
+    note drawn after the rate, such as ``"40/120 samples"``).
 
     Call with ``done=0`` when the step begins (its clock starts then, so the ETA includes
     warm-up such as an engine start); a step begins with its first call or when ``done`` goes
@@ -66,6 +67,8 @@ def update(step: str, done: int, total: int, unit: str, label: str = "") -> None
         "t0": t0,
         "t": now,
     }
+    if postfix:
+        event["postfix"] = postfix
     if finished:
         _started.pop(key, None)
     try:
@@ -113,6 +116,7 @@ def format_event(prefix: str, ev: dict, now: float, ascii_bar: bool, ncols: int 
         ascii=ascii_bar,
         unit=ev["unit"],
         initial=ev.get("initial", 0),
+        postfix=ev.get("postfix") or None,
     )
 
 

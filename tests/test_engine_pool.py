@@ -111,13 +111,17 @@ def greedy(engine, rendered) -> dict[str, tuple[str, int, str]]:
         for r in rendered.itertuples()
     ]
     got = {}
+    counts: list[int] = []
     engine.run(
         reqs,
         lambda req, outs: got.__setitem__(
             req.prompt_id, (outs[0].text, outs[0].n_tokens, outs[0].finish_reason)
         ),
+        counts.append,
     )
     assert len(got) == len(reqs)
+    # The progress counter on a real engine: monotone, and its last count is every token decoded.
+    assert counts == sorted(counts) and counts[-1] == sum(n for _, n, _ in got.values())
     return got
 
 

@@ -48,6 +48,8 @@ class Output:
 
 
 OnFinished = Callable[[Request, list[Output]], None]
+# Called with the number of tokens generated so far in this ``run`` (all samples, finished or not).
+OnTokens = Callable[[int], None]
 
 
 def resolve_device(backend: BackendCfg) -> str:
@@ -66,7 +68,15 @@ EXTENSION = "ssdlib.generation.engine_pool.WeightReloadExtension"
 class Backend:
     name = "base"
 
-    def run(self, requests: Sequence[Request], on_finished: OnFinished) -> None:
+    def run(
+        self,
+        requests: Sequence[Request],
+        on_finished: OnFinished,
+        on_tokens: OnTokens | None = None,
+    ) -> None:
+        """Generate every request; ``on_finished`` gets each request's outputs when all its
+        samples are done. ``on_tokens``, where the backend can tell, gets the running count of
+        generated tokens (progress while samples are still unfinished)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -103,6 +113,41 @@ def cpu_thread_env(backend: BackendCfg, environ: Mapping[str, str] = os.environ)
         "VLLM_CPU_OMP_THREADS_BIND": ",".join(str(c) for c in cpus),
         "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
     }
+
+
+class _TokenCounter:
+    """Counts the tokens an engine generates, for progress: with one output per request
+    (``FINAL_ONLY``) nothing reaches the caller until a request's last sample ends, and all samples
+    of a batch tend to end together, so a bar counting finished samples sits at 0% for most of a
+    run. Wraps the engine core's ``get_output`` (each step's ``EngineCoreOutput``s carry that
+    step's ``new_token_ids``); changes nothing else, and counts nothing where that is missing."""
+
+    def __init__(self, engine):
+        self.tokens = 0
+        self._core = getattr(engine, "engine_core", None)
+        real = getattr(self._core, "get_output", None)
+        if real is None:
+            self._core = None
+            return
+        self._own = vars(self._core).get("get_output")  # an instance attribute to put back, if any
+
+        def get_output(*args, **kwargs):
+            out = real(*args, **kwargs)
+            try:
+                self.tokens += sum(len(o.new_token_ids or ()) for o in out.outputs)
+            except (AttributeError, TypeError):  # another vLLM's output shape: no count
+                pass
+            return out
+
+        self._core.get_output = get_output
+
+    def detach(self) -> None:
+        if self._core is not None:
+            if self._own is not None:
+                self._core.get_output = self._own
+            else:
+                del self._core.get_output  # the class's own method again
+            self._core = None
 
 
 class VLLMBackend(Backend):
@@ -197,7 +242,12 @@ class VLLMBackend(Backend):
             kwargs["seed"] = req.seed()
         return SamplingParams(**kwargs)
 
-    def run(self, requests: Sequence[Request], on_finished: OnFinished) -> None:
+    def run(
+        self,
+        requests: Sequence[Request],
+        on_finished: OnFinished,
+        on_tokens: OnTokens | None = None,
+    ) -> None:
         from vllm.inputs import TokensPrompt
 
         engine = self.llm.llm_engine
@@ -208,23 +258,30 @@ class VLLMBackend(Backend):
             engine.add_request(
                 rid, TokensPrompt(prompt_token_ids=req.prompt_token_ids), self.sampling_params(req)
             )
-        while engine.has_unfinished_requests():
-            for out in engine.step():
-                if not out.finished:
-                    continue
-                req = by_id.pop(out.request_id)
-                outs = sorted(out.outputs, key=lambda c: c.index)
-                on_finished(
-                    req,
-                    [
-                        Output(
-                            self.decoder.text(c.text, c.token_ids),
-                            len(c.token_ids),
-                            str(c.finish_reason or "abort"),
-                        )
-                        for c in outs
-                    ],
-                )
+        counter = _TokenCounter(engine) if on_tokens is not None else None
+        try:
+            while engine.has_unfinished_requests():
+                for out in engine.step():
+                    if not out.finished:
+                        continue
+                    req = by_id.pop(out.request_id)
+                    outs = sorted(out.outputs, key=lambda c: c.index)
+                    on_finished(
+                        req,
+                        [
+                            Output(
+                                self.decoder.text(c.text, c.token_ids),
+                                len(c.token_ids),
+                                str(c.finish_reason or "abort"),
+                            )
+                            for c in outs
+                        ],
+                    )
+                if counter is not None:
+                    on_tokens(counter.tokens)
+        finally:
+            if counter is not None:
+                counter.detach()
 
     def close(self) -> None:
         llm = getattr(self, "llm", None)
@@ -294,7 +351,12 @@ class TransformersBackend(Backend):
 
         return LogitsProcessorList([PresencePenalty()]) if d.presence_penalty else None
 
-    def run(self, requests: Sequence[Request], on_finished: OnFinished) -> None:
+    def run(
+        self,
+        requests: Sequence[Request],
+        on_finished: OnFinished,
+        on_tokens: OnTokens | None = None,  # whole samples only: finished samples are the progress
+    ) -> None:
         torch = self.torch
         # Group by decode config and sample count so one generate call serves a batch.
         groups: dict[tuple, list[Request]] = {}

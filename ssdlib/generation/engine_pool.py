@@ -222,8 +222,8 @@ class _Lease:
     def __init__(self, engine):
         self.engine = engine
 
-    def run(self, requests, on_finished) -> None:
-        self.engine.run(requests, on_finished)
+    def run(self, requests, on_finished, on_tokens=None) -> None:
+        self.engine.run(requests, on_finished, on_tokens)
 
     def close(self) -> None:
         if not is_warm(self.engine):

@@ -165,7 +165,24 @@ def execute(
     written = 0
     total = sum(r.n for r in requests)
     label = model_id if shard is None else f"{model_id} {shard}"
-    progress.update("generate", 0, total, "samples", label)  # the clock includes the engine start
+    # The bar counts token budget, n x max_tokens per request: generated tokens as they come,
+    # plus the unused budget of every finished sample, so it ends at exactly 100%. Finished
+    # samples alone would sit at 0% for most of a run (samples of a batch end together).
+    budget = sum(r.n * r.decode.max_tokens for r in requests)
+    done = {"samples": 0, "tokens": 0, "finished_tokens": 0, "unused": 0}
+
+    def report() -> None:
+        live = max(done["tokens"], done["finished_tokens"])  # a backend without token counts
+        progress.update(
+            "generate",
+            min(live + done["unused"], budget),
+            budget,
+            "tok",
+            label,
+            postfix=f"{done['samples']}/{total} samples",
+        )
+
+    report()  # the clock includes the engine start
     t0 = time.monotonic()
 
     def on_finished(req: Request, outs: list[Output]) -> None:
@@ -176,11 +193,18 @@ def execute(
         written += stores[cid].append(
             _records(req, outs, model_id, hashes[(cid, req.prompt_id)], time.monotonic() - t0)
         )
-        progress.update("generate", written, total, "samples", label)
+        done["samples"] += len(outs)
+        done["finished_tokens"] += sum(o.n_tokens for o in outs)
+        done["unused"] += sum(max(0, req.decode.max_tokens - o.n_tokens) for o in outs)
+        report()
+
+    def on_tokens(n: int) -> None:
+        done["tokens"] = n
+        report()
 
     try:
         with make_backend(model_path, model, backend, seed) as engine:
-            engine.run(requests, on_finished)
+            engine.run(requests, on_finished, on_tokens)
     finally:
         for s in stores.values():
             s.close()
