@@ -53,6 +53,36 @@ def figure():
     return assert_figure
 
 
+def save_tiny_llama(folder, *, seed: int = 0, hidden_size: int = 32, num_hidden_layers: int = 2):
+    """A random Llama over the embedded model's tokenizer, saved to ``folder`` (returned). A large
+    init (0.3) so next-token distributions are far from uniform (entropies spread out, tails vary)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(embedded_model_path())
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=num_hidden_layers,
+        num_attention_heads=hidden_size // 8,
+        num_key_value_heads=max(1, hidden_size // 16),
+        max_position_embeddings=256,
+        initializer_range=0.3,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    LlamaForCausalLM(cfg).eval().save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_llama():
+    """:func:`save_tiny_llama`, as a fixture (test modules do not import conftest)."""
+    return save_tiny_llama
+
+
 @pytest.fixture(scope="session")
 def smoke_pipeline(tmp_path_factory):
     """Run every existing notebook, in order, on the smoke profile into a fresh outputs folder.

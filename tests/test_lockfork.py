@@ -25,30 +25,9 @@ RESPONSES = ["2+3 = 5, so the answer is \\boxed{5}.", "7*8 = 56.\n\\boxed{56}"]
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    """A random 2-layer Llama saved with the real tokenizer; a large init so that the
-    next-token distributions are far from uniform (entropies spread out, tails vary)."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tok = AutoTokenizer.from_pretrained(MODEL)
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        initializer_range=0.3,
-        tie_word_embeddings=False,
-    )
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(cfg).eval()
-    out = tmp_path_factory.mktemp("tiny")
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+def tiny_model(tmp_path_factory, tiny_llama) -> Path:
+    """A random 2-layer Llama (hidden 32) saved with the real tokenizer."""
+    return tiny_llama(tmp_path_factory.mktemp("tiny"), seed=0, hidden_size=32, num_hidden_layers=2)
 
 
 def _manual(path: Path, prompt: str, response: str):

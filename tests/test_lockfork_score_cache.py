@@ -4,7 +4,6 @@ any change to the weights, texts or settings scores again."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,7 +11,6 @@ import pytest
 
 from ssdlib.lockfork import score_cache
 from ssdlib.lockfork.score_cache import cached_score_positions, weights_digest
-from ssdlib.models import embedded_model_path
 
 PROMPTS = [
     "<|im_start|>user\nWhat is $3 + 4$?<|im_end|>\n<|im_start|>assistant\n",
@@ -22,32 +20,13 @@ RESPONSES = ["3 + 4 = 7. The final answer is \\boxed{7}.", "The gcd is \\boxed{6
 KW = dict(top_k=5, batch_size=2, chat=False, dtype="float32", device="cpu")
 
 
-def tiny(folder: Path, seed: int) -> Path:
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tok = AutoTokenizer.from_pretrained(embedded_model_path())
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=128,
-        initializer_range=0.3,
-        tie_word_embeddings=False,
-    )
-    torch.manual_seed(seed)
-    LlamaForCausalLM(cfg).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
+def models(tmp_path_factory, tiny_llama):
     root = tmp_path_factory.mktemp("models")
-    return tiny(root / "a", 0), tiny(root / "b", 1)
+    return tuple(
+        tiny_llama(root / name, seed=seed, hidden_size=16, num_hidden_layers=1)
+        for name, seed in (("a", 0), ("b", 1))
+    )
 
 
 @pytest.fixture()
