@@ -16,9 +16,13 @@ import sys
 from collections.abc import Callable
 
 
-def child_result(tokens: int, seconds: list[float]) -> None:
-    """Print a child's measurement for :func:`run_arms` (generated tokens, wall seconds per rep)."""
-    print("RESULT " + json.dumps({"tokens": tokens, "seconds": seconds}), flush=True)
+def child_result(tokens: int, seconds: list[float], start_s: float | None = None) -> None:
+    """Print a child's measurement for :func:`run_arms` (generated tokens, wall seconds per rep;
+    ``start_s``: seconds the engine took to start, where the bench measures it)."""
+    res = {"tokens": tokens, "seconds": seconds}
+    if start_s is not None:
+        res["start_s"] = start_s
+    print("RESULT " + json.dumps(res), flush=True)
 
 
 def run_arms(
@@ -32,6 +36,7 @@ def run_arms(
     """Run ``script --child <argv> <child_args(arm)>`` once per arm per round, in ``env_for(arm)``;
     print each rep's tokens/s and a Markdown table of the medians and ratios to ``arms[0]``."""
     results: dict[str, list[float]] = {a: [] for a in arms}
+    starts: dict[str, list[float]] = {a: [] for a in arms}
     tokens: dict[str, int] = {}
     for r in range(rounds):
         for arm in arms if r % 2 == 0 else list(reversed(arms)):
@@ -45,13 +50,28 @@ def run_arms(
             tokens[arm] = res["tokens"]
             results[arm] += [res["tokens"] / s for s in res["seconds"]]
             rates = " ".join(f"{res['tokens'] / s:7.1f}" for s in res["seconds"])
-            print(f"round {r} {arm:24s} {rates} tok/s", flush=True)
+            start = ""
+            if "start_s" in res:
+                starts[arm].append(res["start_s"])
+                start = f"; engine start {res['start_s']:.1f} s"
+            print(f"round {r} {arm:24s} {rates} tok/s{start}", flush=True)
     base = statistics.median(results[arms[0]])
     ncpu = len(os.sched_getaffinity(0))
     print(f"\n{ncpu} CPUs; load avg {os.getloadavg()[0]:.1f}; {shape}")
-    print(f"| arm | tokens per call | median tok/s | x {arms[0]} |\n|:--|--:|--:|--:|")
+    timed = all(starts[a] for a in arms)
+    head = f"| arm | tokens per call | median tok/s | x {arms[0]} |"
+    rule = "|:--|--:|--:|--:|"
+    if timed:
+        head += f" median engine start s | x {arms[0]} (start) |"
+        rule += "--:|--:|"
+    print(f"{head}\n{rule}")
     medians = {}
+    start0 = statistics.median(starts[arms[0]]) if timed else 0.0
     for arm in arms:
         medians[arm] = statistics.median(results[arm])
-        print(f"| {arm} | {tokens[arm]} | {medians[arm]:.1f} | {medians[arm] / base:.2f} |")
+        row = f"| {arm} | {tokens[arm]} | {medians[arm]:.1f} | {medians[arm] / base:.2f} |"
+        if timed:
+            st = statistics.median(starts[arm])
+            row += f" {st:.1f} | {st / start0:.2f} |"
+        print(row)
     return medians

@@ -137,6 +137,13 @@ class BackendCfg(Strict):
         "'vllm' keeps vLLM's own binding, which reserves one core for its scheduler (on 2 cores "
         "the model then runs on one; bench/cpu_threads.py). $VLLM_CPU_OMP_THREADS_BIND wins",
     )
+    cpu_engine: Literal["in_process", "processes"] = Field(
+        "in_process",
+        description="vllm on CPU, one local engine (tensor/data parallel 1): 'in_process' runs "
+        "its scheduler and model in the calling process (an engine starts in ~7 s instead of "
+        "~38 s on 2 cores, same tokens/s; bench/cpu_engine_procs.py); 'processes' is vLLM's "
+        "default (EngineCore + worker processes). $VLLM_ENABLE_V1_MULTIPROCESSING wins",
+    )
     batch_size: int = Field(8, ge=1, description="transformers backend: sequences per forward")
 
 

@@ -7,7 +7,9 @@ import json
 import shutil
 from pathlib import Path
 
+import psutil
 import pytest
+import torch
 
 from ssdlib.config import DecodeCfg, load_params
 from ssdlib.data.synthetic import generate_problems
@@ -140,6 +142,7 @@ def test_reloaded_engine_decodes_like_a_fresh_engine(embedded_model, tmp_path):
     tok = AutoTokenizer.from_pretrained(embedded_model)
     rendered = render_prompts(generate_problems(6, seed=3), tok, SMOKE.prompt, thinking=False)
 
+    set_num_threads = torch.set_num_threads
     with VLLMBackend(str(ckpt), model, backend, seed=0) as fresh:  # no pool, no extension
         want = greedy(fresh, rendered)
 
@@ -147,6 +150,10 @@ def test_reloaded_engine_decodes_like_a_fresh_engine(embedded_model, tmp_path):
     before = dict(engine_pool.STATS)
     try:
         engine = engine_pool.acquire(str(base_dir), model, backend, 0)
+        # The smoke backend runs its engine in this process (backend.cpu_engine: in_process):
+        # no EngineCore or worker process, and the swaps below go through the in-process worker.
+        assert type(engine.llm.llm_engine.engine_core).__name__ == "InprocClient"
+        assert not [p for p in psutil.Process().children() if "VLLM" in p.name()]
         base_out = greedy(engine, rendered)
         assert (
             engine_pool.acquire(str(ckpt), model, backend, 0) is engine
@@ -158,6 +165,8 @@ def test_reloaded_engine_decodes_like_a_fresh_engine(embedded_model, tmp_path):
         back = greedy(engine, rendered)
     finally:
         engine_pool.release()
+    # The in-process worker's no-op torch.set_num_threads is gone with the engine.
+    assert torch.set_num_threads is set_num_threads
     assert base_out != want, "the perturbed checkpoint must decode differently from the base"
     assert got == want  # text, token count and finish reason of every prompt
     assert back == base_out  # and the swap back restores the base model exactly

@@ -338,3 +338,19 @@ def test_one_cpu_engine_computes_on_every_core_unless_told_otherwise():
         {"tensor_parallel_size": 2},
     ):
         assert cpu_thread_env(SMOKE.backend.model_copy(update=update), environ={}) == {}
+
+
+def test_one_local_cpu_engine_runs_in_process_unless_told_otherwise():
+    from ssdlib.generation.backends import cpu_engine_in_process
+
+    assert cpu_engine_in_process(SMOKE.backend, environ={})
+    # The user's own setting wins, either way.
+    assert not cpu_engine_in_process(SMOKE.backend, environ={"VLLM_ENABLE_V1_MULTIPROCESSING": "0"})
+    # Several engines or ranks need vLLM's processes (each binds its own threads).
+    for update in (
+        {"cpu_engine": "processes"},
+        {"data_parallel_size": 2},
+        {"launcher": "ray"},
+        {"tensor_parallel_size": 2},
+    ):
+        assert not cpu_engine_in_process(SMOKE.backend.model_copy(update=update), environ={})

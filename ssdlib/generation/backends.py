@@ -115,6 +115,25 @@ def cpu_thread_env(backend: BackendCfg, environ: Mapping[str, str] = os.environ)
     }
 
 
+def cpu_engine_in_process(backend: BackendCfg, environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether a vLLM-CPU engine for ``backend`` runs inside the calling process.
+
+    vLLM's default starts two processes per engine (EngineCore, then the CPU worker), and each
+    re-imports torch and vLLM: ~30 of an engine start's ~38 s on the 2-core box, paid by every
+    notebook that generates. In process (``VLLM_ENABLE_V1_MULTIPROCESSING=0`` and the ``uni``
+    executor) a start takes ~7 s and generation runs at the same tokens/s
+    (``bench/cpu_engine_procs.py``). Only for one local engine with one rank: several engines
+    or ranks need vLLM's per-process thread binding. A setting in the environment is kept.
+    """
+    return (
+        backend.cpu_engine == "in_process"
+        and backend.launcher == "local"
+        and backend.data_parallel_size == 1
+        and backend.tensor_parallel_size == 1
+        and "VLLM_ENABLE_V1_MULTIPROCESSING" not in environ
+    )
+
+
 class _TokenCounter:
     """Counts the tokens an engine generates, for progress: with one output per request
     (``FINAL_ONLY``) nothing reaches the caller until a request's last sample ends, and all samples
@@ -172,6 +191,16 @@ class VLLMBackend(Backend):
         # Set for the engine's start only (its processes inherit it), so a later engine in this
         # process still decides for itself.
         thread_env = cpu_thread_env(backend) if self.device == "cpu" else {}
+        self._in_process = self.device == "cpu" and cpu_engine_in_process(backend)
+        # An in-process CPU worker replaces torch.set_num_threads with a no-op for the whole
+        # process (to protect its threads): put the real one back when this engine closes.
+        self._set_num_threads = None
+        if self._in_process:
+            import torch
+
+            thread_env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+            self._set_num_threads = torch.set_num_threads
+            self._had_dist_ident = "VLLM_DIST_IDENT" in os.environ
         kwargs = dict(
             model=model_path,
             tokenizer=model_path,
@@ -189,10 +218,18 @@ class VLLMBackend(Backend):
             kwargs["max_num_seqs"] = backend.max_num_seqs
         if extension:
             kwargs["worker_extension_cls"] = EXTENSION
+        if self._in_process:
+            kwargs["distributed_executor_backend"] = "uni"
         saved = {k: os.environ.get(k) for k in thread_env}
         os.environ.update(thread_env)
         try:
             self.llm = LLM(**kwargs)
+        except BaseException:
+            if self._set_num_threads is not None:  # a half-started in-process worker
+                import torch
+
+                torch.set_num_threads = self._set_num_threads
+            raise
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -293,6 +330,13 @@ class VLLMBackend(Backend):
         self.llm = None
         del llm
         gc.collect()
+        if self._set_num_threads is not None:
+            import torch
+
+            torch.set_num_threads = self._set_num_threads
+            self._set_num_threads = None
+            if not self._had_dist_ident:  # the worker's per-engine id, set in this process
+                os.environ.pop("VLLM_DIST_IDENT", None)
 
 
 class TransformersBackend(Backend):
