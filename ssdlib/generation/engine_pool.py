@@ -1,7 +1,8 @@
 """One warm vLLM engine per process, reused across models of one architecture.
 
-Starting a vLLM engine costs 20-70 s on the 2-core CPU box (process spawn, weight load, memory
-profiling, KV-cache allocation), while 06 evaluates the base model, every checkpoint and the
+Starting a vLLM engine costs 20-70 s on the 2-core CPU box with vLLM's own process layout
+(process spawns, weight load, memory profiling, KV-cache allocation; ~7 s in process, see
+``backend.cpu_engine``), while 06 evaluates the base model, every checkpoint and the
 control run's checkpoints -- all fine-tunes of the same architecture. Instead of one engine per
 model, :func:`acquire` keeps the last engine alive and swaps its weights in place (vLLM's
 ``Worker.reload_weights``, the path of vLLM's RLHF examples; about 0.3 s for SmolLM2-135M).
@@ -54,7 +55,8 @@ IGNORED_CONFIG_KEYS = ("_name_or_path", "transformers_version", "use_cache", "_c
 
 
 class WeightReloadExtension:
-    """Methods added to vLLM's worker (``worker_extension_cls``); run in the worker process."""
+    """Methods added to vLLM's worker (``worker_extension_cls``); run in the worker (its own
+    process, or the caller's with ``backend.cpu_engine: in_process``)."""
 
     def ssd_reload(self, path: str, seed: int) -> None:
         """Load the weights of the model folder ``path`` in place, then reseed sampling."""
