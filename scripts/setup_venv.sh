@@ -10,6 +10,8 @@ stamp="$VENV/.ssd-installed-$stamp_value"
 if [ -f "$stamp" ]; then exit 0; fi
 
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ssd-math needs Python >= 3.11")'
+# A first setup prints nothing else for minutes: say what is happening and roughly how long.
+echo "[setup] installing the project into $VENV (first time or requirements changed: ~2-4 min, ~5 GB) ..."
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 # No wheel cache: it would double the ~5 GB the venv takes, and nothing here reuses it.
 export PIP_NO_CACHE_DIR=1
