@@ -18,8 +18,9 @@ SMOKE = load_params("03_baselines", "smoke")
 
 
 class FakeBackend:
-    """Two requests (n = 2 and n = 1, max_tokens 10): tokens arrive over three steps, the n = 1
-    request ends early (stop after 4 tokens), the other runs to its cap."""
+    """Two requests (n = 2 and n = 1, max_tokens 10), in vLLM's order within a step: finished
+    requests first, then the step's token count. The n = 1 request stops after 4 tokens in
+    step 2, the other's two samples run to their cap in step 3."""
 
     def __init__(self, counts_tokens: bool):
         self.counts_tokens = counts_tokens
@@ -28,10 +29,10 @@ class FakeBackend:
         a, b = requests
         tick = on_tokens if self.counts_tokens else (lambda n: None)
         tick(3 * 3)  # step 1: three samples x 3 tokens
-        tick(3 * 3 + 1)  # step 2: b's sample stops at its 4th token
-        on_finished(b, [Output("x", 4, "stop")])
-        tick(10 + 2 * 10)  # step 3: a's two samples reach max_tokens
-        on_finished(a, [Output("y", 10, "length"), Output("z", 10, "length")])
+        on_finished(b, [Output("x", 4, "stop")])  # step 2: b's sample stops at its 4th token
+        tick(3 * 3 + 1)
+        on_finished(a, [Output("y", 10, "length"), Output("z", 10, "length")])  # step 3
+        tick(10 + 2 * 10)  # the last step's count arrives after everything finished
 
     def __enter__(self):
         return self
@@ -65,10 +66,11 @@ def test_progress_is_token_budget_and_ends_at_full(tmp_path, monkeypatch, counts
     assert {e["unit"] for e in evs} == {"tok"} and {e["total"] for e in evs} == {30}
     done = [e["done"] for e in evs]
     assert done == sorted(done) and done[0] == 0 and done[-1] == 30  # monotone, ends full
+    assert done.count(30) == 1  # one final line: nothing reported after the end
     assert evs[-1]["postfix"] == "3/3 samples"
     if counts_tokens:
         # Moving before any sample finished; b's stop frees its 6 unused tokens at once.
-        assert done[1:4] == [9, 10, 16]
+        assert done == [0, 9, 15, 16, 30]
     else:
         # Only finished samples count: b's whole budget (10), then everything.
         assert done == [0, 10, 30]
