@@ -213,6 +213,8 @@ class VLLMBackend(Backend):
             enforce_eager=backend.enforce_eager and self.device == "cpu",
             seed=seed,
             disable_log_stats=True,
+            # Its bar would land in the notebook's cells (the engine may run in this process).
+            use_tqdm_on_load=False,
         )
         if backend.max_num_seqs:
             kwargs["max_num_seqs"] = backend.max_num_seqs
