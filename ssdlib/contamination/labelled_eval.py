@@ -18,7 +18,7 @@ import pandas as pd
 
 from .features import pair_features
 from .labelled import CATEGORIES, add_answer_agreement, flags
-from .rule import RuleParams, apply_rule
+from .rule import RuleParams, apply_rule, rule_fires, rule_inputs, subset_inputs
 
 GRID = {
     "same_answer": (0.3, 0.4, 0.5, 0.6),
@@ -51,12 +51,14 @@ def _grid_points(grid: dict) -> list[RuleParams]:
     return [replace(RuleParams(), **dict(zip(keys, v))) for v in itertools.product(*grid.values())]
 
 
-def select(fp: pd.DataFrame, grid: dict = GRID) -> tuple[RuleParams, float]:
-    """The grid point with the best F1 on ``fp`` (ties: the first, i.e. the lowest thresholds)."""
+def select(fp: pd.DataFrame, grid: dict = GRID, inputs=None) -> tuple[RuleParams, float]:
+    """The grid point with the best F1 on ``fp`` (ties: the first, i.e. the lowest thresholds).
+    ``inputs``: ``rule_inputs`` of ``fp``, when the caller has them already."""
     y = fp["label"].to_numpy(bool)
+    x = inputs if inputs is not None else rule_inputs(fp, fp["answers_agree"])
     best, best_f1 = RuleParams(), -1.0
     for rp in _grid_points(grid):
-        f1 = _prf(apply_rule(fp, fp["answers_agree"], rp) != "", y)[2]
+        f1 = _prf(rule_fires(x, rp), y)[2]
         if f1 > best_f1 + 1e-12:
             best, best_f1 = rp, f1
     return best, best_f1
@@ -72,11 +74,11 @@ def cross_validate(
     fold = fp["base"].map(fold_of).to_numpy()
     pred = np.zeros(len(fp), dtype=bool)
     chosen = []
+    x = rule_inputs(fp, fp["answers_agree"])
     for k in range(folds):
-        train, test = fp[fold != k], fp[fold == k]
-        rp, _ = select(train, grid)
+        rp, _ = select(fp[fold != k], grid, inputs=subset_inputs(x, fold != k))
         chosen.append(rp)
-        pred[fold == k] = apply_rule(test, test["answers_agree"], rp) != ""
+        pred[fold == k] = rule_fires(subset_inputs(x, fold == k), rp)
     return pred, chosen
 
 
