@@ -25,6 +25,35 @@ def child_result(tokens: int, seconds: list[float], start_s: float | None = None
     print("RESULT " + json.dumps(res), flush=True)
 
 
+def time_general_sampling(llm, p, args) -> tuple[int, list[float]]:
+    """Time ``args.reps`` ``llm.generate`` calls of ``args.prompts`` smoke problems x ``args.n``
+    samples with 03's ``general`` sampling (T 1.0, top-k 20, top-p 0.95) and ``ignore_eos``, after
+    one warm-up; ``p``: the 03 params. Returns (generated tokens per call, wall seconds per call)."""
+    import time
+
+    from vllm import SamplingParams
+    from vllm.inputs import TokensPrompt
+
+    import ssdlib.generation.run as gen_run
+    from ssdlib.data.synthetic import generate_problems
+
+    rendered = gen_run.render_prompts(
+        generate_problems(args.prompts, seed=0), llm.get_tokenizer(), p.prompt, p.model.thinking
+    )
+    prompts = [TokensPrompt(prompt_token_ids=ids) for ids in rendered["prompt_token_ids"]]
+    llm.generate(prompts[:2], SamplingParams(max_tokens=8), use_tqdm=False)  # warm-up
+    sp = SamplingParams(
+        n=args.n, temperature=1.0, top_k=20, top_p=0.95, max_tokens=args.max_tokens, ignore_eos=True
+    )
+    secs = []
+    for _ in range(args.reps):
+        llm.reset_prefix_cache()
+        t0 = time.perf_counter()
+        outs = llm.generate(prompts, sp, use_tqdm=False)
+        secs.append(time.perf_counter() - t0)
+    return sum(len(c.token_ids) for o in outs for c in o.outputs), secs
+
+
 def run_arms(
     script: str,
     arms: list[str],

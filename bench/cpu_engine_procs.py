@@ -29,19 +29,16 @@ import argparse
 import os
 import time
 
-from _arms import child_result, run_arms
+from _arms import child_result, run_arms, time_general_sampling
 
 ARMS = {"mp": (None, "1"), "inproc": ("mp", "0"), "uni": ("uni", "0")}
 
 
 def child(args) -> None:
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-    from vllm import LLM, SamplingParams
-    from vllm.inputs import TokensPrompt
+    from vllm import LLM
 
-    import ssdlib.generation.run as gen_run
     from ssdlib.config import load_params
-    from ssdlib.data.synthetic import generate_problems
     from ssdlib.generation.backends import cpu_thread_env
     from ssdlib.models import resolve_model
 
@@ -61,22 +58,8 @@ def child(args) -> None:
         **extra,
     )
     start_s = time.perf_counter() - t0
-    tok = llm.get_tokenizer()
-    rendered = gen_run.render_prompts(
-        generate_problems(args.prompts, seed=0), tok, p.prompt, p.model.thinking
-    )
-    prompts = [TokensPrompt(prompt_token_ids=ids) for ids in rendered["prompt_token_ids"]]
-    llm.generate(prompts[:2], SamplingParams(max_tokens=8), use_tqdm=False)  # warm-up
-    sp = SamplingParams(
-        n=args.n, temperature=1.0, top_k=20, top_p=0.95, max_tokens=args.max_tokens, ignore_eos=True
-    )
-    secs = []
-    for _ in range(args.reps):
-        llm.reset_prefix_cache()
-        t1 = time.perf_counter()
-        outs = llm.generate(prompts, sp, use_tqdm=False)
-        secs.append(time.perf_counter() - t1)
-    child_result(sum(len(c.token_ids) for o in outs for c in o.outputs), secs, start_s)
+    tokens, secs = time_general_sampling(llm, p, args)
+    child_result(tokens, secs, start_s)
 
 
 def arm_env(arm: str) -> dict[str, str]:
