@@ -169,17 +169,16 @@ def execute(
     # plus the unused budget of every finished sample, so it ends at exactly 100%. Finished
     # samples alone would sit at 0% for most of a run (samples of a batch end together).
     budget = sum(r.n * r.decode.max_tokens for r in requests)
-    done = {"samples": 0, "tokens": 0, "finished_tokens": 0, "unused": 0}
-    last: list[tuple[int, int]] = []
+    done = {"samples": 0, "tokens": 0, "finished_tokens": 0, "unused": 0, "reported": None}
 
     def report() -> None:
         live = max(done["tokens"], done["finished_tokens"])  # a backend without token counts
         # Full only when every sample is stored (the step's end), and each state reported once:
         # a report after the end would start the step's clock again (a second "100%" line).
         value = budget if done["samples"] == total else min(live + done["unused"], budget - 1)
-        if last and last[-1] == (value, done["samples"]):
+        if done["reported"] == (value, done["samples"]):
             return
-        last.append((value, done["samples"]))
+        done["reported"] = (value, done["samples"])
         progress.update(
             "generate", value, budget, "tok", label, postfix=f"{done['samples']}/{total} samples"
         )
