@@ -15,7 +15,7 @@ venv:
 	@bash scripts/setup_venv.sh
 
 fetch-model: venv
-	@echo "[setup] embedded model: $$($(VENV)/bin/ssd fetch-model)"
+	@echo "[setup] embedded model: $$(TQDM_DISABLE=1 $(VENV)/bin/ssd fetch-model)"
 
 # Quiet: one progress line per notebook; engine/kernel output goes to outputs/<profile>/logs/.
 # `make demo V=1` streams everything. A rerun only regenerates what is missing from the stores.
