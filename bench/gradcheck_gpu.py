@@ -121,7 +121,7 @@ OP32_ROWS = ["torch+f32", "torch+tf32", "fixed", "wrong-dg", "fixed+fused", "wro
 
 
 def op32_check(path: str, seed: int = 0, T: int = 1024, H: int = 2, HV: int = 4, D: int = 128,
-               device: str = "cuda") -> dict:  # fmt: skip
+               device: str = "cuda", cpu_rng: bool = False) -> dict:  # fmt: skip
     """One gated-delta-rule call on float32 inputs with the tiny model's GDN shapes, gate and beta
     sigmoid included, against a float64 token-by-token recurrence (rule v2, bench/train_gpu.md).
 
@@ -129,16 +129,20 @@ def op32_check(path: str, seed: int = 0, T: int = 1024, H: int = 2, HV: int = 4,
     ``fixed`` (the shipped route: gate and sigmoid in torch, q/k repeated, fla's rule with
     ``fla_hopper_fix``), ``wrong-dg`` (same, dg x 0.9), ``fixed+fused`` (the fused mixer's call: gate
     and sigmoid in fla's kernel, grouped heads), ``wrong-dg+fused`` (gate-input gradient x 0.9).
-    Errors ``||x - ref|| / ||ref||`` of o, dq, dk, dv, da, db, dA_log, ddt_bias.
+    Errors ``||x - ref|| / ||ref||`` of o, dq, dk, dv, da, db, dA_log, ddt_bias. ``cpu_rng``: draw the
+    inputs from a CPU generator (identical to the CPU interpreter's rows of the same seed).
     """
     import torch
     import torch.nn.functional as F
 
     from ssdlib.train.gradcheck import _ScaleGrad
 
-    gen = torch.Generator(device=device).manual_seed(seed)
-    rnd = lambda *s: torch.randn(*s, device=device, generator=gen)  # noqa: E731
-    uni = lambda n, lo, hi: torch.rand(n, device=device, generator=gen) * (hi - lo) + lo  # noqa: E731
+    gdev = (
+        "cpu" if cpu_rng else device
+    )  # cpu_rng: the same inputs as bench/gradcheck_interp.py --op32
+    gen = torch.Generator(device=gdev).manual_seed(seed)
+    rnd = lambda *s: torch.randn(*s, device=gdev, generator=gen).to(device)  # noqa: E731
+    uni = lambda n, lo, hi: (torch.rand(n, device=gdev, generator=gen) * (hi - lo) + lo).to(device)  # noqa: E731
     inputs = [rnd(1, T, H, D), rnd(1, T, H, D), rnd(1, T, HV, D), rnd(1, T, HV), rnd(1, T, HV),
               uni(HV, -2.0, 1.0), uni(HV, -1.0, 1.0)]  # q k v a b A_log dt_bias  # fmt: skip
     do = rnd(1, T, HV, D)
@@ -196,7 +200,7 @@ def op32_check(path: str, seed: int = 0, T: int = 1024, H: int = 2, HV: int = 4,
     for name, x, ref in zip(names, xs, refs):
         errors[name] = err(x.grad, ref.grad) if x.grad is not None else float("inf")
     return {"level": "op32", "path": path, "seed": seed, "errors": errors, "rule": rule_name,
-            "T": T, "H": H, "HV": HV, "D": D,
+            "T": T, "H": H, "HV": HV, "D": D, "cpu_rng": cpu_rng or device == "cpu",
             "tf32": {"torch": path == "torch+tf32"} if base == "torch" else {
                 "torch.matmul": torch.backends.cuda.matmul.allow_tf32, "triton_dots": "tf32 (default)"}}  # fmt: skip
 
@@ -427,6 +431,10 @@ def main() -> int:
         help=f"op-level float32 rows of rule v2, once per seed, before the model rows (none given: {OP32_ROWS})",
     )  # fmt: skip
     p.add_argument(
+        "--op32-cpu-rng", action="store_true",
+        help="op32 inputs from a CPU generator: the same inputs as bench/gradcheck_interp.py --op32",
+    )  # fmt: skip
+    p.add_argument(
         "--judge", nargs="+", default=None, metavar="JSON",
         help="only print rule v2's verdicts over the rows of these output files (no GPU)",
     )  # fmt: skip
@@ -468,7 +476,7 @@ def main() -> int:
 
     for seed in args.seeds if args.op32 is not None else []:
         for path in args.op32 or OP32_ROWS:
-            ops32.append(op32_check(path, seed, device=dev))
+            ops32.append(op32_check(path, seed, device=dev, cpu_rng=args.op32_cpu_rng))
             print(f"OP32 t={time.time() - t0:.0f}s", json.dumps(ops32[-1]), flush=True)
             partial()
     for b in [] if args.skip_op else must:

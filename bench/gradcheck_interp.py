@@ -18,6 +18,13 @@ Usage (CPU; ~1-2 min per row on one core)::
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/gradcheck_interp.py --wheels .cache/train_wheels \
         --out bench/results/<date>_cpu_interp_gradcheck.json
+
+``--op32 PATH...``: instead of the model rows, ``bench/gradcheck_gpu.py``'s op-level float32 rows
+(rule v2; T = 1024, ~2-3 min per row) with fla's ``tl.dot`` operands as ``--dots`` says: ``ieee``
+(the interpreter's float32 matmul), ``tf32-rne`` (operands of every TF32 dot rounded to TF32,
+nearest even, as cuBLAS's TF32 does) or ``tf32-trunc`` (low 13 mantissa bits dropped: what the GPU's
+tensor cores do with the float32 registers Triton's default TF32 ``tl.dot`` passes them,
+triton-lang/triton#4574). Inputs come from a CPU generator, so they differ from the GPU rows'.
 """
 
 from __future__ import annotations
@@ -59,6 +66,35 @@ print("RESULT " + json.dumps({"path": r.path, "errors": r.errors, "passed": r.pa
 """
 
 
+OP32_CHILD = """
+import json, sys
+import numpy as np
+import triton.runtime.autotuner as at
+import triton.runtime.interpreter as I
+at.Autotuner.prune_configs = lambda self, kwargs: self.configs[:1]
+dots, seed, T, paths = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+seen = {}
+orig = I.InterpreterBuilder.create_dot
+trunc = lambda x: (np.asarray(x, dtype=np.float32).view(np.uint32) & np.uint32(0xFFFFE000)).view(np.float32)
+cast = {"tf32-rne": I._round_f32_to_tf32, "tf32-trunc": trunc}.get(dots)
+
+def create_dot(self, a, b, d, input_precision, max_num_imprecise_acc):
+    s = str(input_precision)
+    seen[s] = seen.get(s, 0) + 1
+    if cast and s.upper().endswith("TF32") and a.data.dtype == np.float32 and b.data.dtype == np.float32:
+        a, b = I.TensorHandle(cast(a.data), a.dtype), I.TensorHandle(cast(b.data), b.dtype)
+    return orig(self, a, b, d, input_precision, max_num_imprecise_acc)
+
+I.InterpreterBuilder.create_dot = create_dot
+sys.path.insert(0, "bench")
+from gradcheck_gpu import op32_check
+for p in paths:
+    r = op32_check(p, seed, T=T, device="cpu")
+    r.update(dots=dots, dot_precisions_seen=dict(seen))
+    print("RESULT " + json.dumps(r), flush=True)
+"""
+
+
 def unpack_fla(wheels: str, dst: str) -> list[str]:
     """Unzip the fla wheels into ``dst`` and apply the interpreter's loop-index shim; returns files changed."""
     found = sorted(glob.glob(os.path.join(wheels, "fla_core-*.whl")))
@@ -85,6 +121,15 @@ def main() -> int:
     p.add_argument("--wheels", default=".cache/train_wheels")
     p.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
     p.add_argument("--out", default="gradcheck_interp.json")
+    p.add_argument(
+        "--op32",
+        nargs="+",
+        default=None,
+        help="op-level float32 rows instead (e.g. fixed fixed+fused)",
+    )
+    p.add_argument("--dots", default="ieee", choices=["ieee", "tf32-rne", "tf32-trunc"])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--T", type=int, default=1024)
     args = p.parse_args()
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     results = []
@@ -92,6 +137,8 @@ def main() -> int:
         changed = unpack_fla(args.wheels, site)
         env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=os.pathsep.join([repo, site]))
         env.setdefault("OMP_NUM_THREADS", "1")
+        if args.op32:
+            return op32_rows(args, env, repo, changed)
         for name in args.rows:
             kw, fix, want = ROWS[name]
             t0 = time.time()
@@ -128,6 +175,32 @@ def main() -> int:
         )
     print("\nall rows as expected" if ok else "\nSOME ROWS NOT AS EXPECTED")
     return 0 if ok else 1
+
+
+def op32_rows(args, env: dict, repo: str, changed: list[str]) -> int:
+    """The op-level float32 rows in one child per seed; prints and saves their errors."""
+    rows = []
+    for seed in args.seeds:
+        t0 = time.time()
+        cmd = [sys.executable, "-c", OP32_CHILD, args.dots, str(seed), str(args.T), *args.op32]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=repo)
+        got = [json.loads(x[7:]) for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+        if not got:
+            print(proc.stderr.strip()[-600:], file=sys.stderr)
+        for r in got:
+            r["seconds_for_seed"] = round(time.time() - t0, 1)
+            rows.append(r)
+            e = r.get("errors", {})
+            print(
+                f"{args.dots:10s} s{seed} {r['path']:14s} "
+                + " ".join(f"{k}={v:.2e}" for k, v in e.items()),
+                flush=True,
+            )
+    with open(args.out, "w") as fh:
+        json.dump(
+            {"interpreter_shim_files": changed, "dots": args.dots, "op32": rows}, fh, indent=1
+        )
+    return 0 if rows else 1
 
 
 if __name__ == "__main__":
