@@ -42,6 +42,9 @@ install_with_uv() {
   [ "${SSD_SETUP_PIP:-0}" = 1 ] && return 1
   "${PIP[@]}" install -q "uv==0.13.9" || return 1
   local uv=("$VENV/bin/uv" pip install -q --no-cache --compile-bytecode --python "$VENV/bin/python" "${extra[@]}")
+  # pip takes each package's best version from any index; uv's default stops at the first index
+  # that has the package, and PyTorch's index also carries (older) numpy, jinja2, ...
+  [ ${#extra[@]} -gt 0 ] && uv+=(--index-strategy unsafe-best-match)
   local links
   for links in ${PIP_FIND_LINKS:-} $(pip_conf_find_links); do
     [ -d "$links" ] && uv+=(--find-links "$links")
