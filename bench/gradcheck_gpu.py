@@ -31,6 +31,74 @@ import time
 OP_TOL = 2e-2
 
 
+def f32_dots_setting() -> str:
+    """What this process's float32 ``tl.dot`` run as: ``tf32x3`` under ``--f32-dots tf32x3``, else Triton's default."""
+    import os
+
+    return os.environ.get("TRITON_F32_DEFAULT") or "tf32 (default)"
+
+
+def force_f32_dots(precision: str) -> dict:
+    """Rule v3: make every float32 ``tl.dot`` of fla's gated delta rule run at ``precision`` (e.g. ``tf32x3``).
+
+    ``TRITON_F32_DEFAULT`` reaches every ``tl.dot`` that passes no ``input_precision`` (Triton 3.6's
+    ``tl.dot``: ``knobs.language.fp32_default or ...``, also over ``allow_tf32=False``), but not fla
+    0.6.0's fused kkt + solve_tril kernel, whose 16 dots pass ``input_precision=SOLVE_TRIL_DOT_PRECISION``
+    (``'tf32'`` on GPUs with TF32): that module constant is set too. Call before any kernel compiles,
+    with a Triton cache of its own (``--dot-audit`` checks the result in the TTIR)."""
+    import os
+
+    os.environ["TRITON_F32_DEFAULT"] = precision
+    import fla.ops.gated_delta_rule.chunk_fwd as cf
+    import triton.language as tl
+
+    old = cf.SOLVE_TRIL_DOT_PRECISION
+    cf.SOLVE_TRIL_DOT_PRECISION = tl.constexpr(precision)
+    from triton import knobs
+
+    new = cf.SOLVE_TRIL_DOT_PRECISION.value
+    return {"TRITON_F32_DEFAULT": knobs.language.fp32_default,
+            "fla SOLVE_TRIL_DOT_PRECISION": f"{getattr(old, 'value', old)} -> {new}"}  # fmt: skip
+
+
+def one_config() -> None:
+    """Every autotuner keeps its first config (cold compiles ~5x faster; the sixth session's call 3:
+    float32 rows unchanged to 3 digits)."""
+    import triton.runtime.autotuner as at
+
+    at.Autotuner.prune_configs = lambda self, kwargs: self.configs[:1]
+
+
+def dot_audit(cache_dirs: list[str]) -> dict:
+    """``tt.dot`` input precisions in the TTIR of Triton caches: per kernel, counts by
+    (operand dtype, precision); TTIR leaves the default ``tf32`` unprinted. ``ok``: no float32 dot
+    at plain TF32 (rule v3's precondition (P) for a ``--f32-dots tf32x3`` cache)."""
+    import glob
+    import os
+    import re
+
+    prec_re = re.compile(r"inputPrecision\s*=\s*(\w+)")
+    type_re = re.compile(r":\s*tensor<([^>]*)>")  # the first operand's type
+    out: dict = {"kernels": {}, "f32_plain_tf32": 0, "f32_dots": 0}
+    for d in cache_dirs:
+        for f in sorted(glob.glob(os.path.join(d, "**", "*.ttir"), recursive=True)):
+            name = os.path.basename(f)[: -len(".ttir")]
+            counts = out["kernels"].setdefault(name, {})
+            for line in open(f, errors="replace"):
+                if "tt.dot " not in line:
+                    continue
+                m, t = prec_re.search(line), type_re.search(line)
+                prec = m.group(1) if m else "tf32"
+                dt = t.group(1).split(",")[0].split("x")[-1] if t else "?"
+                k = f"{dt}:{prec}"
+                counts[k] = counts.get(k, 0) + 1
+                if dt == "f32":
+                    out["f32_dots"] += 1
+                    out["f32_plain_tf32"] += prec in ("tf32", "?")
+    out["ok"] = out["f32_dots"] > 0 and out["f32_plain_tf32"] == 0
+    return out
+
+
 def reference_recurrence(q, k, v, g, beta, scale, l2eps: float | None = None):
     """Gated delta rule, token by token, in the inputs' dtype (call with float64).
 
@@ -202,7 +270,8 @@ def op32_check(path: str, seed: int = 0, T: int = 1024, H: int = 2, HV: int = 4,
     return {"level": "op32", "path": path, "seed": seed, "errors": errors, "rule": rule_name,
             "T": T, "H": H, "HV": HV, "D": D, "cpu_rng": cpu_rng or device == "cpu",
             "tf32": {"torch": path == "torch+tf32"} if base == "torch" else {
-                "torch.matmul": torch.backends.cuda.matmul.allow_tf32, "triton_dots": "tf32 (default)"}}  # fmt: skip
+                "torch.matmul": torch.backends.cuda.matmul.allow_tf32, "triton_dots": f32_dots_setting()},
+            "f32_dots": f32_dots_setting()}  # fmt: skip
 
 
 def model_check(
@@ -238,7 +307,8 @@ def model_check(
         }
     return {"backend": backend, "compile": compile_layers, "fused": fused, "conv": conv,
             "seed": seed, "f32": f32, "errors": rep.errors, "passed": rep.passed,
-            "tolerance": rep.tolerance, "loss": rep.loss, "failed_groups": rep.failed_groups}  # fmt: skip
+            "tolerance": rep.tolerance, "loss": rep.loss, "failed_groups": rep.failed_groups,
+            "f32_dots": f32_dots_setting()}  # fmt: skip
 
 
 def torch_model_check_child(seed: int = 0, precision: str = "bf16", f32_tol: float = 1e-2) -> dict:
@@ -300,35 +370,52 @@ def memoize_reference() -> None:
     gc._reference_in_child = cached
 
 
-RULE_K, RULE_ABS = 1.5, 1e-4  # rule v2 (bench/train_gpu.md, "Sixth session"), fixed before its data
+# rules v2 / v3 (bench/train_gpu.md, sixth / seventh session), fixed before their data
+RULE_K, RULE_ABS = 1.5, 1e-4
+X3 = "@tf32x3"  # label suffix of fla rows run with --f32-dots tf32x3 (rule v3)
 
 
 def row_label(r: dict) -> str:
-    """``backend+compile+fused+conv+f32`` of a model row (``torch+tf32`` for the TF32 floor), or an op32 path."""
+    """``backend+compile+fused+conv+f32`` of a model row (``torch+tf32`` for the TF32 floor), or an op32
+    path; fla rows run with ``--f32-dots tf32x3`` get ``@tf32x3`` (torch rows use no Triton dot)."""
     if r.get("level") == "op32":
-        return r["path"]
-    if r.get("tf32"):
-        return r["backend"] + "+tf32"
-    return r["backend"] + "".join(f"+{f}" for f in ("compile", "fused", "conv", "f32") if r.get(f))
+        label = r["path"]
+    elif r.get("tf32"):
+        label = r["backend"] + "+tf32"
+    else:
+        label = r["backend"] + "".join(
+            f"+{f}" for f in ("compile", "fused", "conv", "f32") if r.get(f)
+        )
+    if r.get("f32_dots") == "tf32x3" and not label.startswith("torch"):
+        label += X3
+    return label
 
 
-def rule_v2(models: list, ops32: list, seeds: list[int]) -> dict:
-    """Rule v2's verdicts from model rows and op32 rows (any mix of runs): per row and seed the ratio
-    error / tol per group, tol = RULE_K * max(floor, RULE_ABS), floor = ``torch+tf32`` (float32 rows,
-    op32 rows) or ``torch`` (bf16 rows) of the same seed and level; then "can vouch" and "correct"."""
+def _three(vals: list):
+    """False if any False, else None if any None (undecided), else True."""
+    return False if False in vals else (None if None in vals else True)
+
+
+def _rule(
+    models: list, ops32: list, seeds: list[int], f32_floor: str, tag: str, audit=True
+) -> dict:
+    """Verdicts of rule v2 (``f32_floor="torch+tf32"``, ``tag=""``) or v3 (``"torch+f32"``,
+    ``"@tf32x3"``; ``audit``: precondition (P), None when not measured) from model and op32 rows of
+    any mix of runs: per row and seed error / tol per group, tol = RULE_K * max(floor, RULE_ABS),
+    floor = ``f32_floor`` (float32 and op32 rows) or ``torch`` (bf16 rows) of the same seed and level."""
     rows: dict = {}  # (level, label, seed) -> errors
     for r in models:
         if "errors" in r:
             rows[("model", row_label(r), r.get("seed", 0))] = r["errors"]
     for r in ops32:
         if "errors" in r:
-            rows[("op32", r["path"], r["seed"])] = r["errors"]
+            rows[("op32", row_label(r), r["seed"])] = r["errors"]
 
     def judge(level: str, label: str, seed: int):
         """None (row or floor missing), else (passed, {group: error / tol}, failed groups)."""
         e = rows.get((level, label, seed))
-        bf16 = level == "model" and "f32" not in label.split("+")
-        floor = rows.get((level, "torch" if bf16 else "torch+tf32", seed))
+        bf16 = level == "model" and "f32" not in label.split("@")[0].split("+")
+        floor = rows.get((level, "torch" if bf16 else f32_floor, seed))
         if e is None or floor is None:
             return None
         ratio = {g: (e[g] / (RULE_K * max(floor.get(g, 0.0), RULE_ABS)) if g in e else float("inf"))
@@ -336,7 +423,8 @@ def rule_v2(models: list, ops32: list, seeds: list[int]) -> dict:
         failed = [g for g, x in ratio.items() if not x <= 1.0]
         return (not failed, ratio, failed)
 
-    out: dict = {"k": RULE_K, "abs_floor": RULE_ABS, "seeds": seeds, "rows": {}, "verdicts": {}}
+    out: dict = {"k": RULE_K, "abs_floor": RULE_ABS, "f32_floor": f32_floor, "tag": tag, "seeds": seeds,
+                 "rows": {}, "verdicts": {}}  # fmt: skip
     labels = sorted({(lv, lb) for lv, lb, _ in rows if not lb.startswith("torch")})
     for lv, lb in labels:
         for sd in seeds:
@@ -356,12 +444,12 @@ def rule_v2(models: list, ops32: list, seeds: list[int]) -> dict:
                 res.append(j[0])
             else:
                 res.append(all(g in j[2] for g in groups) if groups else not j[0])
-        return False if False in res else (None if None in res else True)
+        return _three(res)
 
     vouch = []
     for sd in seeds:
         f32 = rows.get(("model", "torch+f32", sd))
-        fl = rows.get(("model", "torch+tf32", sd))
+        fl = rows.get(("model", f32_floor, sd))
         if f32 is None or fl is None:
             vouch.append(None)
             continue
@@ -370,42 +458,51 @@ def rule_v2(models: list, ops32: list, seeds: list[int]) -> dict:
             all(f32[g] <= 1e-3 for g in gate)
             and all(RULE_K * max(fl[g], RULE_ABS) <= 0.05 for g in gate)
         )
-    v_i_ii = False if False in vouch else (None if None in vouch else True)
-    v_iii = [all_seeds("model", "wrong-dg+f32", False, ["linear_attn.A_log", "linear_attn.dt_bias"]),
-             all_seeds("op32", "wrong-dg", False, ["dA_log", "ddt_bias"])]  # fmt: skip
-    parts = [v_i_ii, *v_iii]
-    out["verdicts"]["float32 check can vouch for A_log/dt_bias"] = (
-        False if False in parts else (None if None in parts else True)
-    )
+    v_iii = [all_seeds("model", "wrong-dg+f32" + tag, False, ["linear_attn.A_log", "linear_attn.dt_bias"]),
+             all_seeds("op32", "wrong-dg" + tag, False, ["dA_log", "ddt_bias"])]  # fmt: skip
+    parts = [_three(vouch), *v_iii]
+    out["verdicts"]["float32 check can vouch for A_log/dt_bias"] = _three(parts)
     out["verdicts"]["vouch parts (i+ii, iii model, iii op)"] = parts
-    wrong = [all_seeds("model", "wrong-dg+fused+f32", False), all_seeds("model", "wrong-dg+f32", False),
-             all_seeds("op32", "wrong-dg+fused", False), all_seeds("op32", "wrong-dg", False)]  # fmt: skip
-    d = False if False in wrong else (None if None in wrong else True)
+    wrong = [all_seeds("model", "wrong-dg+fused+f32" + tag, False), all_seeds("model", "wrong-dg+f32" + tag, False),
+             all_seeds("op32", "wrong-dg+fused" + tag, False), all_seeds("op32", "wrong-dg" + tag, False)]  # fmt: skip
+    d = _three(wrong)
     for name, (m32, op, bf) in {"fused": ("fixed+fused+f32", "fixed+fused", "fixed+compile+fused"),
                                 "shipped": ("fixed+f32", "fixed", "fixed+compile")}.items():  # fmt: skip
-        parts = [
-            all_seeds("model", m32, True),
-            all_seeds("op32", op, True),
-            all_seeds("model", bf, True),
-            d,
-        ]
-        out["verdicts"][f"{name} path correct"] = (
-            False if False in parts else (None if None in parts else True)
-        )
-        out["verdicts"][f"{name} parts (A model f32, B op32, C bf16, D wrong rows fail)"] = parts
+        parts = [all_seeds("model", m32 + tag, True), all_seeds("op32", op + tag, True),
+                 all_seeds("model", bf, True), d]  # fmt: skip
+        if tag:  # rule v3: precondition (P), the dot audit of the tf32x3 runs' Triton cache
+            parts.append(audit)
+        out["verdicts"][f"{name} path correct"] = _three(parts)
+        p_part = ", P dot audit" if tag else ""
+        out["verdicts"][
+            f"{name} parts (A model f32, B op32, C bf16, D wrong rows fail{p_part})"
+        ] = parts
     return out
 
 
-def print_rule_v2(res: dict) -> None:
-    print(
-        f"\nrule v2 (k {res['k']}, floor clamp {res['abs_floor']:g}; error / tol per row, worst group):"
-    )
+def rule_v2(models: list, ops32: list, seeds: list[int]) -> dict:
+    """Rule v2 (sixth session): float32 rows against ``torch+tf32``, Triton's default dots."""
+    return _rule(models, ops32, seeds, "torch+tf32", "")
+
+
+def rule_v3(models: list, ops32: list, seeds: list[int], audit=None) -> dict:
+    """Rule v3 (seventh session): fla's float32 rows run with ``--f32-dots tf32x3`` (labels ``@tf32x3``)
+    against ``torch+f32`` (TF32 off); ``audit``: precondition (P) from ``--dot-audit`` (None: not measured)."""
+    return _rule(models, ops32, seeds, "torch+f32", X3, audit)
+
+
+def print_rule(res: dict, name: str = "v2") -> None:
+    print(f"\nrule {name} (k {res['k']}, floor clamp {res['abs_floor']:g}, float32 floor {res['f32_floor']}; "
+          "error / tol per row, worst group):")  # fmt: skip
     for key, r in res["rows"].items():
         w = r["worst"]
-        print(f"  {key:34s} {'pass' if r['passed'] else 'FAIL':4s}  worst {w[0]} {w[1]:.2f}x tol"
+        print(f"  {key:40s} {'pass' if r['passed'] else 'FAIL':4s}  worst {w[0]} {w[1]:.2f}x tol"
               + (f"  failed: {', '.join(r['failed'])}" if r["failed"] else ""))  # fmt: skip
     for k, v in res["verdicts"].items():
         print(f"  {k}: {v}")
+
+
+print_rule_v2 = print_rule
 
 
 def main() -> int:
@@ -436,19 +533,52 @@ def main() -> int:
     )  # fmt: skip
     p.add_argument(
         "--judge", nargs="+", default=None, metavar="JSON",
-        help="only print rule v2's verdicts over the rows of these output files (no GPU)",
+        help="only print a rule's verdicts over the rows of these output files (no GPU)",
+    )  # fmt: skip
+    p.add_argument("--rule", choices=["v2", "v3"], default="v3", help="the rule --judge applies")
+    p.add_argument(
+        "--audit", default=None, metavar="JSON",
+        help="--judge --rule v3: the --dot-audit json of the tf32x3 runs' Triton cache (precondition P)",
+    )  # fmt: skip
+    p.add_argument(
+        "--f32-dots", choices=["default", "tf32x3"], default="default",
+        help="tf32x3: every float32 tl.dot of fla's gated delta rule in 3xTF32 (rule v3; TRITON_F32_DEFAULT "
+        "plus fla's explicit solve_tril precision); use a Triton cache of its own",
+    )  # fmt: skip
+    p.add_argument("--one-config", action="store_true", help="autotuners keep their first config")
+    p.add_argument(
+        "--dot-audit", nargs="+", default=None, metavar="DIR",
+        help="only count the tt.dot input precisions in these Triton caches' TTIR (no GPU)",
     )  # fmt: skip
     args = p.parse_args()
+    if args.dot_audit:
+        res = dot_audit(args.dot_audit)
+        for k, c in sorted(res["kernels"].items()):
+            if c:
+                print(f"  {k:60s} " + ", ".join(f"{n} x {v}" for v, n in sorted(c.items())))
+        print(
+            f"dot audit: {res['f32_dots']} float32 dots, {res['f32_plain_tf32']} at plain TF32; ok = {res['ok']}"
+        )
+        json.dump(res, open(args.out, "w"), indent=1)
+        return 0
     if args.judge:
         models, ops32 = [], []
         for f in args.judge:
             d = json.load(open(f))
             models += d.get("model", [])
             ops32 += d.get("op32", [])
-        res = rule_v2(models, ops32, args.seeds)
-        print_rule_v2(res)
+        if args.rule == "v2":
+            res = rule_v2(models, ops32, args.seeds)
+        else:
+            res = rule_v3(
+                models, ops32, args.seeds, json.load(open(args.audit))["ok"] if args.audit else None
+            )
+        print_rule(res, args.rule)
         json.dump(res, open(args.out, "w"), indent=1)
         return 0
+    forced = force_f32_dots(args.f32_dots) if args.f32_dots != "default" else None
+    if args.one_config:
+        one_config()
     import torch
     import triton
 
@@ -457,6 +587,8 @@ def main() -> int:
         "gpu": torch.cuda.get_device_name() if dev == "cuda" else "cpu",
         "torch": torch.__version__,
         "triton": triton.__version__,
+        "f32_dots": forced or "default",
+        "one_config": args.one_config,
     }
     print(json.dumps(env), flush=True)
     must = {
@@ -571,11 +703,11 @@ def main() -> int:
                 f"UNEXPECTED: {r['backend']} compile={r.get('compile')} fused={r.get('fused')} "
                 f"conv={r.get('conv')} f32={r.get('f32')} seed={r.get('seed')} passed={r.get('passed')} (wanted {want})"
             )
-    res = rule_v2(models, ops32, args.seeds)
-    print_rule_v2(res)
+    res = rule_v3(models, ops32, args.seeds)  # (P) and rows of other runs: --judge --audit
+    print_rule(res, "v3 (this run's rows only; P not measured here)")
     with open(args.out, "w") as fh:
         json.dump({"env": env, "op": ops, "op32": ops32, "model": models, "as_expected": ok,
-                   "rule_v2": res}, fh, indent=1)  # fmt: skip
+                   "rule_v3_this_run": res}, fh, indent=1)  # fmt: skip
     print("\nall paths as expected" if ok else "\nSOME PATHS NOT AS EXPECTED")
     return 0 if ok else 1
 

@@ -6,9 +6,11 @@
 #   bash bench/train_gpu_h200.sh mix "<variant>"  # length mix, 2 passes: today, after, <variant>
 #   bash bench/train_gpu_h200.sh sizes "<variant>" # 8k and 48k of <variant>
 #   bash bench/train_gpu_h200.sh gradcheck        # model-level gradient check of the new paths
+#   bash bench/train_gpu_h200.sh v3               # rule v3's rows, dot audit and verdicts (seventh session)
+#   bash bench/train_gpu_h200.sh speed VARIANT    # today and VARIANT side by side at 32k, 8k, 48k (MIX=1: + mix)
 # Everything lands in $OUT; copy $OUT/{tri,ind}.tgz back into .cache/gpu_cache/ for the next call.
 set -uo pipefail
-stage=${1:?stage: 32k | mix VARIANT | sizes VARIANT | gradcheck}
+stage=${1:?stage: 32k | mix VARIANT | sizes VARIANT | gradcheck | v3 | speed VARIANT}
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .cache/train_wheels/*.whl || exit 1
 export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=/tmp/ind TRITON_CACHE_DIR=/tmp/tri
 for f in .cache/gpu_cache/*.tgz; do [ -f "$f" ] && tar xzf "$f" -C /tmp; done
@@ -50,6 +52,60 @@ gradcheck)
   # GRADCHECK_TAG: suffix of the json (two gradcheck stages in one call: run the rows that matter first)
   $TO python3 bench/gradcheck_gpu.py --skip-op --out "$OUT/gradcheck${GRADCHECK_TAG:-}.json" ${GRADCHECK_ARGS:-} \
     --models ${GRADCHECK_MODELS:-fixed+compile+fused wrong-dg+fused fixed+compile+conv fixed+compile}
+  ;;
+speed)
+  # today's path and <variant> side by side, one length at a time (SIZES, default 32k 8k 48k), then
+  # with MIX=1 the length mix (2 passes); rows append to $OUT/speed.jsonl
+  best=${2:?the variant to set beside TODAY}
+  for L in ${SIZES:-32768 8192 49152}; do
+    $B --steps ${SIZES_STEPS:-4} --seq-lens $L --child-timeout ${CHILD_TIMEOUT:-200} --out "$OUT/speed.jsonl" \
+      --variants $TODAY "$best"
+  done
+  [ -n "${MIX:-}" ] && $B --seq-lens --mix 6 --mix-passes 2 --child-timeout ${CHILD_TIMEOUT:-200} \
+    --out "$OUT/speed_mix.jsonl" --variants $TODAY "$best"
+  ;;
+v3)
+  # rule v3's rows (bench/train_gpu.md, "Seventh session"), accuracy only, so in parallel processes:
+  # per seed, fla's float32 rows with every float32 dot in 3xTF32 (own Triton cache, one autotune
+  # config) and their torch+f32 floors; the bf16 compiled rows as training runs them (default
+  # precision, full autotuning); report only (V3_REPORT=1): fla's float32 rows with the default
+  # TF32 dots on the CPU interpreter's inputs. Then the dot audit (P) and the verdicts.
+  # WARM="<variant>@<len> ...": meanwhile, one after the other, compile-only runs of bench/train_gpu.py
+  # (2 steps, nothing reported) so that a later speed call on this machine starts warm; fla's
+  # autotune choices and inductor's best configs made under this load are not kept.
+  V=/tmp/v3out; mkdir -p $V
+  G="python3 bench/gradcheck_gpu.py --skip-op"
+  X3="--f32-dots tf32x3 --one-config --op32 torch+f32 fixed wrong-dg fixed+fused wrong-dg+fused
+      --models torch+f32 fixed+f32 fixed+fused+f32 wrong-dg+f32 wrong-dg+fused+f32"
+  for s in ${V3_SEEDS:-0 1 2}; do
+    TRITON_CACHE_DIR=/tmp/tri_x3 $TO $G $X3 --seeds $s --out $V/x3_s$s.json > $V/x3_s$s.log 2>&1 &
+  done
+  # (caches of their own: autotune results chosen under this load must not reach the speed rows)
+  export TRITON_CACHE_DIR=/tmp/tri_bf16 TORCHINDUCTOR_CACHE_DIR=/tmp/ind_gc
+  $TO $G --seeds 0 1 2 --models torch fixed+compile --out $V/bf16_shipped.json > $V/bf16_shipped.log 2>&1 &
+  $TO $G --seeds 0 1 2 --models fixed+compile+fused --out $V/bf16_fused.json > $V/bf16_fused.log 2>&1 &
+  export TRITON_CACHE_DIR=/tmp/tri TORCHINDUCTOR_CACHE_DIR=/tmp/ind
+  [ -n "${V3_REPORT:-}" ] && TRITON_CACHE_DIR=/tmp/tri_one $TO $G --one-config --op32 fixed fixed+fused \
+    --op32-cpu-rng --seeds 0 1 2 --models fixed+f32 fixed+fused+f32 --out $V/tf32_report.json > $V/tf32_report.log 2>&1 &
+  if [ -n "${WARM:-}" ]; then  # WARM_BUDGET: seconds for all of them
+    end=$((SECONDS + ${WARM_BUDGET:-400}))
+    (for vw in $WARM; do
+      rem=$((end - SECONDS)); [ $rem -gt 30 ] || break; echo "WARM $vw (${rem}s left)"
+      FLA_CACHE_RESULTS=0 timeout -k 10 $rem python3 bench/train_gpu.py --tokenizer .cache/bench_tok --steps 2 \
+        --seq-lens ${vw#*@} --child-timeout $rem --out $V/warm.jsonl --variants ${vw%@*}
+    done; find /tmp/ind -name '*.best_config' -delete; echo "WARM done at ${SECONDS}s") > $V/warm.log 2>&1 &
+    warm=$!
+  fi
+  while [ "$(jobs -rp | grep -vx "${warm:-x}" | wc -l)" -gt 0 ]; do sleep 5; done
+  python3 bench/gradcheck_gpu.py --dot-audit /tmp/tri_x3 --out $V/dot_audit_x3.json
+  [ -d /tmp/tri_one ] && python3 bench/gradcheck_gpu.py --dot-audit /tmp/tri_one --out $V/dot_audit_default.json > /dev/null
+  J=(); for f in $V/*.json $V/*.json.partial; do [ -f "${f%.partial}" ] && [ "$f" != "${f%.partial}" ] || J+=("$f"); done
+  python3 bench/gradcheck_gpu.py --judge $(ls "${J[@]}" | grep -v dot_audit) --audit $V/dot_audit_x3.json \
+    --seeds 0 1 2 --out $V/verdict_v3.json
+  [ -n "${warm:-}" ] && wait $warm
+  grep -h "^Traceback\|Error" $V/*.log | sort | uniq -c | head -20
+  tar czf "$OUT/v3.tgz" -C /tmp v3out
+  exit 0
   ;;
 *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac
