@@ -354,6 +354,11 @@ class TrainCfg(Strict):
         description="fla's gated backward through ssdlib.train.fla_hopper_fix "
         "(correct on Hopper with Triton 3.4-3.7.0; gradient-checked)",
     )
+    fused_gdn: bool = Field(
+        False,
+        description="Gated DeltaNet mixers on fla's fused kernels: conv, grouped q/k heads, gate and "
+        "beta sigmoid in kernel (ssdlib.train.fused_gdn; needs fla; gradient-checked, rule v3)",
+    )
 
     @property
     def global_batch_size(self) -> int:

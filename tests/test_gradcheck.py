@@ -185,3 +185,73 @@ def test_packing_leaks_across_traces_in_gated_deltanet_so_padding_free_is_refuse
     )
     with pytest.raises(ValueError, match="Gated DeltaNet"):
         make_trainer(model, data, tmp_path / "run", s, tokenizer=object())
+
+
+def _bench_gradcheck_gpu():
+    """``bench/gradcheck_gpu.py`` as a module (its rule and audit code needs no GPU)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "gradcheck_gpu.py"
+    spec = importlib.util.spec_from_file_location("bench_gradcheck_gpu", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_rule_v3_judges_tf32x3_rows_against_the_float32_floor():
+    g = _bench_gradcheck_gpu()
+    groups = ["linear_attn.A_log", "linear_attn.dt_bias", "mlp.up_proj.weight"]
+    outs = ["o", "da", "dA_log", "ddt_bias"]
+    model, op = [], []
+    for s in (0, 1, 2):
+        model += [
+            {"backend": "torch", "seed": s, "f32": True, "errors": dict.fromkeys(groups, 1e-5)},
+            {"backend": "torch", "seed": s, "errors": dict.fromkeys(groups, 0.04)},
+        ]
+        for fused in (False, True):
+            model += [
+                {"backend": "fixed", "fused": fused, "f32": True, "seed": s, "f32_dots": "tf32x3",
+                 "errors": dict.fromkeys(groups, 2e-5)},
+                {"backend": "wrong-dg", "fused": fused, "f32": True, "seed": s, "f32_dots": "tf32x3",
+                 "errors": dict.fromkeys(groups, 0.1)},
+                {"backend": "fixed", "fused": fused, "compile": True, "seed": s,
+                 "errors": dict.fromkeys(groups, 0.05)},
+                # default TF32 dots: reported, never judged by v3
+                {"backend": "fixed", "fused": fused, "f32": True, "seed": s, "errors": dict.fromkeys(groups, 0.03)},
+            ]  # fmt: skip
+        op.append(
+            {"level": "op32", "path": "torch+f32", "seed": s, "errors": dict.fromkeys(outs, 1e-6)}
+        )
+        for p in ("fixed", "fixed+fused"):
+            x3 = {"level": "op32", "seed": s, "f32_dots": "tf32x3"}
+            op.append({**x3, "path": p, "errors": dict.fromkeys(outs, 1e-6)})
+            op.append({**x3, "path": "wrong-dg" + p[5:], "errors": dict.fromkeys(outs, 0.1)})
+    res = g.rule_v3(model, op, [0, 1, 2], audit=True)
+    assert res["verdicts"]["fused path correct"] is True
+    assert res["verdicts"]["shipped path correct"] is True
+    assert res["verdicts"]["float32 check can vouch for A_log/dt_bias"] is True
+    assert g.rule_v3(model, op, [0, 1, 2], audit=None)["verdicts"]["fused path correct"] is None
+    assert (
+        g.rule_v3(model, op[:-1], [0, 1, 2], audit=True)["verdicts"]["fused path correct"] is None
+    )
+    # seed 2's compiled fused row over 1.5x the bf16 floor
+    model[-2]["errors"] = dict.fromkeys(groups, 0.07)
+    assert g.rule_v3(model, op, [0, 1, 2], audit=True)["verdicts"]["fused path correct"] is False
+
+
+def test_dot_audit_reads_input_precisions_from_ttir(tmp_path):
+    g = _bench_gradcheck_gpu()
+    (tmp_path / "h").mkdir()
+    f32 = "tensor<64x64xf32> * tensor<64x64xf32> -> tensor<64x64xf32>"
+    (tmp_path / "h" / "kern.ttir").write_text(
+        f"%1 = tt.dot %a, %b, %c, inputPrecision = tf32x3 : {f32}\n"
+        f"%2 = tt.dot %a, %b, %c, inputPrecision = ieee : {f32}\n"
+        "%3 = tt.dot %a, %b, %c : tensor<64x64xbf16> * tensor<64x64xbf16> -> tensor<64x64xf32>\n"
+    )
+    res = g.dot_audit([str(tmp_path)])
+    assert res["kernels"]["kern"] == {"f32:tf32x3": 1, "f32:ieee": 1, "bf16:tf32": 1}
+    assert res["ok"] is True
+    with open(tmp_path / "h" / "kern.ttir", "a") as fh:
+        fh.write(f"%4 = tt.dot %a, %b, %c : {f32}\n")  # printed without a precision
+    assert g.dot_audit([str(tmp_path)])["ok"] is False
