@@ -8,6 +8,10 @@ rounds. Every call generates ``--prompts`` x ``--n`` x ``--max-tokens`` tokens (
 on one engine computing on every core (``backend.cpu_threads: all``).
 
     flock /tmp/ssd-vllm.lock .venv/bin/python bench/cpu_sampler.py
+
+``--old-rev REV`` adds a third child: the plugin as it was at git revision REV (``ssdlib`` of that
+revision first on PYTHONPATH), so a change to the plugin is measured side by side with its
+predecessor; ``--sampling`` picks which sampling settings each child runs (default: all).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ARMS = {
@@ -57,6 +62,8 @@ def child(args) -> None:
     llm.generate(prompts[:2], SamplingParams(max_tokens=8, top_k=20, top_p=0.9), use_tqdm=False)
     res = {}
     for name, kw in ARMS.items():
+        if args.sampling and name not in args.sampling:
+            continue
         sp = SamplingParams(n=args.n, max_tokens=args.max_tokens, ignore_eos=True, **kw)
         rates = []
         for _ in range(args.reps):
@@ -78,14 +85,28 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=96)
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--profile", default="smoke")
+    ap.add_argument("--old-rev", help="also run the plugin as of this git revision")
+    ap.add_argument("--sampling", nargs="+", choices=list(ARMS), help="sampling rows to run")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         return child(args)
+    arms = ["0", "1"]
+    old_root = None
+    if args.old_rev:
+        old_root = tempfile.mkdtemp(prefix="ssd-old-plugin-")
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        tar = subprocess.run(
+            ["git", "-C", repo, "archive", args.old_rev, "ssdlib"], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", old_root], input=tar, check=True)
+        arms.append(f"@{args.old_rev}")
     rates: dict[tuple[str, str], list[float]] = {}
     for r in range(args.rounds):
-        for plugin in ("0", "1") if r % 2 == 0 else ("1", "0"):
-            env = dict(os.environ, SSD_FAST_CPU_SAMPLER=plugin)
+        for plugin in arms if r % 2 == 0 else list(reversed(arms)):
+            env = dict(os.environ, SSD_FAST_CPU_SAMPLER="0" if plugin == "0" else "1")
+            if plugin.startswith("@"):
+                env["PYTHONPATH"] = os.pathsep.join([old_root, env.get("PYTHONPATH", "")])
             cmd = [sys.executable, __file__, "--child", *sys.argv[1:]]
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
@@ -97,11 +118,19 @@ def main() -> None:
                 print(f"round {r} plugin={plugin} {name:36s} {statistics.median(v):7.1f} tok/s")
     shape = f"{args.prompts} prompts x n={args.n} x {args.max_tokens} tokens per call"
     print(f"\nload avg {os.getloadavg()[0]:.1f}; {shape}; median over {args.rounds} rounds")
-    print("| sampling | vLLM's sort tok/s | sliced plugin tok/s | x |\n|:--|--:|--:|--:|")
+    old = f" plugin {arms[2]} tok/s | x |" if len(arms) > 2 else ""
+    print(f"| sampling | vLLM's sort tok/s | sliced plugin tok/s | x |{old}")
+    print("|:--|--:|--:|--:|" + ("--:|--:|" if old else ""))
     for name in ARMS:
+        if (name, "0") not in rates:
+            continue
         off = statistics.median(rates[(name, "0")])
         on = statistics.median(rates[(name, "1")])
-        print(f"| {name} | {off:.1f} | {on:.1f} | {on / off:.2f} |")
+        row = f"| {name} | {off:.1f} | {on:.1f} | {on / off:.2f} |"
+        if old:
+            then = statistics.median(rates[(name, arms[2])])
+            row += f" {then:.1f} | {then / off:.2f} |"
+        print(row)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,32 @@ def test_tie_reaching_past_the_slice_is_left_to_vllm():
     assert (~torch.isinf(got[2])).sum() > 5
 
 
+def test_ties_in_the_margin_and_at_the_cut_are_decided_on_the_slice():
+    """bf16 logits tie often (in 03's decode ~40% of rows had a tie at the k-th value reaching past
+    a 1-wide slice, and ~14% a tie at the top-p cut): both must be decided on the slice, with the
+    mask vLLM's function gives, not by falling back to its full sort."""
+    g = torch.Generator().manual_seed(1)
+    low = torch.linspace(-10, -5, VOCAB)[torch.randperm(VOCAB, generator=g)]
+    logits = torch.stack([low, low])
+    logits[0, :3] = 5.0
+    logits[0, 3:13] = 2.0  # top_k=5: the 4th..13th largest tie, all kept by vLLM's top-k
+    logits[1, 0] = 4.0
+    logits[1, 1:7] = 3.0  # top_p=0.5 cuts inside these six ties: vLLM keeps 2 of them
+    k, p = torch.tensor([5, 20]), torch.tensor([0.999, 0.5])
+    fallback_rows = []
+
+    def counted(lg, kk, pp):
+        fallback_rows.append(lg.shape[0])
+        return reference(lg, kk, pp)
+
+    want = reference(logits.clone(), k, p)
+    got = top_k_top_p_sliced(logits.clone(), k, p, counted)
+    assert fallback_rows == []
+    assert_same(want, got)
+    kept = (~torch.isinf(got)).sum(1)
+    assert kept.tolist() == [13, 3]
+
+
 def test_no_top_p_or_no_top_k_is_vllms_path():
     logits = torch.randn(4, VOCAB)
     for k, p in ((torch.full((4,), 7), None), (None, torch.full((4,), 0.5)), (None, None)):
