@@ -460,7 +460,13 @@ def train_sft(
     trainer, resumed_from = make_trainer(
         model_path, dataset, output_dir, settings, tokenizer=tokenizer, callbacks=callbacks
     )
-    out = trainer.train(resume_from_checkpoint=str(resumed_from) if resumed_from else None)
+    import torch
+
+    from ssdlib.train.allocator import heap_allocator
+
+    # CPU only: on GPU hosts large host blocks (a gathered state dict) should go back to the OS
+    with heap_allocator(enabled=not torch.cuda.is_available()):
+        out = trainer.train(resume_from_checkpoint=str(resumed_from) if resumed_from else None)
     args = trainer.args
     return TrainResult(
         output_dir=Path(output_dir),
