@@ -349,6 +349,12 @@ class TrainCfg(Strict):
     keep_activation_layers: int = Field(
         0, ge=0, description="last N decoder layers not checkpointed (~0.25 MB/token each)"
     )
+    keep_activation_tokens: int = Field(
+        0,
+        ge=0,
+        description="instead of keep_activation_layers: a budget in token-layers, each row leaves "
+        "min(layers, budget // its tokens) last layers un-checkpointed (ssdlib.train.speed); 0: off",
+    )
     fla_hopper_fix: bool = Field(
         False,
         description="fla's gated backward through ssdlib.train.fla_hopper_fix "
@@ -936,6 +942,18 @@ def check_combinations(notebook: str, p: Common, origin: dict, label: str) -> No
         if t.num_processes > 1 and t.launcher != "accelerate":
             fail(
                 ("train", "num_processes"), f"{t.num_processes} processes need launcher: accelerate"
+            )
+        for key in ("keep_activation_layers", "keep_activation_tokens"):
+            if getattr(t, key) and not t.gradient_checkpointing:
+                fail(
+                    ("train", key),
+                    "un-checkpoints layers, so it needs train.gradient_checkpointing: true",
+                )
+        if t.keep_activation_layers and t.keep_activation_tokens:
+            fail(
+                ("train", "keep_activation_tokens"),
+                "set keep_activation_layers or keep_activation_tokens, not both "
+                "(train_sft refuses both)",
             )
         if t.launcher == "accelerate":
             if not t.accelerate_config:

@@ -126,6 +126,41 @@ def test_wrong_type_names_the_file_that_set_it(profile):
     )
 
 
+@pytest.mark.parametrize(
+    "old, new, needle",
+    [
+        (
+            "  gradient_checkpointing: false",
+            "  gradient_checkpointing: true\n  keep_activation_tokens: -5",
+            "greater than or equal to 0",
+        ),
+        (
+            "  num_processes: 1",
+            "  num_processes: 1\n  keep_activation_tokens: 64",
+            "needs train.gradient_checkpointing: true",
+        ),
+        (
+            "  gradient_checkpointing: false",
+            "  gradient_checkpointing: true\n  keep_activation_layers: 2\n  keep_activation_tokens: 64",
+            "not both",
+        ),
+    ],
+)
+def test_bad_keep_activation_tokens_names_the_file_and_key(profile, old, new, needle):
+    profile("05_train.yaml", old, new)
+    msg = config_error("05_train")
+    assert "params/smoke/05_train.yaml: train.keep_activation_tokens:" in msg and needle in msg, msg
+
+
+def test_keep_activation_layers_without_checkpointing_is_refused(profile):
+    profile(
+        "05_train.yaml", "  num_processes: 1", "  num_processes: 1\n  keep_activation_layers: 2"
+    )
+    msg = config_error("05_train")
+    assert "params/smoke/05_train.yaml: train.keep_activation_layers:" in msg, msg
+    assert "needs train.gradient_checkpointing: true" in msg
+
+
 def test_notebook_file_overriding_a_common_key_is_blamed(profile):
     profile("04_variance.yaml", "budget: val", "budget: val\nmodel: {thinking: sometimes}")
     msg = config_error("04_variance")

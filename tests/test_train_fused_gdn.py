@@ -179,3 +179,65 @@ def test_speed_settings_plumbing_and_clear_errors():
     by_length = SFTSettings(max_length=8, max_steps=1, keep_activation_tokens=64)
     cbs = _apply_speed_settings(gc.build_tiny_model(), by_length)
     assert [type(c).__name__ for c in cbs] == ["KeepActivationsByLength"]
+
+
+@pytest.mark.parametrize("launcher", ["accelerate", "inprocess"])
+def test_profile_keep_activation_tokens_reaches_train_sft(tmp_path, monkeypatch, launcher):
+    """qwen3.5-4b's ``train.keep_activation_tokens`` goes, through ``train_run`` (accelerate's
+    ``train_config.json`` + ``train_from_config``, or in process), into ``train_sft``'s settings and
+    from there to the by-length callback."""
+    import dataclasses
+    import json
+
+    import ssdlib.train as train_pkg
+    from ssdlib import config as cfg
+    from ssdlib.train import run as tr
+    from ssdlib.train import sft
+
+    p = cfg.load_params("05_train", "qwen3.5-4b", [f"train.launcher={launcher}"])
+    assert (p.train.keep_activation_tokens, p.train.keep_activation_layers) == (458_752, 0)
+    run = tmp_path / "ssd"
+    run.mkdir()
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_make_trainer(model_path, dataset, output_dir, settings, **kw):
+        seen.append(settings)
+        raise Stop
+
+    monkeypatch.setattr(sft, "make_trainer", fake_make_trainer)
+
+    def train_sft_then_checkpoint(*args, **kwargs):
+        with pytest.raises(Stop):
+            sft.train_sft(*args, **kwargs)
+        (run / f"checkpoint-{p.train.max_steps}").mkdir()
+
+    if launcher == "accelerate":
+        from ssdlib.train.__main__ import main as training_cli
+
+        def fake_run(
+            cmd, **kw
+        ):  # `accelerate launch ... -m ssdlib.train --config <json>`, one process
+            assert cmd[-4:-1] == ["-m", "ssdlib.train", "--config"]
+            with pytest.raises(Stop):
+                training_cli(cmd[-2:])
+            (run / f"checkpoint-{p.train.max_steps}").mkdir()
+            return type("Done", (), {"returncode": 0})()
+
+        monkeypatch.setattr(tr.subprocess, "run", fake_run)
+    else:
+        monkeypatch.setattr(train_pkg, "train_sft", train_sft_then_checkpoint, raising=False)
+    out = tr.train_run(p, "/models/base", None, tmp_path / "ds.parquet", run)
+    assert out["action"] == "trained"
+    (s,) = seen
+    assert (s.keep_activation_tokens, s.keep_activation_layers) == (458_752, 0)
+    if launcher == "accelerate":
+        assert (
+            json.loads((run / "train_config.json").read_text())["keep_activation_tokens"] == 458_752
+        )
+    # the settings' fla routes need a GPU; the checkpointing setting alone gives the callback
+    cpu = dataclasses.replace(s, fla_hopper_fix=False, fused_gdn=False, compile_layers=False)
+    cbs = sft._apply_speed_settings(gc.build_tiny_model(), cpu)
+    assert [type(c).__name__ for c in cbs] == ["KeepActivationsByLength"]
