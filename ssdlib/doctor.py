@@ -29,6 +29,25 @@ OK, FAIL, UNCHECKED = "ok", "fail", "unchecked"
 # SFT at 48k tokens peaks at 79.6 GiB allocated. Longer sequences were not measured.
 SFT_PEAK_GIB = 79.6
 SFT_PEAK_MAX_LENGTH = 50_176
+# With activations kept (bench/train_gpu.md, 48k, one H200, allocated): fla_hopper_fix +
+# compile_layers + keep_activation_layers 4 peaked at 98.2 GiB (2026-12-01); + fused_gdn +
+# keep_activation_tokens 458752 instead at 128.1 GiB (130.2 reserved; "Seventh session").
+SFT_PEAK_KEPT_GIB = {
+    ("keep_activation_layers", 4): 98.2,
+    ("keep_activation_tokens", 458_752): 128.1,
+}
+
+
+def sft_peak_gib(train) -> tuple[float | None, str]:
+    """Measured single-GPU SFT peak (GiB, 48k tokens) of ``train``'s checkpointing setting, and the
+    setting in words; None where that setting was never measured."""
+    for key in ("keep_activation_tokens", "keep_activation_layers"):
+        if getattr(train, key):
+            value = getattr(train, key)
+            return SFT_PEAK_KEPT_GIB.get((key, value)), f"{key} {value}"
+    return SFT_PEAK_GIB, "every layer checkpointed"
+
+
 VLLM_MIN_QWEN35 = "0.17"
 TRITON_MIN_FLA = "3.7.1"
 
@@ -222,25 +241,43 @@ def check_gpus(ctx: Context) -> list[Result]:
             else f"lower backend.data_parallel_size / train.num_processes to {len(gpus)}",
         )
     ]
+    peak, kept = sft_peak_gib(t)
     if t.num_processes == 1:
-        if t.max_length > SFT_PEAK_MAX_LENGTH:
+        if peak is None:
+            out.append(
+                Result(
+                    "gpu memory (SFT)",
+                    FAIL,
+                    f"the peak with {kept} was never measured (measured: "
+                    + ", ".join(f"{k} {v}: {g} GiB" for (k, v), g in SFT_PEAK_KEPT_GIB.items())
+                    + ")",
+                    "measure with bench/train_gpu.py first, or use a measured setting",
+                )
+            )
+        elif t.max_length > SFT_PEAK_MAX_LENGTH:
             out.append(
                 Result(
                     "gpu memory (SFT)",
                     FAIL,
                     f"max_length {t.max_length} was never measured "
-                    f"(measured: {SFT_PEAK_GIB} GiB peak at {SFT_PEAK_MAX_LENGTH})",
+                    f"(measured: {peak} GiB peak at {SFT_PEAK_MAX_LENGTH})",
                     "measure with bench/train_gpu.py first, or train with FSDP",
                 )
             )
-        elif smallest < SFT_PEAK_GIB * 1.05:
+        elif smallest < peak * 1.05:
             out.append(
                 Result(
                     "gpu memory (SFT)",
                     FAIL,
-                    f"single-GPU SFT at {t.max_length} tokens with {t.model_dtype} masters peaks at "
-                    f"{SFT_PEAK_GIB} GiB (measured on an H200); this GPU has {smallest:.0f} GiB",
-                    "80 GB cards need FSDP: -p train.accelerate_config=configs/accelerate/fsdp.yaml "
+                    f"single-GPU SFT at {t.max_length} tokens with {t.model_dtype} masters and "
+                    f"{kept} peaks at {peak} GiB (measured on an H200); this GPU has "
+                    f"{smallest:.0f} GiB",
+                    (
+                        f"lower train.{kept.split()[0]} (0: {SFT_PEAK_GIB} GiB peak); "
+                        if smallest >= SFT_PEAK_GIB * 1.05 and peak > SFT_PEAK_GIB
+                        else ""
+                    )
+                    + "80 GB cards need FSDP: -p train.accelerate_config=configs/accelerate/fsdp.yaml "
                     "-p train.num_processes=N -p train.gradient_accumulation_steps=32/N",
                 )
             )
@@ -249,8 +286,8 @@ def check_gpus(ctx: Context) -> list[Result]:
                 Result(
                     "gpu memory (SFT)",
                     OK,
-                    f"{smallest:.0f} GiB >= {SFT_PEAK_GIB} GiB measured peak "
-                    f"(48k tokens, float32 masters, one H200)",
+                    f"{smallest:.0f} GiB >= {peak} GiB measured peak "
+                    f"(48k tokens, float32 masters, {kept}, one H200)",
                 )
             )
     else:
@@ -450,27 +487,48 @@ def check_think_marker(ctx: Context) -> list[Result]:
 
 
 def check_gradients(ctx) -> list[Result]:
-    """``ssd doctor`` check: the gradient check of this machine's training path (tiny model, seconds).
+    """``ssd doctor`` check: the gradient check of the route the profile trains (tiny model, seconds).
 
-    Uses the profile's ``train.fla_hopper_fix``; does not compile (a compile takes minutes; the GPU
-    bench ``bench/gradcheck_gpu.py`` covers ``compile_layers``).
+    Runs the profile's ``train.fla_hopper_fix`` and ``train.fused_gdn`` as configured (both need
+    fla: without it ``train_sft`` refuses them, and so does this check); does not compile (a compile
+    takes minutes; the GPU bench ``bench/gradcheck_gpu.py`` covers ``compile_layers``). With fla's
+    kernels the tolerance is rule v3's (bench/train_gpu.md, "Seventh session"): per group 1.5 x
+    max(torch floor, 1e-4), the floor being transformers' torch code under the same autocast,
+    measured in the same call (``run_gradcheck(floor=True)``). A flat bf16 5e-2 sits at the fused
+    route's A_log / dt_bias level (0.045-0.061 on the H200). Without fla the path is torch code,
+    its own floor: the flat tolerance (1e-3 float32, 5e-2 bf16).
     """
     from ssdlib.train.gradcheck import fla_importable, run_gradcheck
 
     train = ctx.params("05_train").train
-    if train.fla_hopper_fix and fla_importable():
+    route = [k for k in ("fla_hopper_fix", "fused_gdn") if getattr(train, k)]
+    fla = fla_importable()
+    if route and not fla:
+        keys = " and ".join(f"train.{k}" for k in route)
+        return [Result("gradients", FAIL,
+                       f"{keys} need flash-linear-attention, which is not importable here "
+                       "(train_sft refuses to start)",
+                       "install flash-linear-attention (requirements/gpu-lock.txt), or set "
+                       f"{keys} false in 05_train.yaml")]  # fmt: skip
+    if train.fla_hopper_fix:
         from ssdlib.train.fla_hopper_fix import install
 
         install()
     try:
-        rep = run_gradcheck()
+        rep = run_gradcheck(fused_gdn=train.fused_gdn, floor=fla)
     except Exception as exc:  # e.g. fla refusing its miscompiled kernel on Hopper + Triton < 3.7.1
         return [Result("gradients", FAIL, f"{type(exc).__name__}: {str(exc)[:240]}",
                        "install Triton >= 3.7.1, or set train.fla_hopper_fix: true in 05_train.yaml")]  # fmt: skip
-    group, worst = next(iter(rep.errors.items()))
-    detail = (f"{rep.path['kernels']} kernels on {rep.path['device']}"
+    group, worst, tol = rep.worst()
+    if rep.floor is not None:
+        tol_text = (
+            f"tol {tol:.1e} = 1.5 x max(torch floor {rep.floor.get(group, float('nan')):.1e}, 1e-4)"
+        )
+    else:
+        tol_text = f"tol {tol:.0e}"
+    detail = (f"{rep.path['kernels']} kernels{''.join(' + ' + k for k in route)} on {rep.path['device']}"
               f"{' + bf16 autocast' if rep.path['autocast_bf16'] else ''}: worst group {group} "
-              f"rel err {worst:.1e} (tol {rep.tolerance:.0e})")  # fmt: skip
+              f"rel err {worst:.1e} ({tol_text})")  # fmt: skip
     if rep.passed:
         return [Result("gradients", OK, detail)]
     fix = "the installed kernels compute wrong gradients: see bench/gradcheck_gpu.py and bench/train_gpu.md"

@@ -182,7 +182,31 @@ def test_profile_sources_map_to_the_splits_the_hub_has():
 @pytest.mark.parametrize(
     "gpus, overrides, status, needle",
     [
-        ([("NVIDIA H200", 139.8)], [], "ok", ">= 79.6 GiB measured peak"),
+        ([("NVIDIA H200", 139.8)], [], "ok", ">= 128.1 GiB measured peak"),
+        (
+            [("NVIDIA H200", 139.8)],
+            ["train.keep_activation_tokens=0"],
+            "ok",
+            ">= 79.6 GiB measured peak",
+        ),
+        (
+            [("NVIDIA H200", 139.8)],
+            ["train.keep_activation_tokens=0", "train.keep_activation_layers=4"],
+            "ok",
+            ">= 98.2 GiB measured peak",
+        ),
+        (
+            [("NVIDIA GH200", 94.5)],
+            [],
+            "fail",
+            "lower train.keep_activation_tokens (0: 79.6 GiB peak)",
+        ),
+        (
+            [("NVIDIA H200", 139.8)],
+            ["train.keep_activation_tokens=600000"],
+            "fail",
+            "keep_activation_tokens 600000 was never measured",
+        ),
         ([("NVIDIA H100 80GB HBM3", 79.2)] * 8, [], "fail", "80 GB cards need FSDP"),
         (
             [("NVIDIA H100 80GB HBM3", 79.2)] * 8,

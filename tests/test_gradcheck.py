@@ -255,3 +255,78 @@ def test_dot_audit_reads_input_precisions_from_ttir(tmp_path):
     with open(tmp_path / "h" / "kern.ttir", "a") as fh:
         fh.write(f"%4 = tt.dot %a, %b, %c : {f32}\n")  # printed without a precision
     assert g.dot_audit([str(tmp_path)])["ok"] is False
+
+
+# ------------------------------------------------------------------ rule v3's tolerance (floor=True)
+
+
+def test_floor_tolerance_has_rule_v3s_form():
+    rep = gc.run_gradcheck(device="cpu", floor=True)
+    # on this CPU the path is transformers' torch code: it is its own floor
+    assert rep.passed and rep.path["floor"] and set(rep.floor) == set(rep.errors)
+    for g, e in rep.errors.items():
+        assert rep.tol(g) == gc.FLOOR_FACTOR * max(rep.floor[g], gc.FLOOR_MIN)
+        assert e == pytest.approx(rep.floor[g], rel=1e-6, abs=1e-12)
+    assert "floor" in rep.table()
+    # the floor is computed without the injection: a 10% gate error fails it
+    bad = gc.run_gradcheck(device="cpu", floor=True, inject="scale_dg")
+    assert not bad.passed and "linear_attn.A_log" in bad.failed_groups
+    assert bad.worst()[0] in bad.failed_groups and bad.worst()[1] > bad.worst()[2]
+
+
+def test_floor_follows_the_paths_autocast():
+    rep = gc.run_gradcheck(device="cpu", autocast_bf16=True, floor=True)
+    assert rep.passed and rep.floor["linear_attn.A_log"] > 1e-3  # bf16's floor, not float32's
+    assert rep.tol("linear_attn.A_log") == 1.5 * rep.floor["linear_attn.A_log"]
+
+
+def test_the_reference_child_computes_the_floor_too():
+    """With fla the floor runs in the reference's child (no fla there); same numbers as in process."""
+    model = gc.build_tiny_model()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    ids, labels = gc.make_batch(32, model.config.vocab_size)
+    kw = {"autocast_bf16": False, "checkpointing": True}
+    loss, ref, floor = gc._reference_in_child(state, None, ids, labels, "cpu", kw)
+    here = gc._torch_gradients(state, None, ids, labels, device="cpu", **kw)
+    assert set(floor) == set(here) and all(torch.equal(floor[n], here[n]) for n in here)
+    assert len(gc._reference_in_child(state, None, ids, labels, "cpu")) == 2
+
+
+def test_doctor_refuses_the_profiles_fla_route_without_fla():
+    from ssdlib import doctor
+
+    ctx = doctor.Context("qwen3.5-4b", offline=True)
+    assert ctx.params("05_train").train.fused_gdn and not gc.fla_importable()
+    (res,) = doctor.check_gradients(ctx)
+    assert res.status == doctor.FAIL and "train.fused_gdn" in res.detail
+    assert "train.fla_hopper_fix" in res.detail and "flash-linear-attention" in res.fix
+
+
+@pytest.mark.parametrize("inject", [None, "scale_dg"])
+def test_doctor_checks_the_profiles_route_against_the_floor(monkeypatch, inject):
+    """qwen3.5-4b's route (fla_hopper_fix + fused_gdn) as the doctor selects it where fla imports;
+    the fused mixer runs here on fla's torch stand-ins, the check itself on this CPU."""
+    import ssdlib.train.fla_hopper_fix as fix
+    from ssdlib import doctor
+    from ssdlib.train import fused_gdn
+
+    real_run, real_importable = gc.run_gradcheck, gc.fla_importable
+    calls, installed = [], []
+
+    def run_here(**kw):
+        calls.append(kw)
+        with monkeypatch.context() as m:  # kernels: this CPU's torch code, floor in process
+            m.setattr(gc, "fla_importable", real_importable)
+            with fused_gdn.use_kernels(**fused_gdn.torch_stand_ins()):
+                return real_run(device="cpu", inject=inject, **kw)
+
+    monkeypatch.setattr(gc, "fla_importable", lambda: True)
+    monkeypatch.setattr(gc, "run_gradcheck", run_here)
+    monkeypatch.setattr(fix, "install", lambda: installed.append(True))
+    (res,) = doctor.check_gradients(doctor.Context("qwen3.5-4b", offline=True))
+    assert calls == [{"fused_gdn": True, "floor": True}] and installed == [True]
+    assert "+ fla_hopper_fix + fused_gdn" in res.detail and "= 1.5 x max(torch floor" in res.detail
+    if inject is None:
+        assert res.status == doctor.OK, res.detail
+    else:
+        assert res.status == doctor.FAIL and "linear_attn.in_proj_a.weight" in res.detail
