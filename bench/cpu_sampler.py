@@ -97,7 +97,9 @@ def main() -> None:
         old_root = tempfile.mkdtemp(prefix="ssd-old-plugin-")
         repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         tar = subprocess.run(
-            ["git", "-C", repo, "archive", args.old_rev, "ssdlib"], capture_output=True, check=True
+            ["git", "-C", repo, "archive", args.old_rev, "ssdlib", "params"],
+            capture_output=True,
+            check=True,
         ).stdout
         subprocess.run(["tar", "-x", "-C", old_root], input=tar, check=True)
         arms.append(f"@{args.old_rev}")
