@@ -25,6 +25,26 @@ def child_result(tokens: int, seconds: list[float], start_s: float | None = None
     print("RESULT " + json.dumps(res), flush=True)
 
 
+def smoke_llm(profile: str = "smoke"):
+    """(vLLM ``LLM`` of the profile's model as the CPU benches run it, the 03 params): eager,
+    seed 0, stats off, the profile's context length and KV-cache share."""
+    from vllm import LLM
+
+    from ssdlib.config import load_params
+    from ssdlib.models import resolve_model
+
+    p = load_params("03_baselines", profile)
+    llm = LLM(
+        model=resolve_model(p.model.id),
+        max_model_len=p.model.max_model_len,
+        gpu_memory_utilization=p.backend.gpu_memory_utilization,
+        enforce_eager=True,
+        seed=0,
+        disable_log_stats=True,
+    )
+    return llm, p
+
+
 def time_general_sampling(llm, p, args) -> tuple[int, list[float]]:
     """Time ``args.reps`` ``llm.generate`` calls of ``args.prompts`` smoke problems x ``args.n``
     samples with 03's ``general`` sampling (T 1.0, top-k 20, top-p 0.95) and ``ignore_eos``, after

@@ -36,25 +36,12 @@ import glob
 import os
 import time
 
-from _arms import child_result, run_arms, time_general_sampling
+from _arms import child_result, run_arms, smoke_llm, time_general_sampling
 
 
 def child_generate(args) -> None:
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-    from vllm import LLM
-
-    from ssdlib.config import load_params
-    from ssdlib.models import resolve_model
-
-    p = load_params("03_baselines", args.profile)
-    llm = LLM(
-        model=resolve_model(p.model.id),
-        max_model_len=p.model.max_model_len,
-        gpu_memory_utilization=p.backend.gpu_memory_utilization,
-        enforce_eager=True,
-        seed=0,
-        disable_log_stats=True,
-    )
+    llm, p = smoke_llm(args.profile)
     tokens, secs = time_general_sampling(llm, p, args)
     child_result(tokens, secs)
 

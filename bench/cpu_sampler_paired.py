@@ -60,13 +60,10 @@ def main() -> None:
     os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # sampler in this process
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     import torch
-    from _arms import time_general_sampling
-    from vllm import LLM
+    from _arms import smoke_llm, time_general_sampling
     from vllm.v1.sample.ops import topk_topp_sampler as ops
 
-    from ssdlib.config import load_params
     from ssdlib.generation import cpu_sampler as new
-    from ssdlib.models import resolve_model
 
     old = load_old(args.old_rev)
     reference = ops.apply_top_k_top_p
@@ -104,15 +101,7 @@ def main() -> None:
         return logits
 
     ops.apply_top_k_top_p = paired
-    p = load_params("03_baselines", args.profile)
-    llm = LLM(
-        model=resolve_model(p.model.id),
-        max_model_len=p.model.max_model_len,
-        gpu_memory_utilization=p.backend.gpu_memory_utilization,
-        enforce_eager=True,
-        seed=0,
-        disable_log_stats=True,
-    )
+    llm, p = smoke_llm(args.profile)
     args.reps = 1
     for s in secs:
         secs[s] = 0.0
