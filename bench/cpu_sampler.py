@@ -35,25 +35,17 @@ ARMS = {
 
 def child(args) -> None:
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-    from vllm import LLM, SamplingParams
+    from _arms import smoke_llm
+    from vllm import SamplingParams
     from vllm.inputs import TokensPrompt
 
     import ssdlib.generation.run as gen_run
     from ssdlib.config import load_params
     from ssdlib.data.synthetic import generate_problems
     from ssdlib.generation.backends import cpu_thread_env
-    from ssdlib.models import resolve_model
 
-    p = load_params("03_baselines", args.profile)
-    os.environ.update(cpu_thread_env(p.backend))
-    llm = LLM(
-        model=resolve_model(p.model.id),
-        max_model_len=p.model.max_model_len,
-        gpu_memory_utilization=p.backend.gpu_memory_utilization,
-        enforce_eager=True,
-        seed=0,
-        disable_log_stats=True,
-    )
+    os.environ.update(cpu_thread_env(load_params("03_baselines", args.profile).backend))
+    llm, p = smoke_llm(args.profile)
     tok = llm.get_tokenizer()
     rendered = gen_run.render_prompts(
         generate_problems(args.prompts, seed=0), tok, p.prompt, p.model.thinking
