@@ -274,6 +274,27 @@ def test_floor_tolerance_has_rule_v3s_form():
     assert bad.worst()[0] in bad.failed_groups and bad.worst()[1] > bad.worst()[2]
 
 
+def test_a_group_without_a_finite_floor_fails_loudly(monkeypatch):
+    """A group the torch floor lacks (or whose floor error is not finite) has no tolerance: it must not
+    pass. The old code gave it ``floor_errors.get(g, inf)``, an infinite tolerance: any error passed."""
+    with pytest.raises(ValueError, match="linear_attn.A_log: missing from the torch floor"):
+        gc.floor_tolerances({"linear_attn.A_log": 0.5, "embed_tokens.weight": 1e-6},
+                            {"embed_tokens.weight": 1e-6})  # fmt: skip
+    with pytest.raises(ValueError, match="linear_attn.dt_bias: torch floor error inf"):
+        gc.floor_tolerances({"linear_attn.dt_bias": 1e-6}, {"linear_attn.dt_bias": float("inf")})
+    assert gc.floor_tolerances({"a": 1.0}, {"a": 1e-2}) == {"a": gc.FLOOR_FACTOR * 1e-2}
+
+    # end to end: the floor's A_log gradients go missing; the path itself is 10% off on the gate
+    floor_grads = gc._torch_gradients
+
+    def without_a_log(*a, **kw):
+        return {n: g for n, g in floor_grads(*a, **kw).items() if not n.endswith("A_log")}
+
+    monkeypatch.setattr(gc, "_torch_gradients", without_a_log)
+    with pytest.raises(ValueError, match=r"no finite torch floor.*linear_attn\.A_log"):
+        gc.run_gradcheck(device="cpu", floor=True, inject="scale_dg")
+
+
 def test_floor_follows_the_paths_autocast():
     rep = gc.run_gradcheck(device="cpu", autocast_bf16=True, floor=True)
     assert rep.passed and rep.floor["linear_attn.A_log"] > 1e-3  # bf16's floor, not float32's

@@ -19,7 +19,8 @@ path (bf16 operands give ~1e-3..1e-2; a wrong kernel term gives O(0.1..1)). A ga
 session"): the same loss's gradient is also computed with transformers' torch code under the same
 dtype, autocast and checkpointing (no fla, no fused mixer, no compile, no injection) -- the
 precision floor of that arithmetic -- and each group must be within
-``FLOOR_FACTOR * max(floor, FLOOR_MIN)`` of the reference. A bf16 path's gate groups sit near the
+``FLOOR_FACTOR * max(floor, FLOOR_MIN)`` of the reference (a group without a finite floor is a
+``ValueError`` naming it, never a pass: ``floor_tolerances``). A bf16 path's gate groups sit near the
 flat 5e-2 (fla's fused route: A_log / dt_bias 0.045-0.061 on the H200, against a torch floor of
 0.030-0.049), so on fla the floor, measured in the same call, is the meaningful bar.
 
@@ -30,6 +31,7 @@ GPU: ``bench/gradcheck_gpu.py`` (results in bench/train_gpu.md).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import subprocess
@@ -317,6 +319,29 @@ def compare(grads: dict, ref: dict) -> dict[str, float]:
     return dict(sorted(errors.items(), key=lambda kv: -kv[1]))
 
 
+def floor_tolerances(errors: dict[str, float], floor_errors: dict[str, float]) -> dict[str, float]:
+    """Rule v3's tolerance of each group of ``errors``: ``FLOOR_FACTOR * max(floor, FLOOR_MIN)``.
+
+    A group without a finite floor cannot be judged, and is not waved through: ``ValueError``
+    naming the group(s) when a group is missing from ``floor_errors`` or its floor error is not
+    finite (the torch floor's own gradient missing or not finite). Before, a missing group got an
+    infinite tolerance, so any error, even a non-finite one, passed.
+    """
+    bad = {}
+    for g in errors:
+        f = floor_errors.get(g)
+        if f is None:
+            bad[g] = "missing from the torch floor"
+        elif not math.isfinite(f):
+            bad[g] = f"torch floor error {f} (its own gradient missing or not finite)"
+    if bad:
+        raise ValueError(
+            "gradient check: no finite torch floor, so no tolerance, for parameter group(s) "
+            + "; ".join(f"{g}: {why}" for g, why in bad.items())
+        )
+    return {g: FLOOR_FACTOR * max(floor_errors[g], FLOOR_MIN) for g in errors}
+
+
 def _reference_in_child(
     state: dict, overrides: dict | None, ids, labels, device: str, floor: dict | None = None
 ) -> tuple[float, dict] | tuple[float, dict, dict]:
@@ -383,7 +408,8 @@ def run_gradcheck(
     Defaults follow ``train_sft``: on CUDA bf16 autocast + gradient checkpointing and 1024 tokens; on
     CPU float32, no checkpointing, 96 tokens. ``tolerance`` defaults to ``TOL_BF16`` / ``TOL_FLOAT32``.
     ``floor=True``: per-group tolerances ``FLOOR_FACTOR * max(torch floor, FLOOR_MIN)`` instead
-    (module doc; ``tolerance`` is then ignored). With fla the floor runs in the reference's child
+    (module doc; ``tolerance`` is then ignored); a group without a finite floor raises
+    ``ValueError`` (``floor_tolerances``). With fla the floor runs in the reference's child
     process (one more forward/backward of the tiny model there).
     """
     import torch
@@ -419,8 +445,7 @@ def run_gradcheck(
     floor_errors = tolerances = None
     if floor:
         floor_errors = compare(floor_grads, ref)
-        tolerances = {g: FLOOR_FACTOR * max(floor_errors.get(g, float("inf")), FLOOR_MIN)
-                      for g in errors}  # fmt: skip
+        tolerances = floor_tolerances(errors, floor_errors)
     failed = [g for g, e in errors.items() if not e <= (tolerances or {}).get(g, tolerance)]
     path = dict(device=device, kernels=kernels, autocast_bf16=autocast_bf16, checkpointing=checkpointing,
                 compile_layers=compile_layers, inject=inject, seq_len=seq_len, fla_conv1d=fla_conv1d,
