@@ -4,22 +4,30 @@ Builds Qwen3.5-4B's text stack from its published shape with RANDOM weights (no 
 reach the GPU machine), makes random-token rows in the SSD set's format (``input_ids`` +
 ``completion_mask``), and trains through the same ``make_trainer`` / ``train_sft`` path the study
 uses (TRL SFTTrainer, completion-only loss, bf16 autocast over float32 master weights, gradient
-checkpointing, sdpa, fused AdamW), one row per step.
+checkpointing, sdpa, fused AdamW), one row (batch 1) per micro-step and by default one row per
+optimizer step; ``accum=K`` makes it K rows per optimizer step (``gradient_accumulation``), as the
+study's recipe does (``params/qwen3.5-4b/05_train.yaml``: batch 1 x 32 accumulated rows), so the
+AdamW step over the float32 masters, the gradient-norm clipping and the zeroing run once per K rows.
 
-Workloads: ``--steps`` rows at each of ``--seq-lens``, and with ``--mix N`` a realistic length mix
-(N rows, log-uniform 512..49,152 tokens: SSD traces run from hundreds of tokens to the 48k cap).
+Workloads: ``--steps`` optimizer steps (K rows each) at each of ``--seq-lens``, and with ``--mix N``
+a realistic length mix (N rows, log-uniform 512..49,152 tokens: SSD traces run from hundreds of
+tokens to the 48k cap; with ``accum=K``, N must be a multiple of K and the rows go to optimizer
+steps in order, K at a time, instead of the Trainer's random order).
 Variants (``--variants``, see ``parse_variant``): ``fla-bypass`` = today's path (fla's own gated
 backward with its Triton guard bypassed: miscompiled on Hopper + Triton 3.4..3.7.0, TIMING ONLY),
 ``fla-fix`` (``ssdlib.train.fla_hopper_fix``: gradient-checked), ``compile`` / ``compile=blocks``
 (regional ``torch.compile`` of the MLP/norm/attention blocks, what ``compile_layers`` does),
 ``compile=layer`` (whole decoder layers: recompiles per length with fla, kept for comparison),
 ``keep=N`` (N layers not checkpointed), ``keep-tokens=N`` (per row min(32, N // tokens) layers not
-checkpointed), ``conv=fla`` / ``gdn=fused`` (``ssdlib.train.fused_gdn``), ``no-fla``, ``bf16`` masters.
+checkpointed), ``conv=fla`` / ``gdn=fused`` (``ssdlib.train.fused_gdn``), ``no-fla``, ``bf16`` masters,
+``accum=K`` (K rows per optimizer step).
 By default each (variant, workload) runs in its own process (``run_isolated``; ``--child-timeout`` bounds each, and each
 child's stderr streams to ``<out>.stderr.log``).
 
-Reported per workload: tokens/s = tokens / time over the steps after the first (the first carries
-autotuning and compilation), peak allocated GPU memory (GiB), and model FLOPs utilisation:
+Reported per workload: tokens/s = tokens / time over the optimizer steps after the first (the
+first carries autotuning and compilation; with ``accum=K`` it is the first K rows, and the timed
+window is whole optimizer steps, so it holds the optimizer's cost once per K rows), peak allocated
+GPU memory (GiB), and model FLOPs utilisation:
 
     MFU = sum over timed rows of (6 * N + 6 * L * n_full_attn_layers * d_attn) * L / time / peak_flops
 
@@ -35,7 +43,8 @@ Usage (GPU machine; trl, datasets, fla, transformers carried as wheels, see benc
         --seq-lens 8192 32768 49152 --mix 6 --variants fla-bypass fla-fix,compile=blocks,keep=4 \
         --child-timeout 200 --out $OUT/train_gpu.jsonl
 
-``--profile-out PATH`` (``{v}``/``{w}`` = variant/workload) writes a kernel-time table of one step;
+``--profile-out PATH`` (``{v}``/``{w}`` = variant/workload) writes a kernel-time table of optimizer
+step ``--profile-step`` (K rows with ``accum=K``; that step is left out of the timing);
 ``--make-smoke-run DIR`` writes a tiny model + SSD set + run config for the FSDP smoke test.
 """
 
@@ -156,8 +165,19 @@ def step_printer():
 
     class _Steps(TrainerCallback):
         t0 = time.perf_counter()
+        rows = 0  # rows of the current optimizer step done (gradient accumulation)
+
+        def on_substep_end(self, args, state, control, **kw):  # never called without accumulation
+            self.rows += 1
+            print(
+                f"STEP {state.global_step + 1} row {self.rows}/{args.gradient_accumulation_steps} "
+                f"t={time.perf_counter() - self.t0:.1f}s",
+                file=sys.stderr,
+                flush=True,
+            )
 
         def on_step_end(self, args, state, control, **kw):
+            self.rows = 0
             print(
                 f"STEP {state.global_step} t={time.perf_counter() - self.t0:.1f}s",
                 file=sys.stderr,
@@ -174,7 +194,8 @@ def parse_variant(spec: str) -> dict:
     see ssdlib.train.speed.compile_targets), keep=N (N layers un-checkpointed), keep-tokens=N (layers
     un-checkpointed per row: min(32, N // row tokens), ssdlib.train.speed.keep_activations_by_length),
     conv=fla (GDN causal conv1d on fla's Triton kernel), gdn=fused (the GDN mixer on fla's fused
-    kernels, ssdlib.train.fused_gdn), bf16 (bf16 master weights; memory comparison only)."""
+    kernels, ssdlib.train.fused_gdn), bf16 (bf16 master weights; memory comparison only), accum=K (K rows
+    per optimizer step, ``gradient_accumulation``; default 1: one row per step)."""
     v = dict(
         name=spec,
         fla_bypass=False,
@@ -186,6 +207,7 @@ def parse_variant(spec: str) -> dict:
         fla_conv1d=False,
         fused_gdn=False,
         model_dtype="float32",
+        accum=1,
     )
     v["compile_scope"] = "blocks"
     for tok in filter(None, spec.split(",")):
@@ -213,6 +235,13 @@ def parse_variant(spec: str) -> dict:
             v["fused_gdn"] = True
         elif tok == "bf16":
             v["model_dtype"] = "bfloat16"
+        elif tok.startswith("accum="):  # K rows per optimizer step (gradient accumulation)
+            k = tok[len("accum=") :]
+            if not (k.isdigit() and int(k) >= 1):
+                raise SystemExit(
+                    f"accum takes a whole number of rows >= 1, not {k!r} (in {spec!r})"
+                )
+            v["accum"] = int(k)
         else:
             raise SystemExit(f"unknown variant token {tok!r} in {spec!r}")
     return v
@@ -232,8 +261,39 @@ def _profile_path(template: str, variant: str, workload: str) -> str:
     return template.replace("{v}", safe).replace("{w}", workload)
 
 
+def accumulated_rows(label: str, lengths: list[int], accum: int) -> list[int]:
+    """The rows a workload trains, in order, for ``accum`` rows per optimizer step.
+
+    A fixed-length workload's ``lengths`` hold one entry per optimizer step (``--steps``): each
+    becomes ``accum`` rows. The mix's ``lengths`` are its rows (N x passes): they stay as they are,
+    ``accum`` consecutive rows per optimizer step, so N must be a multiple of ``accum``.
+    """
+    if accum < 1:
+        raise ValueError(f"accum must be >= 1, not {accum}")
+    if accum == 1:
+        return list(lengths)
+    if label == "mix":
+        if len(lengths) % accum:
+            raise ValueError(
+                f"the mix's {len(lengths)} rows do not split into optimizer steps of {accum} rows"
+            )
+        return list(lengths)
+    return [L for L in lengths for _ in range(accum)]
+
+
+def step_rows(rows: list[int], accum: int, n_steps: int) -> list[list[int]]:
+    """Rows of each optimizer step, in training order: ``accum`` consecutive rows per step (the
+    Trainer's sequential order, which ``run_workload`` sets whenever ``accum > 1``)."""
+    if len(rows) != accum * n_steps:
+        raise RuntimeError(
+            f"{n_steps} optimizer steps logged for {len(rows)} rows at {accum} rows per step"
+        )
+    return [rows[j * accum : (j + 1) * accum] for j in range(n_steps)]
+
+
 def run_workload(model, tok, args, v, lengths: list[int], label: str) -> dict:
-    """Train ``len(lengths)`` steps (one row each) through ``train_sft``; measure all but the first step."""
+    """Train ``lengths`` (``accum`` rows per optimizer step, see ``accumulated_rows``) through
+    ``train_sft``; measure all but the first optimizer step."""
     import gc
 
     import datasets
@@ -242,13 +302,15 @@ def run_workload(model, tok, args, v, lengths: list[int], label: str) -> dict:
     from ssdlib.train import read_log
     from ssdlib.train.sft import SFTSettings, make_trainer
 
+    K = v.get("accum", 1)
+    rows = accumulated_rows(label, lengths, K)
     g = torch.Generator().manual_seed(1)
     ids = [
         torch.randint(1, model.config.vocab_size, (L,), generator=g, dtype=torch.int32).tolist()
-        for L in lengths
+        for L in rows
     ]
     mask = [
-        [0] * min(256, L // 8) + [1] * (L - min(256, L // 8)) for L in lengths
+        [0] * min(256, L // 8) + [1] * (L - min(256, L // 8)) for L in rows
     ]  # a prompt's worth masked
     data = datasets.Dataset.from_dict({"input_ids": ids, "completion_mask": mask})
     out = tempfile.mkdtemp(prefix="bench_sft_")
@@ -260,12 +322,16 @@ def run_workload(model, tok, args, v, lengths: list[int], label: str) -> dict:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
+    extra = {"save_strategy": "no"}  # no 50 GB checkpoint for a benchmark
+    if K > 1:  # rows reach optimizer steps in order, K at a time (step_rows: each step's FLOPs)
+        extra["train_sampling_strategy"] = "sequential"
     settings = SFTSettings(
-        max_length=max(lengths), max_steps=len(lengths), per_device_batch_size=1, learning_rate=5e-6, min_lr=1e-6,
+        max_length=max(rows), max_steps=len(rows) // K, per_device_batch_size=1, gradient_accumulation=K,
+        learning_rate=5e-6, min_lr=1e-6,
         bf16=cuda, gradient_checkpointing=True, attn_implementation="sdpa", logging_steps=1,
         keep_activation_layers=v["keep"], keep_activation_tokens=v["keep_tokens"], fla_hopper_fix=v["fla_fix"],
         compile_layers=False,  # compiled once per process in run_variants
-        extra_args={"save_strategy": "no"},  # no 50 GB checkpoint for a benchmark
+        extra_args=extra,
     )  # fmt: skip
     cbs = [step_printer()]
     if args.profile_out:
@@ -287,31 +353,45 @@ def run_workload(model, tok, args, v, lengths: list[int], label: str) -> dict:
             torch.cuda.empty_cache()
     wall = time.perf_counter() - t0
     log = read_log(out)
-    steps = log[log["loss"].notna()].reset_index(drop=True)
+    steps = log[log["loss"].notna()].reset_index(drop=True)  # one line per optimizer step
     dt = steps["time_s"].diff()
     dt.iloc[0] = steps["time_s"].iloc[0]
-    toks = (steps["tokens_per_s"] * dt).round()  # = the row's length (batch 1, no padding)
-    # The first step carries warm-up / compilation; a profiled step carries the profiler's overhead.
+    # non-padding tokens of the step's rows (batch 1, no padding: K=1 the row's length, else the sum)
+    toks = (steps["tokens_per_s"] * dt).round()
+    if K == 1:  # the row's length as logged (rows train in the Trainer's random order)
+        lens = [[L] for L in toks]
+    else:  # K consecutive rows per step (sequential order); checked against the log below
+        lens = step_rows(rows, K, len(steps))
+    # The first optimizer step carries warm-up / compilation; a profiled step carries the profiler's
+    # overhead. Every step is whole: its rows' forward + backward, clipping, AdamW, zeroing.
     timed = (steps.index >= 1) & ~((steps.index + 1 == args.profile_step) & bool(args.profile_out))
     T, S = float(toks[timed].sum()), float(dt[timed].sum())
-    flops = sum(
-        model_flops_per_token(args.n_params, int(L), QWEN35_4B_TEXT) * L for L in toks[timed]
-    )
+
+    def step_flops(idx) -> float:
+        return sum(model_flops_per_token(args.n_params, int(L), QWEN35_4B_TEXT) * L
+                   for j in idx for L in lens[j])  # fmt: skip
+
+    flops = step_flops(steps.index[timed])
     row = {
-        "variant": v["name"], "workload": label, "lengths": lengths, "tokens_per_s": T / S, "timed_s": S,
+        "variant": v["name"], "workload": label, "lengths": rows, "tokens_per_s": T / S, "timed_s": S,
         "step_s_all": dt.round(3).tolist(), "max_memory_gib": peak,
         "max_reserved_gib": reserved, "mfu": flops / S / H100_BF16_DENSE,
-        "final_loss": float(steps["loss"].iloc[-1]), "wall_s": wall,
+        "final_loss": float(steps["loss"].iloc[-1]), "wall_s": wall, "accum": K,
     }  # fmt: skip
+    if K > 1:
+        match = [int(t) for t in toks] == [sum(x) for x in lens]
+        if not match:
+            print(f"WARNING tokens per optimizer step logged {toks.tolist()} != rows "
+                  f"{[sum(x) for x in lens]}: MFU's per-row split may be off", file=sys.stderr)  # fmt: skip
+        row.update(optimizer_steps=len(steps), timed_rows=sum(len(lens[j]) for j in steps.index[timed]),
+                   rows_match_log=match)  # fmt: skip
     passes = getattr(args, "mix_passes", 1)
     if (
         label == "mix" and passes > 1
     ):  # the last pass repeats lengths seen before: no first-length costs
         last = steps.index >= len(steps) - len(steps) // passes
         T2, S2 = float(toks[last].sum()), float(dt[last].sum())
-        flops2 = sum(
-            model_flops_per_token(args.n_params, int(L), QWEN35_4B_TEXT) * L for L in toks[last]
-        )
+        flops2 = step_flops(steps.index[last])
         row.update(tokens_per_s_last_pass=T2 / S2, mfu_last_pass=flops2 / S2 / H100_BF16_DENSE)
     return row
 
@@ -538,14 +618,20 @@ def main() -> int:
         "(tokens_per_s_last_pass: lengths already seen, so without first-length compile/autotune costs)",
     )  # fmt: skip
     p.add_argument(
-        "--steps", type=int, default=3, help="steps per fixed length (the first is not timed)"
-    )
+        "--steps", type=int, default=3,
+        help="optimizer steps per fixed length (K rows each with accum=K; the first is not timed)",
+    )  # fmt: skip
     p.add_argument(
         "--variants", nargs="+", default=["fla-bypass"], help="see parse_variant; eager ones first"
     )
     p.add_argument("--tokenizer", required=True, help="any tokenizer folder (pad id + saving only)")
     p.add_argument("--profile-out", help="write a kernel-time table of one step here")
-    p.add_argument("--profile-step", type=int, default=2)
+    p.add_argument(
+        "--profile-step",
+        type=int,
+        default=2,
+        help="optimizer step (1-based) --profile-out profiles",
+    )
     p.add_argument("--out", default="train_gpu.jsonl")
     p.add_argument(
         "--child-timeout", type=float, default=None, help="seconds per (variant, workload) process"
@@ -571,6 +657,13 @@ def main() -> int:
     if args.make_smoke_run:
         make_smoke_run(args.make_smoke_run, args.tokenizer)
         return 0
+    for spec in args.variants:  # token errors before any child starts
+        k = parse_variant(spec)["accum"]
+        if k > 1 and args.mix and args.mix % k:
+            raise SystemExit(
+                f"--mix {args.mix} with {spec!r}: the mix's rows go to optimizer steps {k} at a time, "
+                f"in order, so --mix must be a multiple of {k}"
+            )
 
     if args.in_process:
         rows = run_variants(args)
