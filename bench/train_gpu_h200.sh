@@ -8,9 +8,10 @@
 #   bash bench/train_gpu_h200.sh gradcheck        # model-level gradient check of the new paths
 #   bash bench/train_gpu_h200.sh v3               # rule v3's rows, dot audit and verdicts (seventh session)
 #   bash bench/train_gpu_h200.sh speed VARIANT    # today and VARIANT side by side at 32k, 8k, 48k (MIX=1: + mix)
+#   bash bench/train_gpu_h200.sh accum            # 32k with the study's gradient accumulation: best x accum 1 / K, today
 # Everything lands in $OUT; copy $OUT/{tri,ind}.tgz back into .cache/gpu_cache/ for the next call.
 set -uo pipefail
-stage=${1:?stage: 32k | mix VARIANT | sizes VARIANT | gradcheck | v3 | speed VARIANT}
+stage=${1:?stage: 32k | mix VARIANT | sizes VARIANT | gradcheck | v3 | speed VARIANT | accum}
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .cache/train_wheels/*.whl || exit 1
 export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=/tmp/ind TRITON_CACHE_DIR=/tmp/tri
 for f in .cache/gpu_cache/*.tgz; do [ -f "$f" ] && tar xzf "$f" -C /tmp; done
@@ -63,6 +64,73 @@ speed)
   done
   [ -n "${MIX:-}" ] && $B --seq-lens --mix 6 --mix-passes 2 --child-timeout ${CHILD_TIMEOUT:-200} \
     --out "$OUT/speed_mix.jsonl" --variants $TODAY "$best"
+  ;;
+accum)
+  # The study trains batch 1 x 32 accumulated rows per optimizer step (params/qwen3.5-4b/05_train.yaml);
+  # bench/train_gpu.py's default is one row per optimizer step, so every row paid a full AdamW step
+  # over the float32 masters, clipping and zeroing. At ACCUM_LEN (default 32768), one child per row,
+  # most important first (the budget cuts the last):
+  #   best1  the best path, accum=1: ACCUM1_STEPS (4) steps, 3 timed as in the seventh session, then
+  #          one more step profiled (kernel table $OUT/prof_*.txt; not timed; ACCUM_PROFILE=0: none)
+  #   bestK  the best path, accum=$ACCUM (8): ACCUM_STEPS (2) optimizer steps of K rows; the first
+  #          (compile, autotune, AdamW state) untimed, so the timed window is one whole optimizer step
+  #          of K rows, the optimizer's cost in it once. If it runs out of memory (K > 1 keeps the
+  #          float32 gradients, ~15.7 GiB, resident through the next rows' forward; at 32k the best
+  #          path peaks at 126 GiB with K = 1), the same with keep-tokens=$ACCUM_FALLBACK_KEEP
+  #          (327680: 10 layers kept at 32k, 6 at 48k; 0: no fallback)
+  #   today1 today's path (fla-bypass), accum=1, ACCUM1_STEPS steps
+  #   todayK today's path, accum=K: only with ACCUM_TODAY=1 (last), or ACCUM_ROWS="todayK" on a warm machine
+  # ACCUM_ROWS: the rows to run, in order (default "best1 bestK today1"). STAGE_BUDGET (default 570):
+  # seconds after this script began by which every child has ended; a child gets min(its cap, what is
+  # left); caps ACCUM_CAP_BEST1 330 (cold: the first compiled 32k step takes 150-200 s),
+  # ACCUM_CAP_BESTK 240, ACCUM_CAP_TODAY 260 (cold first step ~140 s). Rows append to
+  # $OUT/train_gpu_accum.jsonl; a summary (s per row) ends the stage.
+  K=${ACCUM:-8}; L=${ACCUM_LEN:-32768}; S1=${ACCUM1_STEPS:-4}; SK=${ACCUM_STEPS:-2}
+  BEST=${ACCUM_BEST:-fla-fix,compile=blocks,gdn=fused,keep-tokens=458752}
+  J="$OUT/train_gpu_accum.jsonl"; end=${STAGE_BUDGET:-570}
+  rows=${ACCUM_ROWS:-best1 bestK today1}; [ -n "${ACCUM_TODAY:-}" ] && rows="$rows todayK"
+  arow() {  # arow CAP STEPS VARIANT [bench args]: one child, bounded by min(CAP, what the budget leaves)
+    local cap=$1 steps=$2 v=$3; shift 3
+    local left=$((end - SECONDS - 15))
+    if [ $left -lt 30 ]; then echo "SKIP $v: ${left}s left at ${SECONDS}s"; return 0; fi
+    local t=$((cap < left ? cap : left))
+    echo "ROW $v at ${L} tokens, $steps optimizer steps, child timeout ${t}s, at ${SECONDS}s"
+    timeout -k 10 $((t + 10)) python3 bench/train_gpu.py --tokenizer .cache/bench_tok --seq-lens $L \
+      --steps $steps --child-timeout $t --out "$J" --variants "$v" "$@"
+  }
+  for r in $rows; do
+    case $r in
+    best1)
+      if [ "${ACCUM_PROFILE:-1}" != 0 ]; then  # profile the step after the timed ones: they stay clean
+        arow ${ACCUM_CAP_BEST1:-330} $((S1 + 1)) "$BEST" --profile-out "$OUT/prof_{v}_{w}.txt" --profile-step $((S1 + 1))
+      else
+        arow ${ACCUM_CAP_BEST1:-330} $S1 "$BEST"
+      fi ;;
+    bestK)
+      n0=$(cat "$J" 2>/dev/null | wc -l)
+      arow ${ACCUM_CAP_BESTK:-240} $SK "$BEST,accum=$K"
+      fb=${ACCUM_FALLBACK_KEEP:-327680}  # only this row's lines count
+      if [ "$fb" != 0 ] && tail -n +$((n0 + 1)) "$J" 2>/dev/null | grep -F "\"variant\": \"$BEST,accum=$K\"" |
+          grep -qi '"error": "[^"]*\(OOM\|out of memory\)'; then
+        arow ${ACCUM_CAP_BESTK:-240} $SK "$(echo "$BEST" | sed "s/keep-tokens=[0-9]*/keep-tokens=$fb/"),accum=$K"
+      fi ;;
+    today1) arow ${ACCUM_CAP_TODAY:-260} $S1 "$TODAY" ;;
+    todayK) arow ${ACCUM_CAP_TODAY:-260} $SK "$TODAY,accum=$K" ;;
+    *) echo "unknown accum row $r (best1 bestK today1 todayK)" >&2 ;;
+    esac
+  done
+  [ -f "$J" ] && python3 - "$J" "$L" <<'PY'
+import json, sys
+L = int(sys.argv[2])
+print(f"\n{'variant':62s} {'tok/s':>7} {'s/row':>6} {'MFU':>6} {'peak GiB':>8}  timed")
+for x in map(json.loads, open(sys.argv[1])):
+    if "error" in x:
+        print(f"{x['variant']:62s} {x['error'][:90]}")
+        continue
+    n = x.get("timed_rows", round(x["tokens_per_s"] * x["timed_s"] / L))
+    print(f"{x['variant']:62s} {x['tokens_per_s']:7.0f} {L / x['tokens_per_s']:6.3f} {x['mfu']:6.1%} "
+          f"{x['max_memory_gib']:8.1f}  {x['timed_s']:.1f} s, {n} rows")
+PY
   ;;
 v3)
   # rule v3's rows (bench/train_gpu.md, "Seventh session"), accuracy only, so in parallel processes:
