@@ -25,27 +25,59 @@ from ssdlib import config as cfg
 
 OK, FAIL, UNCHECKED = "ok", "fail", "unchecked"
 
-# Measured (BENCHMARKS.md, bench/train_gpu.py on one H200, float32 masters, batch 1): Qwen3.5-4B
-# SFT at 48k tokens peaks at 79.6 GiB allocated. Longer sequences were not measured.
+# Measured (BENCHMARKS.md, bench/train_gpu.py on one H200, float32 masters, batch 1, one row per
+# optimizer step): Qwen3.5-4B SFT at 48k tokens peaks at 79.6 GiB allocated. Longer sequences were
+# not measured.
 SFT_PEAK_GIB = 79.6
 SFT_PEAK_MAX_LENGTH = 50_176
-# With activations kept (bench/train_gpu.md, 48k, one H200, allocated): fla_hopper_fix +
-# compile_layers + keep_activation_layers 4 peaked at 98.2 GiB (2026-12-01); + fused_gdn +
-# keep_activation_tokens 458752 instead at 128.1 GiB (130.2 reserved; "Seventh session").
+# With activations kept (bench/train_gpu.md, 48k, one H200, allocated, one row per step):
+# fla_hopper_fix + compile_layers + keep_activation_layers 4 peaked at 98.2 GiB (2026-12-01); +
+# fused_gdn + keep_activation_tokens 458752 instead at 128.1 GiB (130.2 reserved; "Seventh session").
 SFT_PEAK_KEPT_GIB = {
     ("keep_activation_layers", 4): 98.2,
     ("keep_activation_tokens", 458_752): 128.1,
 }
+# With gradient accumulation (the recipes' setting) the float32 gradients, 4 bytes per
+# parameter = 15.7 GiB for Qwen3.5-4B, stay allocated while the next rows' activations build up, which
+# one row per step never shows ("Eighth session": keep_activation_tokens 458752 ran out of memory at
+# 32k with 8 rows per step). Measured peaks under accumulation (48k rows, allocated):
+SFT_PEAK_ACCUM_GIB = {
+    ("keep_activation_tokens", 327_680): 123.5,  # 4 rows per step; 126.0 reserved
+}
+SFT_GRADS_GIB = 15.7
 
 
 def sft_peak_gib(train) -> tuple[float | None, str]:
-    """Measured single-GPU SFT peak (GiB, 48k tokens) of ``train``'s checkpointing setting, and the
-    setting in words; None where that setting was never measured."""
+    """Single-GPU SFT peak (GiB, 48k tokens) of ``train``'s checkpointing setting, and the setting
+    in words; None where that setting was never measured.
+
+    With ``gradient_accumulation_steps > 1``: the peak measured under accumulation where there is
+    one, else the one-row-per-step peak plus the resident float32 gradients (``SFT_GRADS_GIB``), a
+    bound the words say is one. With one row per step, a peak measured under accumulation is used
+    as an upper bound where that is all there is."""
+    accum = train.gradient_accumulation_steps > 1
+    peak, words = SFT_PEAK_GIB, "every layer checkpointed"
     for key in ("keep_activation_tokens", "keep_activation_layers"):
         if getattr(train, key):
             value = getattr(train, key)
-            return SFT_PEAK_KEPT_GIB.get((key, value)), f"{key} {value}"
-    return SFT_PEAK_GIB, "every layer checkpointed"
+            words = f"{key} {value}"
+            if (key, value) in SFT_PEAK_ACCUM_GIB and (
+                accum or (key, value) not in SFT_PEAK_KEPT_GIB
+            ):
+                how = (
+                    "gradient accumulation"
+                    if accum
+                    else "measured with gradient accumulation, a bound"
+                )
+                return SFT_PEAK_ACCUM_GIB[(key, value)], f"{words}, {how}"
+            peak = SFT_PEAK_KEPT_GIB.get((key, value))
+            break
+    if accum and peak is not None:
+        return round(peak + SFT_GRADS_GIB, 1), (
+            f"{words}, gradient accumulation (bound: {peak} GiB measured with one row per step "
+            f"+ {SFT_GRADS_GIB} GiB resident float32 gradients)"
+        )
+    return peak, words
 
 
 VLLM_MIN_QWEN35 = "0.17"
@@ -242,14 +274,19 @@ def check_gpus(ctx: Context) -> list[Result]:
         )
     ]
     peak, kept = sft_peak_gib(t)
+    plain, _ = sft_peak_gib(
+        t.model_copy(update={"keep_activation_tokens": 0, "keep_activation_layers": 0})
+    )
     if t.num_processes == 1:
         if peak is None:
             out.append(
                 Result(
                     "gpu memory (SFT)",
                     FAIL,
-                    f"the peak with {kept} was never measured (measured: "
+                    f"the peak with {kept} was never measured (measured, one row per step: "
                     + ", ".join(f"{k} {v}: {g} GiB" for (k, v), g in SFT_PEAK_KEPT_GIB.items())
+                    + "; with gradient accumulation: "
+                    + ", ".join(f"{k} {v}: {g} GiB" for (k, v), g in SFT_PEAK_ACCUM_GIB.items())
                     + ")",
                     "measure with bench/train_gpu.py first, or use a measured setting",
                 )
@@ -273,8 +310,8 @@ def check_gpus(ctx: Context) -> list[Result]:
                     f"{kept} peaks at {peak} GiB (measured on an H200); this GPU has "
                     f"{smallest:.0f} GiB",
                     (
-                        f"lower train.{kept.split()[0]} (0: {SFT_PEAK_GIB} GiB peak); "
-                        if smallest >= SFT_PEAK_GIB * 1.05 and peak > SFT_PEAK_GIB
+                        f"lower train.{kept.split()[0]} (0: {plain} GiB peak); "
+                        if smallest >= plain * 1.05 and peak > plain
                         else ""
                     )
                     + "80 GB cards need FSDP: -p train.accelerate_config=configs/accelerate/fsdp.yaml "
@@ -286,8 +323,8 @@ def check_gpus(ctx: Context) -> list[Result]:
                 Result(
                     "gpu memory (SFT)",
                     OK,
-                    f"{smallest:.0f} GiB >= {peak} GiB measured peak "
-                    f"(48k tokens, float32 masters, {kept}, one H200)",
+                    f"{smallest:.0f} GiB >= {peak} GiB peak at 48k tokens "
+                    f"(float32 masters, {kept}; measured on one H200)",
                 )
             )
     else:

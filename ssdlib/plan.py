@@ -19,10 +19,11 @@ from ssdlib.generation.decode import baseline_decodes, distinct
 # evaluation (k=1) takes about three hours" with a mean response of ~16k tokens:
 # 2,000 x 16,000 / 10,800 s ~= 3,000 tokens/s.
 GEN_TOK_S = 3000.0
-# SFT: the shipped path (gdn=fused + keep_activation_tokens) measured with bench/train_gpu.py on
-# one H200 (BENCHMARKS.md #14, seventh session): 10,343 tokens/s at 48k rows, 12,132 on the
-# realistic length mix; the 48k rate is kept as the bound (plain path before it: 7,413).
-TRAIN_TOK_S = 10300.0
+# SFT: the shipped path (gdn=fused + keep_activation_tokens 327680) measured with bench/train_gpu.py
+# on one H200 with gradient accumulation, as the recipe trains (BENCHMARKS.md #14, eighth session):
+# 10,216 tokens/s at 48k rows, 12,272 on the realistic length mix; the 48k rate is kept as the
+# bound (plain path before it: 7,413 with one row per step).
+TRAIN_TOK_S = 10200.0
 
 
 def _row(notebook, what, prompts=0, samples=0, max_tokens=0, note="", train_tokens=0, train_gpus=0):

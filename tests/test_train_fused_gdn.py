@@ -195,7 +195,7 @@ def test_profile_keep_activation_tokens_reaches_train_sft(tmp_path, monkeypatch,
     from ssdlib.train import sft
 
     p = cfg.load_params("05_train", "qwen3.5-4b", [f"train.launcher={launcher}"])
-    assert (p.train.keep_activation_tokens, p.train.keep_activation_layers) == (458_752, 0)
+    assert (p.train.keep_activation_tokens, p.train.keep_activation_layers) == (327_680, 0)
     run = tmp_path / "ssd"
     run.mkdir()
     seen = []
@@ -232,10 +232,10 @@ def test_profile_keep_activation_tokens_reaches_train_sft(tmp_path, monkeypatch,
     out = tr.train_run(p, "/models/base", None, tmp_path / "ds.parquet", run)
     assert out["action"] == "trained"
     (s,) = seen
-    assert (s.keep_activation_tokens, s.keep_activation_layers) == (458_752, 0)
+    assert (s.keep_activation_tokens, s.keep_activation_layers) == (327_680, 0)
     if launcher == "accelerate":
         assert (
-            json.loads((run / "train_config.json").read_text())["keep_activation_tokens"] == 458_752
+            json.loads((run / "train_config.json").read_text())["keep_activation_tokens"] == 327_680
         )
     # the settings' fla routes need a GPU; the checkpointing setting alone gives the callback
     cpu = dataclasses.replace(s, fla_hopper_fix=False, fused_gdn=False, compile_layers=False)
