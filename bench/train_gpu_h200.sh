@@ -119,17 +119,23 @@ accum)
     *) echo "unknown accum row $r (best1 bestK today1 todayK)" >&2 ;;
     esac
   done
-  [ -f "$J" ] && python3 - "$J" "$L" <<'PY'
+  [ -f "$J" ] && python3 - "$J" <<'PY'
 import json, sys
-L = int(sys.argv[2])
-print(f"\n{'variant':62s} {'tok/s':>7} {'s/row':>6} {'MFU':>6} {'peak GiB':>8}  timed")
+# each row at its own length: the jsonl can hold rows of earlier invocations at other ACCUM_LEN
+# (workload "8k" / "32k" / "48k" = that many x 1024 tokens per row; other workloads: s/row from
+# the timed rows, "-" without them)
+print(f"\n{'variant':62s} {'load':>5} {'tok/s':>7} {'s/row':>6} {'MFU':>6} {'peak GiB':>8}  timed")
 for x in map(json.loads, open(sys.argv[1])):
+    w = str(x.get("workload", "?"))
     if "error" in x:
-        print(f"{x['variant']:62s} {x['error'][:90]}")
+        print(f"{x['variant']:62s} {w:>5} {x['error'][:90]}")
         continue
-    n = x.get("timed_rows", round(x["tokens_per_s"] * x["timed_s"] / L))
-    print(f"{x['variant']:62s} {x['tokens_per_s']:7.0f} {L / x['tokens_per_s']:6.3f} {x['mfu']:6.1%} "
-          f"{x['max_memory_gib']:8.1f}  {x['timed_s']:.1f} s, {n} rows")
+    L = int(w[:-1]) * 1024 if w[-1:] == "k" and w[:-1].isdigit() else None
+    n = x.get("timed_rows") or (round(x["tokens_per_s"] * x["timed_s"] / L) if L else None)
+    per = L / x["tokens_per_s"] if L else (x["timed_s"] / n if n else None)
+    per = f"{per:6.3f}" if per is not None else f"{'-':>6}"
+    print(f"{x['variant']:62s} {w:>5} {x['tokens_per_s']:7.0f} {per} {x['mfu']:6.1%} "
+          f"{x['max_memory_gib']:8.1f}  {x['timed_s']:.1f} s, {n if n else '?'} rows")
 PY
   ;;
 v3)
