@@ -25,17 +25,20 @@ def child_result(tokens: int, seconds: list[float], start_s: float | None = None
     print("RESULT " + json.dumps(res), flush=True)
 
 
-def smoke_llm(profile: str = "smoke"):
+def smoke_llm(profile: str = "smoke", dtype: str | None = None):
     """(vLLM ``LLM`` of the profile's model as the CPU benches run it, the 03 params): eager,
-    seed 0, stats off, the profile's context length and KV-cache share."""
+    seed 0, stats off, the profile's context length and KV-cache share; ``dtype``: the engine's
+    dtype (default: the profile's, as ``make_backend`` resolves it for this CPU)."""
     from vllm import LLM
 
     from ssdlib.config import load_params
+    from ssdlib.hardware import cpu_compute_dtype
     from ssdlib.models import resolve_model
 
     p = load_params("03_baselines", profile)
     llm = LLM(
         model=resolve_model(p.model.id),
+        dtype=dtype or cpu_compute_dtype(p.model.dtype),
         max_model_len=p.model.max_model_len,
         gpu_memory_utilization=p.backend.gpu_memory_utilization,
         enforce_eager=True,

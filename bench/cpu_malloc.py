@@ -46,7 +46,8 @@ def child_generate(args) -> None:
     child_result(tokens, secs)
 
 
-def child_train(args) -> None:
+def child_train(args, bf16: bool | None = None) -> None:
+    """Time ``train_sft`` on the smoke recipe; ``bf16``: autocast on/off (default: the profile's)."""
     import tempfile
 
     import pandas as pd
@@ -100,7 +101,7 @@ def child_train(args) -> None:
                 per_device_batch_size=t.per_device_batch_size,
                 gradient_accumulation=t.gradient_accumulation_steps,
                 save_steps=t.save_steps,
-                bf16=t.bf16,
+                bf16=t.bf16 if bf16 is None else bf16,
                 model_dtype=t.model_dtype,
                 gradient_checkpointing=t.gradient_checkpointing,
                 attn_implementation=t.attn_implementation,

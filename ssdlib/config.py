@@ -328,7 +328,11 @@ class TrainCfg(Strict):
     adam_beta2: float = Field(0.95, gt=0, lt=1)
     save_steps: int = Field(gt=0)
     logging_steps: int = Field(1, gt=0)
-    bf16: bool = False
+    bf16: bool | Literal["auto"] = Field(
+        False,
+        description="bf16 autocast over the master weights; auto: on GPU, and on a CPU with a bf16 "
+        "dot product (AVX512-BF16/AMX; float32 elsewhere, see ssdlib.hardware)",
+    )
     gradient_checkpointing: bool = False
     attn_implementation: str = "sdpa"
     model_dtype: Literal["float32", "bfloat16"] = Field(

@@ -178,7 +178,7 @@ class SFTSettings:
     max_grad_norm: float = 1.0
     save_steps: int = 50
     logging_steps: int = 1
-    bf16: bool | None = None
+    bf16: bool | str | None = None
     model_dtype: str = "float32"
     gradient_checkpointing: bool | None = None
     attn_implementation: str = "sdpa"
@@ -198,9 +198,21 @@ class SFTSettings:
     fused_gdn: bool = False
     extra_args: dict[str, Any] | None = None
 
+    def autocast_bf16(self, cuda: bool) -> bool:
+        """Whether training runs under bf16 autocast: ``None`` = on CUDA; ``"auto"`` = on CUDA and
+        on a CPU with a bf16 dot product (``ssdlib.hardware``: without one, bf16 matmuls are
+        emulated, ~50x slower than float32 on an AVX2 CPU)."""
+        if self.bf16 is None:
+            return cuda
+        if self.bf16 == "auto":
+            from ssdlib.hardware import cpu_autocast_bf16
+
+            return cuda or cpu_autocast_bf16("auto")
+        return bool(self.bf16)
+
     def sft_config_kwargs(self, output_dir: Path, cuda: bool) -> dict[str, Any]:
         """The ``trl.SFTConfig`` fields these settings map to (``extra_args`` override)."""
-        bf16 = cuda if self.bf16 is None else self.bf16
+        bf16 = self.autocast_bf16(cuda)
         ckpt = cuda if self.gradient_checkpointing is None else self.gradient_checkpointing
         if os.environ.get("FSDP_ACTIVATION_CHECKPOINTING", "").lower() == "true":
             # accelerate's FSDP config checkpoints activations itself; the Trainer refuses both at once.
@@ -343,6 +355,12 @@ def make_trainer(
         )
     speed_callbacks = _apply_speed_settings(model, s)
     config_kwargs = s.sft_config_kwargs(output_dir, torch.cuda.is_available())
+    log.info(
+        "compute: %s master weights%s (bf16 setting %r)",
+        s.model_dtype,
+        " + bf16 autocast" if config_kwargs.get("bf16") else ", no autocast",
+        s.bf16,
+    )
     args = SFTConfig(**config_kwargs)
     trainer = SFTTrainer(
         model=model,
@@ -382,7 +400,7 @@ def train_sft(
     max_grad_norm: float = 1.0,
     save_steps: int = 50,
     logging_steps: int = 1,
-    bf16: bool | None = None,
+    bf16: bool | str | None = None,
     model_dtype: str = "float32",
     gradient_checkpointing: bool | None = None,
     attn_implementation: str = "sdpa",
@@ -421,7 +439,8 @@ def train_sft(
         adam_beta1 / adam_beta2 / weight_decay / max_grad_norm: AdamW and gradient clipping.
         save_steps: checkpoint every this many optimizer steps (and at the last step).
         logging_steps: a JSONL log line every this many steps.
-        bf16: bf16 autocast; default: True when CUDA is available.
+        bf16: bf16 autocast; default (None): True when CUDA is available; "auto": on CUDA and on
+            a CPU with a bf16 dot product (see ``SFTSettings.autocast_bf16``).
         model_dtype: master-weight dtype, "float32" (default; see the module doc) or "bfloat16".
         gradient_checkpointing: recompute activations in backward; default: True on CUDA.
         attn_implementation: "sdpa" (default), "eager", or "flash_attention_2" when installed.
