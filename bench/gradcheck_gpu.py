@@ -411,15 +411,21 @@ def _rule(
         if "errors" in r:
             rows[("op32", row_label(r), r["seed"])] = r["errors"]
 
+    mismatched: dict[str, list[str]] = {}  # row -> groups in the row or its floor, not both
+
     def judge(level: str, label: str, seed: int):
-        """None (row or floor missing), else (passed, {group: error / tol}, failed groups)."""
+        """None (row or floor missing, or their groups differ), else (passed, {group: error / tol}, failed groups)."""
         e = rows.get((level, label, seed))
         bf16 = level == "model" and "f32" not in label.split("@")[0].split("+")
         floor = rows.get((level, "torch" if bf16 else f32_floor, seed))
         if e is None or floor is None:
             return None
-        ratio = {g: (e[g] / (RULE_K * max(floor.get(g, 0.0), RULE_ABS)) if g in e else float("inf"))
-                 for g in floor}  # fmt: skip
+        if set(e) != set(floor):
+            # a group only one side has cannot be judged: undecided, neither a pass nor the wanted
+            # failure of a deliberately wrong row (it used to be skipped, or failed as if wrong)
+            mismatched[f"{level}:{label}:s{seed}"] = sorted(set(e) ^ set(floor))
+            return None
+        ratio = {g: e[g] / (RULE_K * max(floor[g], RULE_ABS)) for g in floor}
         failed = [g for g, x in ratio.items() if not x <= 1.0]
         return (not failed, ratio, failed)
 
@@ -477,6 +483,8 @@ def _rule(
         out["verdicts"][
             f"{name} parts (A model f32, B op32, C bf16, D wrong rows fail{p_part})"
         ] = parts
+    if mismatched:
+        out["undecided: groups missing from the row or its floor"] = mismatched
     return out
 
 

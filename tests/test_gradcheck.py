@@ -158,6 +158,14 @@ def test_doctor_reports_the_gradient_check(monkeypatch):
     (bad,) = doctor.check_gradients(ctx)
     assert bad.status == doctor.FAIL and "linear_attn.A_log" in bad.detail and bad.fix
 
+    def no_floor(**kw):
+        gc.floor_tolerances({"linear_attn.A_log": 0.1}, {})
+
+    monkeypatch.setattr(gc, "run_gradcheck", no_floor)
+    (undecided,) = doctor.check_gradients(ctx)
+    assert undecided.status == doctor.FAIL and "linear_attn.A_log" in undecided.detail
+    assert "check itself" in undecided.fix and "Triton" not in undecided.fix
+
 
 def test_packing_leaks_across_traces_in_gated_deltanet_so_padding_free_is_refused(tmp_path):
     """Two traces packed into one row (position ids reset, cu_seq_lens given) do not reproduce the

@@ -319,10 +319,15 @@ def compare(grads: dict, ref: dict) -> dict[str, float]:
     return dict(sorted(errors.items(), key=lambda kv: -kv[1]))
 
 
+class NoFloorError(ValueError):
+    """The check could not judge a group (no finite torch floor): a fault of the check, not a
+    verdict on the kernels."""
+
+
 def floor_tolerances(errors: dict[str, float], floor_errors: dict[str, float]) -> dict[str, float]:
     """Rule v3's tolerance of each group of ``errors``: ``FLOOR_FACTOR * max(floor, FLOOR_MIN)``.
 
-    A group without a finite floor cannot be judged, and is not waved through: ``ValueError``
+    A group without a finite floor cannot be judged, and is not waved through: ``NoFloorError``
     naming the group(s) when a group is missing from ``floor_errors`` or its floor error is not
     finite (the torch floor's own gradient missing or not finite). Before, a missing group got an
     infinite tolerance, so any error, even a non-finite one, passed.
@@ -335,7 +340,7 @@ def floor_tolerances(errors: dict[str, float], floor_errors: dict[str, float]) -
         elif not math.isfinite(f):
             bad[g] = f"torch floor error {f} (its own gradient missing or not finite)"
     if bad:
-        raise ValueError(
+        raise NoFloorError(
             "gradient check: no finite torch floor, so no tolerance, for parameter group(s) "
             + "; ".join(f"{g}: {why}" for g, why in bad.items())
         )
