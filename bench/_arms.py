@@ -77,6 +77,33 @@ def time_general_sampling(llm, p, args) -> tuple[int, list[float]]:
     return sum(len(c.token_ids) for o in outs for c in o.outputs), secs
 
 
+def workload_args(doc: str, arms: list[str]):
+    """The argument parser the generate / train workload benches share (``--arms`` default ``arms``)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--workload", choices=["generate", "train"], default="generate")
+    ap.add_argument("--arms", nargs="+", default=arms)
+    ap.add_argument("--rounds", type=int, default=2, help="each round runs every arm once")
+    ap.add_argument("--prompts", type=int, default=40)
+    ap.add_argument("--n", type=int, default=4)
+    ap.add_argument("--max-tokens", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=6, help="train: optimizer steps per call")
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--profile", default="smoke")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    return ap
+
+
+def workload_shape(args) -> str:
+    """One line saying what a :func:`workload_args` bench measured."""
+    if args.workload == "generate":
+        return f"generate: {args.prompts} prompts x n={args.n} x {args.max_tokens} tokens"
+    return f"train: train_sft, {args.steps} steps of the smoke recipe"
+
+
 def run_arms(
     script: str,
     arms: list[str],

@@ -21,37 +21,27 @@ from __future__ import annotations
 import argparse
 import os
 
-from _arms import child_result, run_arms, smoke_llm, time_general_sampling
+import _arms as arms
 from cpu_malloc import child_train
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--workload", choices=["generate", "train"], default="generate")
-    ap.add_argument("--arms", nargs="+", default=["bf16", "float32"])
-    ap.add_argument("--rounds", type=int, default=2, help="each round runs every arm once")
-    ap.add_argument("--prompts", type=int, default=40)
-    ap.add_argument("--n", type=int, default=4)
-    ap.add_argument("--max-tokens", type=int, default=128)
-    ap.add_argument("--steps", type=int, default=6, help="train: optimizer steps per call")
-    ap.add_argument("--reps", type=int, default=1)
-    ap.add_argument("--profile", default="smoke")
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap = arms.workload_args(__doc__, ["bf16", "float32"])
     ap.add_argument("--arm", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         if args.workload == "train":
             return child_train(args, bf16=args.arm == "bf16")
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-        llm, p = smoke_llm(args.profile, dtype="bfloat16" if args.arm == "bf16" else "float32")
-        return child_result(*time_general_sampling(llm, p, args))
-    if args.workload == "generate":
-        shape = f"generate: {args.prompts} prompts x n={args.n} x {args.max_tokens} tokens"
-    else:
-        shape = f"train: train_sft, {args.steps} steps of the smoke recipe"
-    run_arms(__file__, args.arms, args.rounds, shape, child_args=lambda a: ["--arm", a])
+        llm, p = arms.smoke_llm(args.profile, dtype="bfloat16" if args.arm == "bf16" else "float32")
+        return arms.child_result(*arms.time_general_sampling(llm, p, args))
+    arms.run_arms(
+        __file__,
+        args.arms,
+        args.rounds,
+        arms.workload_shape(args),
+        child_args=lambda a: ["--arm", a],
+    )
 
 
 if __name__ == "__main__":

@@ -31,12 +31,18 @@ Workloads (``--workload``):
 
 from __future__ import annotations
 
-import argparse
 import glob
 import os
 import time
 
-from _arms import child_result, run_arms, smoke_llm, time_general_sampling
+from _arms import (
+    child_result,
+    run_arms,
+    smoke_llm,
+    time_general_sampling,
+    workload_args,
+    workload_shape,
+)
 
 
 def child_generate(args) -> None:
@@ -153,26 +159,10 @@ def arm_env(arm: str, workload: str) -> dict[str, str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--workload", choices=["generate", "train"], default="generate")
-    ap.add_argument("--arms", nargs="+", default=["glibc", "heap"])
-    ap.add_argument("--rounds", type=int, default=2, help="each round runs every arm once")
-    ap.add_argument("--prompts", type=int, default=40)
-    ap.add_argument("--n", type=int, default=4)
-    ap.add_argument("--max-tokens", type=int, default=128)
-    ap.add_argument("--steps", type=int, default=6, help="train: optimizer steps per call")
-    ap.add_argument("--reps", type=int, default=1)
-    ap.add_argument("--profile", default="smoke")
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    args = workload_args(__doc__, ["glibc", "heap"]).parse_args()
     if args.child:
         return (child_generate if args.workload == "generate" else child_train)(args)
-    if args.workload == "generate":
-        shape = f"generate: {args.prompts} prompts x n={args.n} x {args.max_tokens} tokens"
-    else:
-        shape = f"train: train_sft, {args.steps} steps of the smoke recipe"
+    shape = workload_shape(args)
     run_arms(__file__, args.arms, args.rounds, shape, env_for=lambda a: arm_env(a, args.workload))
 
 
