@@ -36,6 +36,7 @@ INFRASTRUCTURE = {
     "prompts",
     "yamlsafe",
     "boxed",
+    "hardware",
 }
 
 
