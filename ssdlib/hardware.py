@@ -46,9 +46,3 @@ def cpu_compute_dtype(requested: str) -> str:
     if requested == "auto" and not cpu_has_native_bf16():
         return "float32"
     return requested
-
-
-def cpu_autocast_bf16(requested: bool | str) -> bool:
-    """Whether CPU training runs under bf16 autocast: ``auto`` = where the CPU has a bf16 dot
-    product; ``True`` / ``False`` as given."""
-    return cpu_has_native_bf16() if requested == "auto" else bool(requested)

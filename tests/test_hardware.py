@@ -39,14 +39,17 @@ def test_native_bf16_is_read_from_the_cpu_flags(cpu, flags, machine, native):
     cpu(flags, machine)
     assert hardware.cpu_has_native_bf16() is native
     assert hardware.cpu_compute_dtype("auto") == ("auto" if native else "float32")
-    assert hardware.cpu_autocast_bf16("auto") is native
+    s = SFTSettings(max_length=64, max_steps=1, learning_rate=1e-5, bf16="auto")
+    assert s.autocast_bf16(cuda=False) is native
 
 
 def test_explicit_settings_are_kept(cpu):
     cpu(AVX2)
     assert hardware.cpu_compute_dtype("bfloat16") == "bfloat16"
     assert hardware.cpu_compute_dtype("float32") == "float32"
-    assert hardware.cpu_autocast_bf16(True) is True and hardware.cpu_autocast_bf16(False) is False
+    s = SFTSettings(max_length=64, max_steps=1, learning_rate=1e-5, bf16=True)
+    assert s.autocast_bf16(cuda=False) is True
+    assert SFTSettings(max_length=64, max_steps=1, bf16=False).autocast_bf16(cuda=True) is False
 
 
 def test_this_machine_is_probed_without_error():

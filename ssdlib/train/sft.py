@@ -205,9 +205,9 @@ class SFTSettings:
         if self.bf16 is None:
             return cuda
         if self.bf16 == "auto":
-            from ssdlib.hardware import cpu_autocast_bf16
+            from ssdlib.hardware import cpu_has_native_bf16
 
-            return cuda or cpu_autocast_bf16("auto")
+            return cuda or cpu_has_native_bf16()
         return bool(self.bf16)
 
     def sft_config_kwargs(self, output_dir: Path, cuda: bool) -> dict[str, Any]:
